@@ -1,0 +1,633 @@
+//! Finding, parsing and validating the configuration file.
+//!
+//! The file is walked by hand rather than deserialised with serde so that
+//! every problem is reported at once (serde stops at the first), each with
+//! the environment, the key and, where known, the line and column.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::SecretString;
+use toml::Table;
+
+use super::expand::{ExpandError, expand};
+use super::locate::{KeySpans, line_col};
+use super::{
+    Config, ConfigProblem, DEFAULT_MAX_ROWS, DEFAULT_QUERY_TIMEOUT, DEFAULT_READ_ONLY, DriverSettings,
+    EnvironmentConfig, PoolConfig, ServerConfig, Transport,
+};
+use crate::registry;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("no configuration file found: pass --config FILE, set DBFLEET_CONFIG, or create ./dbfleet.toml")]
+    NotFound,
+    #[error("cannot read configuration file {}: {source}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{}", render_problems(problems))]
+    Invalid { problems: Vec<ConfigProblem> },
+}
+
+fn render_problems(problems: &[ConfigProblem]) -> String {
+    let plural = if problems.len() == 1 { "" } else { "s" };
+    let mut out = format!("invalid configuration: {} problem{plural}", problems.len());
+    for problem in problems {
+        out.push_str("\n  - ");
+        out.push_str(&problem.to_string());
+    }
+    out
+}
+
+/// `--config FILE`, then `$DBFLEET_CONFIG`, then `./dbfleet.toml`.
+pub fn find_config_path(explicit: Option<&Path>) -> Result<PathBuf, ConfigError> {
+    let chosen =
+        explicit.map(Path::to_path_buf).or_else(|| std::env::var_os("DBFLEET_CONFIG").map(PathBuf::from));
+    match chosen {
+        Some(path) if path.is_file() => Ok(path),
+        Some(path) => Err(ConfigError::Read { path, source: std::io::ErrorKind::NotFound.into() }),
+        None => {
+            let local = PathBuf::from("dbfleet.toml");
+            if local.is_file() { Ok(local) } else { Err(ConfigError::NotFound) }
+        }
+    }
+}
+
+/// Loads a configuration file; relative paths in it resolve against its
+/// directory and `${VAR}` against the process environment.
+pub fn load_config(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let base_dir = absolute.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let mut config = load_config_str(&text, &base_dir, &|name| std::env::var(name).ok())?;
+    config.source = Some(absolute);
+    Ok(config)
+}
+
+/// Loads a configuration from text. `lookup_var` resolves `${VAR}` and
+/// `password_env`.
+pub fn load_config_str(
+    text: &str,
+    base_dir: &Path,
+    lookup_var: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigError> {
+    let (document, syntax_errors) = toml::de::DeTable::parse_recoverable(text);
+    if !syntax_errors.is_empty() {
+        let problems = syntax_errors
+            .iter()
+            .map(|err| ConfigProblem {
+                location: err.span().map(|span| line_col(text, span.start)),
+                ..ConfigProblem::new(format!("TOML syntax error: {}", err.message().trim()))
+            })
+            .collect();
+        return Err(ConfigError::Invalid { problems });
+    }
+    let root: Table = toml::from_str(text).map_err(|err| ConfigError::Invalid {
+        problems: vec![ConfigProblem {
+            location: err.span().map(|span| line_col(text, span.start)),
+            ..ConfigProblem::new(err.message().trim().to_owned())
+        }],
+    })?;
+    let mut checker = Checker {
+        spans: KeySpans::new(text, document.get_ref()),
+        lookup_var,
+        base_dir,
+        problems: Vec::new(),
+    };
+    let config = checker.config(&root);
+    let mut problems = checker.problems;
+    if problems.is_empty() {
+        return Ok(config);
+    }
+    // File order; problems without a position last.
+    problems.sort_by_key(|p| p.location.unwrap_or((usize::MAX, usize::MAX)));
+    Err(ConfigError::Invalid { problems })
+}
+
+const ROOT_KEYS: &[&str] = &["default_environment", "server", "defaults", "environments", "database"];
+const SERVER_KEYS: &[&str] = &["transport", "listen", "auth_token_env"];
+const DEFAULTS_KEYS: &[&str] = &["max_rows", "query_timeout_secs", "read_only", "pool"];
+const POOL_KEYS: &[&str] =
+    &["max_connections", "min_connections", "connect_timeout_secs", "idle_timeout_secs"];
+const ENVIRONMENT_KEYS: &[&str] = &[
+    "driver",
+    "description",
+    "enabled",
+    "read_only",
+    "max_rows",
+    "query_timeout_secs",
+    "password",
+    "password_env",
+    "password_file",
+    "pool",
+];
+const PASSWORD_KEYS: &[&str] = &["password", "password_env", "password_file"];
+
+/// What `[defaults]` sets for every environment.
+struct Defaults {
+    max_rows: u64,
+    query_timeout: Duration,
+    read_only: bool,
+    pool: PoolConfig,
+}
+
+/// Where a value stands: the environment (if any) and the dotted path from
+/// the file's root.
+#[derive(Clone)]
+struct At<'p> {
+    environment: Option<&'p str>,
+    /// Path of the containing table from the root (`["environments", "dev"]`).
+    table: Vec<&'p str>,
+}
+
+impl<'p> At<'p> {
+    fn root() -> Self {
+        At { environment: None, table: Vec::new() }
+    }
+
+    fn child(&self, key: &'p str) -> Self {
+        let mut table = self.table.clone();
+        table.push(key);
+        At { environment: self.environment, table }
+    }
+
+    /// The key as reported: relative to the environment's table when inside one.
+    fn key_name(&self, key: &str) -> String {
+        let skip = if self.environment.is_some() { self.environment_depth() } else { 0 };
+        let mut parts: Vec<&str> = self.table[skip..].to_vec();
+        parts.push(key);
+        parts.join(".")
+    }
+
+    fn environment_depth(&self) -> usize {
+        match self.table.first() {
+            Some(&"environments") => 2,
+            _ => 1,
+        }
+    }
+}
+
+struct Checker<'a> {
+    spans: KeySpans<'a>,
+    lookup_var: &'a dyn Fn(&str) -> Option<String>,
+    base_dir: &'a Path,
+    problems: Vec<ConfigProblem>,
+}
+
+impl Checker<'_> {
+    fn problem(&mut self, at: &At<'_>, key: Option<&str>, message: impl Into<String>) {
+        let mut path = at.table.clone();
+        if let Some(key) = key {
+            path.push(key);
+        }
+        self.problems.push(ConfigProblem {
+            environment: at.environment.map(str::to_owned),
+            key: key.map(|k| at.key_name(k)),
+            location: self.spans.locate(&path),
+            message: message.into(),
+        });
+    }
+
+    fn unknown_keys(&mut self, at: &At<'_>, table: &Table, known: &[&str]) {
+        for key in table.keys() {
+            if !known.contains(&key.as_str()) {
+                self.problem(at, Some(key), unknown_key_message(key, known));
+            }
+        }
+    }
+
+    fn config(&mut self, root: &Table) -> Config {
+        self.unknown_keys(&At::root(), root, ROOT_KEYS);
+        let server = self.server(root.get("server"));
+        let defaults = self.defaults(root.get("defaults"));
+        let mut environments = Vec::new();
+        let legacy = root.get("database");
+        match (root.get("environments"), legacy) {
+            (Some(_), Some(_)) => self.problem(
+                &At::root(),
+                Some("database"),
+                "a legacy [database] section cannot be combined with [environments]: move it to [environments.default]",
+            ),
+            (Some(value), None) => match value.as_table() {
+                Some(table) => {
+                    for (name, value) in table {
+                        let at = At { environment: Some(name), table: vec!["environments", name] };
+                        if let Some(env) = self.environment(&at, name, value, &defaults) {
+                            environments.push(env);
+                        }
+                    }
+                }
+                None => self.problem(&At::root(), Some("environments"), "expected a table of environments"),
+            },
+            (None, Some(value)) => {
+                let at = At { environment: Some("default"), table: vec!["database"] };
+                match value.as_table() {
+                    Some(table) => {
+                        let mut table = table.clone();
+                        table.insert("driver".into(), toml::Value::String("mysql".into()));
+                        let legacy = toml::Value::Table(table);
+                        if let Some(env) = self.environment(&at, "default", &legacy, &defaults) {
+                            environments.push(env);
+                        }
+                    }
+                    None => self.problem(&At::root(), Some("database"), "expected a table"),
+                }
+            }
+            (None, None) => self.problem(
+                &At::root(),
+                None,
+                "no environments configured: add an [environments.NAME] table with at least a driver",
+            ),
+        }
+        // Every environment the file declares, valid or not, so that a broken
+        // one is not also reported as missing.
+        let declared: Vec<(String, bool)> = match (root.get("environments"), legacy) {
+            (Some(toml::Value::Table(table)), _) => table
+                .iter()
+                .map(|(name, value)| {
+                    let enabled = value.get("enabled").and_then(toml::Value::as_bool).unwrap_or(true);
+                    (name.clone(), enabled)
+                })
+                .collect(),
+            (None, Some(_)) => vec![("default".to_owned(), true)],
+            _ => Vec::new(),
+        };
+        let default_environment = self.default_environment(root, &declared, &environments);
+        Config { default_environment, server, environments, source: None }
+    }
+
+    fn default_environment(
+        &mut self,
+        root: &Table,
+        declared: &[(String, bool)],
+        valid: &[EnvironmentConfig],
+    ) -> Option<String> {
+        let at = At::root();
+        let Some(named) = self.string(&at, root, "default_environment") else {
+            let mut enabled = valid.iter().filter(|env| env.enabled);
+            return match (enabled.next(), enabled.next()) {
+                (Some(only), None) => Some(only.name.clone()),
+                _ => None,
+            };
+        };
+        let named = self.expanded(&at, "default_environment", &named)?;
+        match declared.iter().find(|(name, _)| *name == named) {
+            Some((_, true)) => Some(named),
+            Some((_, false)) => {
+                self.problem(&at, Some("default_environment"), format!("environment '{named}' is disabled"));
+                None
+            }
+            None => {
+                let names: Vec<&str> = declared.iter().map(|(name, _)| name.as_str()).collect();
+                self.problem(
+                    &at,
+                    Some("default_environment"),
+                    format!("no environment named '{named}' (configured: {})", names.join(", ")),
+                );
+                None
+            }
+        }
+    }
+
+    fn server(&mut self, value: Option<&toml::Value>) -> ServerConfig {
+        let mut server = ServerConfig::default();
+        let at = At::root().child("server");
+        let Some(table) = self.table(&At::root(), "server", value) else { return server };
+        self.unknown_keys(&at, table, SERVER_KEYS);
+        match self.string(&at, table, "transport").as_deref() {
+            None | Some("stdio") => {}
+            Some("http") => server.transport = Transport::Http,
+            Some(other) => {
+                self.problem(&at, Some("transport"), format!("'{other}' is not one of stdio, http"))
+            }
+        }
+        if let Some(listen) = self.string(&at, table, "listen") {
+            if listen.parse::<std::net::SocketAddr>().is_err() {
+                self.problem(
+                    &at,
+                    Some("listen"),
+                    format!("'{listen}' is not an address such as 127.0.0.1:8080"),
+                );
+            }
+            server.listen = listen;
+        }
+        server.auth_token_env = self.string(&at, table, "auth_token_env");
+        server
+    }
+
+    fn defaults(&mut self, value: Option<&toml::Value>) -> Defaults {
+        let mut defaults = Defaults {
+            max_rows: DEFAULT_MAX_ROWS,
+            query_timeout: DEFAULT_QUERY_TIMEOUT,
+            read_only: DEFAULT_READ_ONLY,
+            pool: PoolConfig::default(),
+        };
+        let at = At::root().child("defaults");
+        let Some(table) = self.table(&At::root(), "defaults", value) else { return defaults };
+        self.unknown_keys(&at, table, DEFAULTS_KEYS);
+        self.limits(&at, table, &mut defaults.max_rows, &mut defaults.query_timeout, &mut defaults.read_only);
+        defaults.pool = self.pool(&at, table.get("pool"), &defaults.pool);
+        defaults
+    }
+
+    /// The keys `[defaults]` and environments share.
+    fn limits(
+        &mut self,
+        at: &At<'_>,
+        table: &Table,
+        max_rows: &mut u64,
+        timeout: &mut Duration,
+        read_only: &mut bool,
+    ) {
+        if let Some(n) = self.integer(at, table, "max_rows", 1..=10_000_000) {
+            *max_rows = n as u64;
+        }
+        if let Some(n) = self.integer(at, table, "query_timeout_secs", 1..=86_400) {
+            *timeout = Duration::from_secs(n as u64);
+        }
+        if let Some(b) = self.boolean(at, table, "read_only") {
+            *read_only = b;
+        }
+    }
+
+    fn pool(&mut self, at: &At<'_>, value: Option<&toml::Value>, base: &PoolConfig) -> PoolConfig {
+        let mut pool = base.clone();
+        let Some(table) = self.table(at, "pool", value) else { return pool };
+        let at = at.child("pool");
+        self.unknown_keys(&at, table, POOL_KEYS);
+        if let Some(n) = self.integer(&at, table, "max_connections", 1..=1_000) {
+            pool.max_connections = n as u32;
+        }
+        if let Some(n) = self.integer(&at, table, "min_connections", 0..=1_000) {
+            pool.min_connections = n as u32;
+        }
+        if pool.min_connections > pool.max_connections {
+            self.problem(
+                &at,
+                Some("min_connections"),
+                format!("{} is more than max_connections ({})", pool.min_connections, pool.max_connections),
+            );
+        }
+        if let Some(n) = self.integer(&at, table, "connect_timeout_secs", 1..=600) {
+            pool.connect_timeout = Duration::from_secs(n as u64);
+        }
+        if let Some(n) = self.integer(&at, table, "idle_timeout_secs", 0..=86_400) {
+            pool.idle_timeout = (n > 0).then(|| Duration::from_secs(n as u64));
+        }
+        pool
+    }
+
+    fn environment(
+        &mut self,
+        at: &At<'_>,
+        name: &str,
+        value: &toml::Value,
+        defaults: &Defaults,
+    ) -> Option<EnvironmentConfig> {
+        let valid_name = !name.is_empty()
+            && name.len() <= 64
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !valid_name {
+            self.problem(
+                at,
+                None,
+                format!("invalid environment name '{name}': use letters, digits, '_' and '-' (at most 64)"),
+            );
+        }
+        let Some(table) = value.as_table() else {
+            self.problem(at, None, "expected a table of settings");
+            return None;
+        };
+        let before = self.problems.len();
+
+        let driver = match self.string(at, table, "driver") {
+            None if !table.contains_key("driver") => {
+                self.problem(
+                    at,
+                    Some("driver"),
+                    format!("required: one of {}", registry::driver_names().join(", ")),
+                );
+                None
+            }
+            None => None,
+            Some(driver) => match registry::find_driver(&driver) {
+                Some(found) => Some(found),
+                None => {
+                    self.problem(
+                        at,
+                        Some("driver"),
+                        format!(
+                            "unknown driver '{driver}'; registered drivers: {}",
+                            registry::driver_names().join(", ")
+                        ),
+                    );
+                    None
+                }
+            },
+        };
+
+        let description =
+            self.string(at, table, "description").and_then(|d| self.expanded(at, "description", &d));
+        let enabled = self.boolean(at, table, "enabled").unwrap_or(true);
+        let (mut max_rows, mut query_timeout, mut read_only) =
+            (defaults.max_rows, defaults.query_timeout, defaults.read_only);
+        self.limits(at, table, &mut max_rows, &mut query_timeout, &mut read_only);
+        let pool = self.pool(at, table.get("pool"), &defaults.pool);
+        let password = self.password(at, table);
+
+        let mut settings = std::collections::BTreeMap::new();
+        for (key, value) in table {
+            if ENVIRONMENT_KEYS.contains(&key.as_str()) {
+                continue;
+            }
+            if let Some(driver) = driver
+                && !driver.settings_keys().contains(&key.as_str())
+            {
+                let known: Vec<&str> =
+                    ENVIRONMENT_KEYS.iter().chain(driver.settings_keys()).copied().collect();
+                self.problem(at, Some(key), unknown_key_message(key, &known));
+                continue;
+            }
+            if let Some(value) = self.expand_value(at, key, value) {
+                settings.insert(key.clone(), value);
+            }
+        }
+        let settings = DriverSettings::new(settings);
+        if let Some(driver) = driver
+            && let Err(problems) = driver.validate(&settings)
+        {
+            for problem in problems {
+                let key = problem.key.clone();
+                self.problem(at, key.as_deref(), problem.message);
+            }
+        }
+
+        if self.problems.len() > before || !valid_name {
+            return None;
+        }
+        Some(EnvironmentConfig {
+            name: name.to_owned(),
+            driver: driver?.name().to_owned(),
+            description,
+            enabled,
+            read_only,
+            max_rows,
+            query_timeout,
+            pool,
+            password,
+            settings,
+            base_dir: self.base_dir.to_path_buf(),
+        })
+    }
+
+    /// The environment's password from whichever single source it names.
+    fn password(&mut self, at: &At<'_>, table: &Table) -> Option<SecretString> {
+        let given: Vec<&str> = PASSWORD_KEYS.iter().copied().filter(|k| table.contains_key(*k)).collect();
+        if given.len() > 1 {
+            self.problem(
+                at,
+                Some(given[1]),
+                format!("give the password one way only; found {}", given.join(" and ")),
+            );
+            return None;
+        }
+        match given.first().copied() {
+            Some("password") => {
+                let raw = self.string(at, table, "password")?;
+                self.expanded(at, "password", &raw).map(SecretString::from)
+            }
+            Some("password_env") => {
+                let var = self.string(at, table, "password_env")?;
+                match (self.lookup_var)(&var) {
+                    Some(value) => Some(SecretString::from(value)),
+                    None => {
+                        self.problem(
+                            at,
+                            Some("password_env"),
+                            format!("environment variable {var} is not set"),
+                        );
+                        None
+                    }
+                }
+            }
+            Some(_) => {
+                let raw = self.string(at, table, "password_file")?;
+                let file = self.expanded(at, "password_file", &raw)?;
+                let path = {
+                    let path = PathBuf::from(&file);
+                    if path.is_absolute() { path } else { self.base_dir.join(path) }
+                };
+                match std::fs::read_to_string(&path) {
+                    Ok(content) => {
+                        Some(SecretString::from(content.trim_end_matches(['\r', '\n']).to_owned()))
+                    }
+                    Err(err) => {
+                        self.problem(
+                            at,
+                            Some("password_file"),
+                            format!("cannot read {}: {}", path.display(), err.kind()),
+                        );
+                        None
+                    }
+                }
+            }
+            None => None,
+        }
+    }
+
+    /// A driver setting with `${VAR}` expanded in every string inside it.
+    fn expand_value(&mut self, at: &At<'_>, key: &str, value: &toml::Value) -> Option<toml::Value> {
+        match value {
+            toml::Value::String(s) => self.expanded(at, key, s).map(toml::Value::String),
+            toml::Value::Array(items) => {
+                let items: Vec<_> = items.iter().map(|item| self.expand_value(at, key, item)).collect();
+                items.into_iter().collect::<Option<Vec<_>>>().map(toml::Value::Array)
+            }
+            toml::Value::Table(table) => {
+                let mut out = Table::new();
+                for (k, v) in table {
+                    out.insert(k.clone(), self.expand_value(at, key, v)?);
+                }
+                Some(toml::Value::Table(out))
+            }
+            other => Some(other.clone()),
+        }
+    }
+
+    fn expanded(&mut self, at: &At<'_>, key: &str, text: &str) -> Option<String> {
+        match expand(text, self.lookup_var) {
+            Ok(value) => Some(value),
+            Err(err @ (ExpandError::Unset(_) | ExpandError::Unterminated | ExpandError::BadName(_))) => {
+                self.problem(at, Some(key), err.to_string());
+                None
+            }
+        }
+    }
+
+    fn table<'v>(&mut self, at: &At<'_>, key: &str, value: Option<&'v toml::Value>) -> Option<&'v Table> {
+        match value {
+            None => None,
+            Some(toml::Value::Table(table)) => Some(table),
+            Some(other) => {
+                self.problem(at, Some(key), format!("expected a table, found {}", other.type_str()));
+                None
+            }
+        }
+    }
+
+    fn string(&mut self, at: &At<'_>, table: &Table, key: &str) -> Option<String> {
+        match table.get(key)? {
+            toml::Value::String(s) => Some(s.clone()),
+            other => {
+                self.problem(at, Some(key), format!("expected a string, found {}", other.type_str()));
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, at: &At<'_>, table: &Table, key: &str) -> Option<bool> {
+        match table.get(key)? {
+            toml::Value::Boolean(b) => Some(*b),
+            other => {
+                self.problem(at, Some(key), format!("expected true or false, found {}", other.type_str()));
+                None
+            }
+        }
+    }
+
+    fn integer(
+        &mut self,
+        at: &At<'_>,
+        table: &Table,
+        key: &str,
+        range: std::ops::RangeInclusive<i64>,
+    ) -> Option<i64> {
+        match table.get(key)? {
+            toml::Value::Integer(i) if range.contains(i) => Some(*i),
+            toml::Value::Integer(i) => {
+                self.problem(
+                    at,
+                    Some(key),
+                    format!("{i} is out of range ({}..={})", range.start(), range.end()),
+                );
+                None
+            }
+            other => {
+                self.problem(at, Some(key), format!("expected an integer, found {}", other.type_str()));
+                None
+            }
+        }
+    }
+}
+
+fn unknown_key_message(key: &str, known: &[&str]) -> String {
+    let closest = known
+        .iter()
+        .map(|candidate| (strsim::damerau_levenshtein(key, candidate), *candidate))
+        .filter(|(distance, candidate)| *distance <= 2.max(candidate.len() / 4))
+        .min();
+    match closest {
+        Some((_, suggestion)) => format!("unknown key (did you mean '{suggestion}'?)"),
+        None => format!("unknown key; expected one of: {}", known.join(", ")),
+    }
+}

@@ -1,0 +1,149 @@
+//! Configuration: the typed form of the TOML file (see `load` for the parser
+//! and validation).
+
+mod expand;
+mod load;
+mod locate;
+mod settings;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+pub use load::{ConfigError, find_config_path, load_config, load_config_str};
+pub use settings::DriverSettings;
+
+/// The whole configuration file, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub default_environment: Option<String>,
+    pub server: ServerConfig,
+    /// Environments in the order the file lists them.
+    pub environments: Vec<EnvironmentConfig>,
+    /// The file the configuration came from, when it came from a file.
+    pub source: Option<PathBuf>,
+}
+
+impl Config {
+    pub fn environment(&self, name: &str) -> Option<&EnvironmentConfig> {
+        self.environments.iter().find(|env| env.name == name)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Stdio,
+    Http,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub transport: Transport,
+    pub listen: String,
+    /// Name of the environment variable holding the HTTP bearer token.
+    pub auth_token_env: Option<String>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig { transport: Transport::Stdio, listen: "127.0.0.1:8080".into(), auth_token_env: None }
+    }
+}
+
+/// One named environment, with `[defaults]` already applied.
+#[derive(Debug, Clone)]
+pub struct EnvironmentConfig {
+    pub name: String,
+    /// The driver's canonical name (an alias in the file is resolved).
+    pub driver: String,
+    pub description: Option<String>,
+    pub enabled: bool,
+    pub read_only: bool,
+    pub max_rows: u64,
+    pub query_timeout: Duration,
+    pub pool: PoolConfig,
+    /// This environment's password, from `password`, `password_env` or
+    /// `password_file`. Handed only to this environment's driver.
+    pub password: Option<SecretString>,
+    /// Driver-specific keys (`url`, `host`, `path`, …), `${VAR}` expanded.
+    pub settings: DriverSettings,
+    /// Directory that relative paths in the settings are resolved against
+    /// (the config file's directory).
+    pub base_dir: PathBuf,
+}
+
+impl EnvironmentConfig {
+    /// Resolves a path setting relative to the config file's directory.
+    pub fn resolve_path(&self, path: &str) -> PathBuf {
+        let path = PathBuf::from(path);
+        if path.is_absolute() { path } else { self.base_dir.join(path) }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolConfig {
+    pub max_connections: u32,
+    pub min_connections: u32,
+    pub connect_timeout: Duration,
+    pub idle_timeout: Option<Duration>,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        PoolConfig {
+            max_connections: 5,
+            min_connections: 0,
+            connect_timeout: Duration::from_secs(5),
+            idle_timeout: Some(Duration::from_secs(300)),
+        }
+    }
+}
+
+/// Defaults applied to every environment that does not set its own value.
+pub const DEFAULT_MAX_ROWS: u64 = 1000;
+pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_READ_ONLY: bool = true;
+
+/// One problem found in a configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    pub environment: Option<String>,
+    /// The key, dotted from the environment's table (`pool.max_connections`)
+    /// or from the file's root when there is no environment.
+    pub key: Option<String>,
+    /// 1-based line and column in the file, where known.
+    pub location: Option<(usize, usize)>,
+    pub message: String,
+}
+
+impl ConfigProblem {
+    pub fn new(message: impl Into<String>) -> Self {
+        ConfigProblem { environment: None, key: None, location: None, message: message.into() }
+    }
+
+    /// A problem with one key; drivers report their settings problems this way.
+    pub fn key(key: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigProblem { key: Some(key.into()), ..ConfigProblem::new(message) }
+    }
+
+    pub fn in_env(mut self, environment: &str) -> Self {
+        self.environment.get_or_insert_with(|| environment.to_owned());
+        self
+    }
+}
+
+impl std::fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some((line, column)) = self.location {
+            write!(f, "line {line}, column {column}: ")?;
+        }
+        if let Some(env) = &self.environment {
+            write!(f, "environment '{env}': ")?;
+        }
+        if let Some(key) = &self.key {
+            write!(f, "key '{key}': ")?;
+        }
+        f.write_str(&self.message)
+    }
+}

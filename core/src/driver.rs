@@ -1,0 +1,253 @@
+//! The driver contract: what every engine implements.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use crate::config::{ConfigProblem, DriverSettings, EnvironmentConfig};
+use crate::error::DbError;
+use crate::stream::RowStream;
+use crate::value::{LogicalType, Value};
+
+/// One engine. Stateless; registered once per process through `inventory`
+/// (see [`crate::registry`]).
+#[async_trait]
+pub trait DatabaseDriver: Send + Sync + 'static {
+    /// Canonical name used in `driver = "..."`, e.g. `"postgres"`.
+    fn name(&self) -> &'static str;
+    /// Other names accepted in `driver = "..."`.
+    fn aliases(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// One line for `dbfleet drivers`.
+    fn description(&self) -> &'static str;
+    /// Every driver-specific key this driver accepts; any other key in an
+    /// environment's table is reported as unknown.
+    fn settings_keys(&self) -> &'static [&'static str];
+    /// Checks an environment's driver-specific settings before connecting;
+    /// every problem names the setting.
+    fn validate(&self, settings: &DriverSettings) -> Result<(), Vec<ConfigProblem>>;
+    /// The SQL dialect used to classify statements as read-only or not.
+    fn sql_dialect(&self) -> Box<dyn sqlparser::dialect::Dialect> {
+        Box::new(sqlparser::dialect::GenericDialect {})
+    }
+    /// Where the environment points, without secrets (`host:port/db`, a file path).
+    fn target(&self, env: &EnvironmentConfig) -> String;
+    /// Opens a pool for the environment. Read-only environments must get
+    /// read-only sessions where the engine supports them.
+    async fn connect(&self, env: &EnvironmentConfig) -> Result<Arc<dyn Pool>, DbError>;
+}
+
+/// A live pool for one environment.
+#[async_trait]
+pub trait Pool: Send + Sync {
+    /// Runs a statement that returns rows. Rows arrive as a stream of chunks;
+    /// nothing is read from the engine beyond what the consumer pulls, and
+    /// dropping the stream ends the query.
+    async fn query(&self, q: &Query) -> Result<RowStream, DbError>;
+    /// Runs a statement that returns no rows.
+    async fn execute(&self, q: &Query) -> Result<ExecOutcome, DbError>;
+    async fn list_databases(&self) -> Result<Vec<DatabaseInfo>, DbError>;
+    async fn list_tables(&self, filter: &TableFilter) -> Result<Vec<TableInfo>, DbError>;
+    async fn describe_table(&self, table: &TableRef) -> Result<TableSchema, DbError>;
+    async fn ping(&self) -> Result<ServerInfo, DbError>;
+    fn stats(&self) -> PoolStats;
+    async fn close(&self);
+}
+
+/// A statement with its positional parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Query {
+    pub sql: String,
+    pub params: Vec<Value>,
+    /// The consumer will pull at most this many rows: a driver sizes its
+    /// chunks so that it never reads further from the engine.
+    pub fetch_limit: Option<u64>,
+}
+
+impl Query {
+    pub fn new(sql: impl Into<String>) -> Self {
+        Query { sql: sql.into(), params: Vec::new(), fetch_limit: None }
+    }
+
+    pub fn with_params(mut self, params: Vec<Value>) -> Self {
+        self.params = params;
+        self
+    }
+
+    pub fn with_fetch_limit(mut self, limit: u64) -> Self {
+        self.fetch_limit = Some(limit);
+        self
+    }
+
+    /// The chunk size a driver should use given its preferred size.
+    pub fn chunk_size(&self, preferred: usize) -> usize {
+        match self.fetch_limit {
+            Some(limit) => preferred.min(usize::try_from(limit).unwrap_or(usize::MAX)).max(1),
+            None => preferred.max(1),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ExecOutcome {
+    pub affected_rows: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DatabaseInfo {
+    pub name: String,
+    /// `database`, `schema` or `attached` (SQLite).
+    pub kind: String,
+    /// Where it lives, when the engine says (SQLite file path).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TableFilter {
+    pub schema: Option<String>,
+    /// SQL `LIKE` pattern on the table name (`%` any run, `_` one character),
+    /// case-insensitive.
+    pub pattern: Option<String>,
+}
+
+impl TableFilter {
+    pub fn matches(&self, table: &TableInfo) -> bool {
+        let schema_ok = match (&self.schema, &table.schema) {
+            (Some(want), Some(have)) => want.eq_ignore_ascii_case(have),
+            (Some(_), None) => false,
+            (None, _) => true,
+        };
+        schema_ok && self.pattern.as_deref().is_none_or(|p| like_match(p, &table.name))
+    }
+}
+
+/// Case-insensitive SQL `LIKE` without an escape character. Hand-rolled: a
+/// dozen lines, where a glob or regex crate would need the pattern translated.
+fn like_match(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.to_lowercase().chars().collect();
+    let t: Vec<char> = text.to_lowercase().chars().collect();
+    let (mut pi, mut ti) = (0, 0);
+    let mut backtrack: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '_' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '%' {
+            backtrack = Some((pi, ti));
+            pi += 1;
+        } else if let Some((bp, bt)) = backtrack {
+            pi = bp + 1;
+            ti = bt + 1;
+            backtrack = Some((bp, bt + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '%')
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TableKind {
+    Table,
+    View,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TableInfo {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    pub name: String,
+    pub kind: TableKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableRef {
+    pub schema: Option<String>,
+    pub name: String,
+}
+
+impl TableRef {
+    pub fn new(schema: Option<String>, name: impl Into<String>) -> Self {
+        TableRef { schema, name: name.into() }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TableSchema {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    pub name: String,
+    pub kind: TableKind,
+    pub columns: Vec<ColumnSchema>,
+    pub primary_key: Vec<String>,
+    pub indexes: Vec<IndexInfo>,
+    pub foreign_keys: Vec<ForeignKeyInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ColumnSchema {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub native_type: String,
+    pub logical_type: LogicalType,
+    pub nullable: bool,
+    pub default: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IndexInfo {
+    pub name: String,
+    pub columns: Vec<String>,
+    pub unique: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ForeignKeyInfo {
+    pub name: Option<String>,
+    pub columns: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub referenced_schema: Option<String>,
+    pub referenced_table: String,
+    pub referenced_columns: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServerInfo {
+    /// The engine's version string, e.g. `"SQLite 3.46.0"`.
+    pub version: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct PoolStats {
+    pub size: u32,
+    pub idle: u32,
+    pub in_use: u32,
+    pub max: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns() {
+        assert!(like_match("cust%", "Customers"));
+        assert!(like_match("%er%", "orders"));
+        assert!(like_match("o_ders", "orders"));
+        assert!(like_match("%", ""));
+        assert!(!like_match("cust%", "orders"));
+        assert!(!like_match("o_ders", "oders"));
+        assert!(like_match("%a%b", "xaxxab"));
+    }
+
+    #[test]
+    fn chunk_size_respects_fetch_limit() {
+        assert_eq!(Query::new("x").chunk_size(512), 512);
+        assert_eq!(Query::new("x").with_fetch_limit(11).chunk_size(512), 11);
+        assert_eq!(Query::new("x").with_fetch_limit(0).chunk_size(512), 1);
+    }
+}

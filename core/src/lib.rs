@@ -1,0 +1,27 @@
+//! dbfleet-core: the driver contract, the value model, configuration,
+//! environments and routing. No engine-specific code lives here.
+
+pub mod config;
+pub mod driver;
+pub mod error;
+pub mod fleet;
+pub mod readonly;
+pub mod redact;
+pub mod registry;
+pub mod stream;
+pub mod value;
+
+pub use async_trait::async_trait;
+pub use inventory;
+pub use sqlparser;
+pub use toml;
+
+pub use config::{Config, ConfigProblem, DriverSettings, EnvironmentConfig, PoolConfig};
+pub use driver::{
+    ColumnSchema, DatabaseDriver, DatabaseInfo, ExecOutcome, ForeignKeyInfo, IndexInfo, Pool, PoolStats,
+    Query, ServerInfo, TableFilter, TableInfo, TableKind, TableRef, TableSchema,
+};
+pub use error::{DbError, ErrorKind};
+pub use registry::DriverRegistration;
+pub use stream::{LimitedRows, RowStream, collect_limited};
+pub use value::{Column, LogicalType, Row, Value};

@@ -1,0 +1,257 @@
+//! The value model shared by every engine, and its JSON form.
+//!
+//! Drivers convert engine values into [`Value`] so that results from different
+//! engines can be printed, compared and exported the same way.
+
+use base64::Engine as _;
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use serde::{Serialize, Serializer};
+
+/// The engine-independent type of a column or value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogicalType {
+    Null,
+    Bool,
+    Int,
+    Float,
+    Decimal,
+    Text,
+    Bytes,
+    Date,
+    Time,
+    Timestamp,
+    Timestamptz,
+    Uuid,
+    Json,
+    Array,
+    Other,
+}
+
+impl LogicalType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogicalType::Null => "null",
+            LogicalType::Bool => "bool",
+            LogicalType::Int => "int",
+            LogicalType::Float => "float",
+            LogicalType::Decimal => "decimal",
+            LogicalType::Text => "text",
+            LogicalType::Bytes => "bytes",
+            LogicalType::Date => "date",
+            LogicalType::Time => "time",
+            LogicalType::Timestamp => "timestamp",
+            LogicalType::Timestamptz => "timestamptz",
+            LogicalType::Uuid => "uuid",
+            LogicalType::Json => "json",
+            LogicalType::Array => "array",
+            LogicalType::Other => "other",
+        }
+    }
+}
+
+impl std::fmt::Display for LogicalType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One value of a result row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    /// Unsigned integers that may exceed `i64` (MySQL `BIGINT UNSIGNED`).
+    UInt(u64),
+    Float(f64),
+    /// Exact decimal in its canonical text form, e.g. `"12.50"`.
+    Decimal(String),
+    Text(String),
+    Bytes(Vec<u8>),
+    Date(NaiveDate),
+    Time(NaiveTime),
+    Timestamp(NaiveDateTime),
+    Timestamptz(DateTime<Utc>),
+    Uuid(uuid::Uuid),
+    Json(serde_json::Value),
+    Array(Vec<Value>),
+    /// A value with no better mapping, in the engine's own text form.
+    Other(String),
+}
+
+/// Integers beyond ±2^53 lose precision as JSON numbers in most clients.
+const JSON_SAFE_INT: i64 = 1 << 53;
+
+impl Value {
+    pub fn logical_type(&self) -> LogicalType {
+        match self {
+            Value::Null => LogicalType::Null,
+            Value::Bool(_) => LogicalType::Bool,
+            Value::Int(_) | Value::UInt(_) => LogicalType::Int,
+            Value::Float(_) => LogicalType::Float,
+            Value::Decimal(_) => LogicalType::Decimal,
+            Value::Text(_) => LogicalType::Text,
+            Value::Bytes(_) => LogicalType::Bytes,
+            Value::Date(_) => LogicalType::Date,
+            Value::Time(_) => LogicalType::Time,
+            Value::Timestamp(_) => LogicalType::Timestamp,
+            Value::Timestamptz(_) => LogicalType::Timestamptz,
+            Value::Uuid(_) => LogicalType::Uuid,
+            Value::Json(_) => LogicalType::Json,
+            Value::Array(_) => LogicalType::Array,
+            Value::Other(_) => LogicalType::Other,
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    /// The JSON form of DESIGN.md's value table.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match self {
+            Value::Null => J::Null,
+            Value::Bool(b) => J::Bool(*b),
+            Value::Int(i) if (-JSON_SAFE_INT..=JSON_SAFE_INT).contains(i) => J::from(*i),
+            Value::Int(i) => J::String(i.to_string()),
+            Value::UInt(u) if *u <= JSON_SAFE_INT as u64 => J::from(*u),
+            Value::UInt(u) => J::String(u.to_string()),
+            Value::Float(f) if f.is_nan() => J::String("NaN".into()),
+            Value::Float(f) if f.is_infinite() => {
+                J::String(if *f > 0.0 { "Infinity" } else { "-Infinity" }.into())
+            }
+            Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
+            Value::Decimal(s) | Value::Text(s) | Value::Other(s) => J::String(s.clone()),
+            Value::Bytes(b) => J::String(base64::engine::general_purpose::STANDARD.encode(b)),
+            Value::Date(_)
+            | Value::Time(_)
+            | Value::Timestamp(_)
+            | Value::Timestamptz(_)
+            | Value::Uuid(_) => J::String(self.to_text()),
+            Value::Json(j) => j.clone(),
+            Value::Array(items) => J::Array(items.iter().map(Value::to_json).collect()),
+        }
+    }
+
+    /// A plain text form for tables and CSV: strings unquoted, NULL empty.
+    pub fn to_text(&self) -> String {
+        match self {
+            Value::Null => String::new(),
+            Value::Bool(b) => b.to_string(),
+            Value::Int(i) => i.to_string(),
+            Value::UInt(u) => u.to_string(),
+            Value::Float(_) | Value::Bytes(_) | Value::Json(_) | Value::Array(_) => match self.to_json() {
+                serde_json::Value::String(s) => s,
+                other => other.to_string(),
+            },
+            Value::Decimal(s) | Value::Text(s) | Value::Other(s) => s.clone(),
+            Value::Date(d) => d.format("%Y-%m-%d").to_string(),
+            Value::Time(t) => t.format("%H:%M:%S%.f").to_string(),
+            Value::Timestamp(ts) => ts.format("%Y-%m-%dT%H:%M:%S%.f").to_string(),
+            Value::Timestamptz(ts) => ts.format("%Y-%m-%dT%H:%M:%S%.fZ").to_string(),
+            Value::Uuid(u) => u.to_string(),
+        }
+    }
+}
+
+impl Value {
+    /// A bound parameter from its JSON form: numbers stay numbers, strings
+    /// are text, arrays and objects are JSON.
+    pub fn from_json_param(json: &serde_json::Value) -> Value {
+        use serde_json::Value as J;
+        match json {
+            J::Null => Value::Null,
+            J::Bool(b) => Value::Bool(*b),
+            J::Number(n) => match (n.as_i64(), n.as_u64()) {
+                (Some(i), _) => Value::Int(i),
+                (None, Some(u)) => Value::UInt(u),
+                _ => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+            },
+            J::String(s) => Value::Text(s.clone()),
+            J::Array(_) | J::Object(_) => Value::Json(json.clone()),
+        }
+    }
+}
+
+impl Serialize for Value {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.to_json().serialize(serializer)
+    }
+}
+
+/// A result row: one value per column, in column order.
+pub type Row = Vec<Value>;
+
+/// A result column: its name, the engine's own type name and the logical type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Column {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub native_type: String,
+    pub logical_type: LogicalType,
+}
+
+impl Column {
+    pub fn new(name: impl Into<String>, native_type: impl Into<String>, logical_type: LogicalType) -> Self {
+        Column { name: name.into(), native_type: native_type.into(), logical_type }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn json_forms_follow_the_design_table() {
+        let date = NaiveDate::from_ymd_opt(2024, 5, 1).unwrap();
+        let time = NaiveTime::from_hms_milli_opt(13, 45, 0, 123).unwrap();
+        let cases = [
+            (Value::Null, json!(null)),
+            (Value::Bool(true), json!(true)),
+            (Value::Int(42), json!(42)),
+            (Value::Int(1 << 53), json!(9007199254740992_i64)),
+            (Value::Int((1 << 53) + 1), json!("9007199254740993")),
+            (Value::Int(i64::MIN), json!("-9223372036854775808")),
+            (Value::UInt(u64::MAX), json!("18446744073709551615")),
+            (Value::Float(1.5), json!(1.5)),
+            (Value::Float(f64::NAN), json!("NaN")),
+            (Value::Float(f64::INFINITY), json!("Infinity")),
+            (Value::Float(f64::NEG_INFINITY), json!("-Infinity")),
+            (Value::Decimal("12.50".into()), json!("12.50")),
+            (Value::Text("héllo".into()), json!("héllo")),
+            (Value::Bytes(vec![0, 1, 2, 255]), json!("AAEC/w==")),
+            (Value::Date(date), json!("2024-05-01")),
+            (Value::Time(time), json!("13:45:00.123")),
+            (Value::Timestamp(date.and_time(time)), json!("2024-05-01T13:45:00.123")),
+            (Value::Timestamptz(date.and_time(time).and_utc()), json!("2024-05-01T13:45:00.123Z")),
+            (
+                Value::Uuid(uuid::Uuid::parse_str("67e55044-10b1-426f-9247-bb680e5fe0c8").unwrap()),
+                json!("67e55044-10b1-426f-9247-bb680e5fe0c8"),
+            ),
+            (Value::Json(json!({"a": [1, 2]})), json!({"a": [1, 2]})),
+            (Value::Array(vec![Value::Int(1), Value::Null]), json!([1, null])),
+            (Value::Other("1 day".into()), json!("1 day")),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(value.to_json(), expected, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn json_parameters_keep_their_type() {
+        assert_eq!(Value::from_json_param(&json!(5)), Value::Int(5));
+        assert_eq!(Value::from_json_param(&json!(u64::MAX)), Value::UInt(u64::MAX));
+        assert_eq!(Value::from_json_param(&json!(1.5)), Value::Float(1.5));
+        assert_eq!(Value::from_json_param(&json!("x")), Value::Text("x".into()));
+        assert_eq!(Value::from_json_param(&json!({"a": 1})), Value::Json(json!({"a": 1})));
+    }
+
+    #[test]
+    fn whole_seconds_print_without_a_fraction() {
+        let ts = NaiveDate::from_ymd_opt(2024, 5, 1).unwrap().and_hms_opt(0, 0, 0).unwrap();
+        assert_eq!(Value::Timestamp(ts).to_text(), "2024-05-01T00:00:00");
+    }
+}

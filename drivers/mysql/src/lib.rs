@@ -1,0 +1,1 @@
+//! dbfleet driver for MySQL and MariaDB (sqlx).

@@ -1,0 +1,1 @@
+//! dbfleet driver for PostgreSQL (sqlx).

@@ -1,0 +1,65 @@
+//! dbfleet driver for SQLite, on rusqlite with the bundled SQLite: nothing to
+//! install. Registers itself as `sqlite` (alias `sqlite3`).
+
+mod catalog;
+mod errors;
+mod pool;
+mod rows;
+mod settings;
+mod types;
+
+use std::sync::Arc;
+
+use dbfleet_core::{
+    ConfigProblem, DatabaseDriver, DbError, DriverRegistration, DriverSettings, EnvironmentConfig, Pool,
+    async_trait, inventory, sqlparser,
+};
+
+use crate::settings::{Location, SqliteSettings};
+
+pub struct SqliteDriver;
+
+inventory::submit!(DriverRegistration(&SqliteDriver));
+
+#[async_trait]
+impl DatabaseDriver for SqliteDriver {
+    fn name(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn aliases(&self) -> &'static [&'static str] {
+        &["sqlite3"]
+    }
+
+    fn description(&self) -> &'static str {
+        "SQLite database files (bundled SQLite, nothing to install)"
+    }
+
+    fn settings_keys(&self) -> &'static [&'static str] {
+        settings::KEYS
+    }
+
+    fn validate(&self, settings: &DriverSettings) -> Result<(), Vec<ConfigProblem>> {
+        settings::validate(settings)
+    }
+
+    fn sql_dialect(&self) -> Box<dyn sqlparser::dialect::Dialect> {
+        Box::new(sqlparser::dialect::SQLiteDialect {})
+    }
+
+    fn target(&self, env: &EnvironmentConfig) -> String {
+        match SqliteSettings::from_env(env).map(|s| s.location) {
+            Ok(Location::Memory) => "sqlite::memory:".into(),
+            Ok(Location::File(path)) => format!("sqlite:{}", path.display()),
+            Err(_) => "sqlite:<invalid settings>".into(),
+        }
+    }
+
+    async fn connect(&self, env: &EnvironmentConfig) -> Result<Arc<dyn Pool>, DbError> {
+        let settings = SqliteSettings::from_env(env).map_err(|problems| {
+            let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            DbError::invalid_argument(text.join("; "))
+        })?;
+        pool::connect(env, settings).await
+    }
+}

@@ -1,0 +1,70 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "dbfleet",
+    version,
+    about = "Work with a whole fleet of databases: query, compare, inspect."
+)]
+pub struct Cli {
+    /// Configuration file (default: $DBFLEET_CONFIG, then ./dbfleet.toml).
+    #[arg(long, short = 'c', global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Log filter for stderr, e.g. `info` or `dbfleet_core=debug` (default: $RUST_LOG, else `warn`).
+    #[arg(long, global = true, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the drivers linked into this binary.
+    Drivers,
+    /// Validate the configuration and test every environment.
+    Check,
+    /// List the configured environments (no connections are made).
+    Envs,
+    /// Run one SQL statement on an environment.
+    Query(QueryArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct QueryArgs {
+    /// Environment to run on (default: the configured default environment).
+    #[arg(long = "env", short = 'e', value_name = "ENV")]
+    pub environment: Option<String>,
+
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+
+    /// Row limit (default and cap: the environment's max_rows).
+    #[arg(long, value_name = "N")]
+    pub max_rows: Option<u64>,
+
+    /// Positional parameters as a JSON array, e.g. '[42, "shipped"]'.
+    #[arg(long, value_name = "JSON")]
+    pub params: Option<String>,
+
+    /// The SQL statement.
+    pub sql: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A table for people.
+    Table,
+    /// One JSON document with columns, rows and metadata.
+    Json,
+    /// One JSON object per row, streamed.
+    Ndjson,
+    /// CSV with a header line, streamed.
+    Csv,
+}

@@ -1,0 +1,34 @@
+//! One module per CLI command.
+
+mod check;
+mod drivers;
+mod envs;
+mod query;
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use dbfleet_core::Config;
+use dbfleet_core::config::{find_config_path, load_config};
+
+use crate::cli::{Cli, Command};
+
+pub async fn dispatch(cli: Cli) -> ExitCode {
+    let config = cli.config.as_deref();
+    let outcome = match cli.command {
+        Command::Drivers => drivers::run(),
+        Command::Check => check::run(config).await,
+        Command::Envs => envs::run(config),
+        Command::Query(args) => query::run(config, args).await,
+    };
+    outcome.unwrap_or_else(|err| {
+        eprintln!("error: {err:#}");
+        ExitCode::FAILURE
+    })
+}
+
+/// Finds and loads the configuration; an invalid one lists every problem.
+fn load(explicit: Option<&Path>) -> anyhow::Result<Config> {
+    let path = find_config_path(explicit)?;
+    Ok(load_config(&path)?)
+}

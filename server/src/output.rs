@@ -1,0 +1,134 @@
+//! Rendering results for people (tables) and programs (JSON, NDJSON, CSV).
+
+use std::io::Write;
+
+use comfy_table::{ContentArrangement, Table, presets};
+use dbfleet_core::fleet::{QueryResult, Status};
+use dbfleet_core::{DbError, RowStream, Value};
+
+pub fn table<'a>(header: impl IntoIterator<Item = &'a str>) -> Table {
+    let mut table = Table::new();
+    table
+        .load_style(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(header.into_iter().collect::<Vec<_>>());
+    table
+}
+
+pub fn yes_no(value: bool) -> String {
+    if value { "yes" } else { "no" }.to_owned()
+}
+
+pub fn status(status: Status) -> &'static str {
+    match status {
+        Status::Healthy => "healthy",
+        Status::Unhealthy => "unhealthy",
+        Status::Disabled => "disabled",
+        Status::Connecting => "connecting",
+    }
+}
+
+fn cell(value: &Value) -> String {
+    if value.is_null() { "NULL".to_owned() } else { value.to_text() }
+}
+
+pub fn write_result_table(out: &mut impl Write, result: &QueryResult) -> anyhow::Result<()> {
+    if let Some(affected) = result.affected_rows {
+        writeln!(out, "{affected} rows affected ({:.1} ms)", result.execution_time_ms)?;
+        return Ok(());
+    }
+    let mut table = table(result.columns.iter().map(|c| c.name.as_str()));
+    for row in &result.rows {
+        table.add_row(row.iter().map(cell));
+    }
+    writeln!(out, "{table}")?;
+    let plural = if result.row_count == 1 { "" } else { "s" };
+    write!(
+        out,
+        "{} row{plural} from {} ({:.1} ms)",
+        result.row_count, result.environment, result.execution_time_ms
+    )?;
+    if result.truncated {
+        write!(out, "; truncated at max_rows = {}: narrow the query or raise --max-rows", result.max_rows)?;
+    }
+    writeln!(out)?;
+    Ok(())
+}
+
+/// How much a streamed export wrote.
+pub struct Written {
+    pub rows: u64,
+    pub truncated: bool,
+}
+
+/// Writes rows as they arrive, one JSON object per line; memory stays at one chunk.
+pub async fn stream_ndjson(
+    out: &mut impl Write,
+    stream: RowStream,
+    max_rows: u64,
+) -> anyhow::Result<Written> {
+    let names = unique_names(stream.columns().iter().map(|c| c.name.as_str()));
+    for_each_row(stream, max_rows, |row| {
+        let object: serde_json::Map<String, serde_json::Value> =
+            names.iter().cloned().zip(row.iter().map(Value::to_json)).collect();
+        serde_json::to_writer(&mut *out, &object)?;
+        writeln!(out)?;
+        Ok(())
+    })
+    .await
+}
+
+/// Writes a CSV header, then rows as they arrive; NULL is an empty field.
+pub async fn stream_csv(out: &mut impl Write, stream: RowStream, max_rows: u64) -> anyhow::Result<Written> {
+    let mut writer = csv::Writer::from_writer(out);
+    writer.write_record(stream.columns().iter().map(|c| c.name.as_str()))?;
+    let written = for_each_row(stream, max_rows, |row| {
+        writer.write_record(row.iter().map(Value::to_text))?;
+        Ok(())
+    })
+    .await?;
+    writer.flush()?;
+    Ok(written)
+}
+
+async fn for_each_row(
+    mut stream: RowStream,
+    max_rows: u64,
+    mut write: impl FnMut(&[Value]) -> anyhow::Result<()>,
+) -> anyhow::Result<Written> {
+    let mut rows = 0;
+    while let Some(chunk) = stream.next_chunk().await {
+        let chunk = chunk.map_err(|err: DbError| anyhow::Error::new(err))?;
+        for row in &chunk {
+            if rows == max_rows {
+                return Ok(Written { rows, truncated: true });
+            }
+            write(row)?;
+            rows += 1;
+        }
+    }
+    Ok(Written { rows, truncated: false })
+}
+
+/// Column names as JSON keys: a repeated name gets a `_2`, `_3`… suffix so no
+/// value is lost to a key collision (`SELECT a.id, b.id`).
+fn unique_names<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut seen = std::collections::HashMap::new();
+    names
+        .map(|name| {
+            let count = seen.entry(name).or_insert(0);
+            *count += 1;
+            if *count == 1 { name.to_owned() } else { format!("{name}_{count}") }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_column_names_get_suffixes() {
+        assert_eq!(unique_names(["id", "name", "id", "id"].into_iter()), ["id", "name", "id_2", "id_3"]);
+    }
+}

@@ -1,0 +1,227 @@
+//! The built `dbfleet` binary, run as a user runs it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn dbfleet(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dbfleet"))
+        .args(args)
+        .env_remove("DBFLEET_CONFIG")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("the dbfleet binary runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A private copy of the quickstart demo, so tests neither share nor leave
+/// databases in the source tree.
+fn quickstart() -> (tempfile::TempDir, PathBuf) {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("seed")).unwrap();
+    for file in ["shop-dev.sql", "shop-prod.sql"] {
+        std::fs::copy(examples.join("seed").join(file), dir.path().join("seed").join(file)).unwrap();
+    }
+    let config = dir.path().join("quickstart.toml");
+    std::fs::copy(examples.join("quickstart.toml"), &config).unwrap();
+    (dir, config)
+}
+
+#[test]
+fn drivers_lists_the_built_in_sqlite_driver() {
+    let output = dbfleet(&["drivers"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("sqlite"), "{text}");
+    assert!(text.contains("init_script"), "{text}");
+}
+
+#[test]
+fn check_shows_both_quickstart_environments_healthy() {
+    let (_dir, config) = quickstart();
+    let output = dbfleet(&["check", "--config", config.to_str().unwrap()]);
+    assert!(output.status.success(), "{}\n{}", stdout(&output), stderr(&output));
+    let text = stdout(&output);
+    for env in ["dev", "prod"] {
+        let line = text.lines().find(|l| l.contains(&format!(" {env} "))).unwrap_or_else(|| panic!("{text}"));
+        assert!(line.contains("healthy") && line.contains("SQLite 3."), "{line}");
+    }
+}
+
+#[test]
+fn check_exits_2_when_an_environment_is_unreachable() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("c.toml");
+    std::fs::write(
+        &config,
+        "[environments.ok]\ndriver = \"sqlite\"\npath = \":memory:\"\n\
+         [environments.gone]\ndriver = \"sqlite\"\npath = \"nowhere.db\"\n",
+    )
+    .unwrap();
+    let output = dbfleet(&["check", "-c", config.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let text = stdout(&output);
+    let gone = text.lines().find(|l| l.contains(" gone ")).unwrap();
+    assert!(gone.contains("unhealthy") && gone.contains("nowhere.db"), "{gone}");
+    assert!(text.lines().find(|l| l.contains(" ok ")).unwrap().contains("healthy"));
+}
+
+#[test]
+fn a_broken_config_prints_every_problem_with_environment_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("broken.toml");
+    std::fs::write(
+        &config,
+        r#"default_environment = "missing"
+
+[environments.a]
+driver = "sqlite"
+pasword_env = "X"
+
+[environments.b]
+driver = "oracle"
+path = "b.db"
+
+[environments."bad name"]
+driver = "sqlite"
+path = "c.db"
+"#,
+    )
+    .unwrap();
+    let output = dbfleet(&["check", "--config", config.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stderr(&output);
+    for needle in [
+        "missing",      // default_environment names no environment
+        "'a'",          // environment a …
+        "pasword_env",  // … has an unknown key
+        "password_env", // … with a suggestion
+        "oracle",       // environment b has an unknown driver …
+        "sqlite",       // … and the message lists the registered drivers
+        "bad name",     // an invalid environment name
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+    }
+    assert!(stdout(&output).is_empty());
+}
+
+#[test]
+fn a_syntax_error_names_its_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("syntax.toml");
+    std::fs::write(&config, "[environments.a]\ndriver = \"sqlite\"\npath = \n").unwrap();
+    let output = dbfleet(&["check", "--config", config.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("line 3"), "{}", stderr(&output));
+}
+
+#[test]
+fn query_prints_a_table_json_ndjson_and_csv() {
+    let (_dir, config) = quickstart();
+    let config = config.to_str().unwrap();
+    let sql = "SELECT id, amount, ordered_on FROM orders WHERE id IN (1001, 1002) ORDER BY id";
+
+    let table = dbfleet(&["query", "-c", config, "-e", "prod", sql]);
+    assert!(table.status.success(), "{}", stderr(&table));
+    let text = stdout(&table);
+    assert!(text.contains("1002") && text.contains("64.9") && text.contains("2024-05-03"), "{text}");
+    assert!(text.contains("2 rows from prod"), "{text}");
+
+    let json = dbfleet(&["query", "-c", config, "-e", "dev", "--format", "json", sql]);
+    assert!(json.status.success(), "{}", stderr(&json));
+    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(doc["environment"], "dev");
+    assert_eq!(doc["row_count"], 2);
+    assert_eq!(doc["columns"][2]["logical_type"], "date");
+    assert_eq!(doc["rows"][1][0], 1002);
+    assert_eq!(doc["rows"][1][2], "2024-05-03");
+
+    let ndjson = dbfleet(&["query", "-c", config, "-e", "prod", "-f", "ndjson", sql]);
+    assert!(ndjson.status.success(), "{}", stderr(&ndjson));
+    let lines: Vec<serde_json::Value> =
+        stdout(&ndjson).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["id"], 1001);
+    assert_eq!(lines[1]["ordered_on"], "2024-05-03");
+
+    let csv = dbfleet(&["query", "-c", config, "-e", "prod", "-f", "csv", sql]);
+    assert!(csv.status.success(), "{}", stderr(&csv));
+    let text = stdout(&csv);
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("id,amount,ordered_on"));
+    assert!(lines.next().unwrap().starts_with("1001,"));
+}
+
+#[test]
+fn query_uses_the_default_environment_parameters_and_max_rows() {
+    let (_dir, config) = quickstart();
+    let config = config.to_str().unwrap();
+    let output = dbfleet(&[
+        "query",
+        "-c",
+        config,
+        "-f",
+        "json",
+        "--max-rows",
+        "2",
+        "--params",
+        "[1000]",
+        "SELECT id FROM orders WHERE id > ? ORDER BY id",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(doc["environment"], "dev");
+    assert_eq!(doc["rows"], serde_json::json!([[1001], [1002]]));
+    assert_eq!(doc["truncated"], true);
+}
+
+#[test]
+fn query_refuses_writes_on_a_read_only_environment() {
+    let (_dir, config) = quickstart();
+    let output = dbfleet(&["query", "-c", config.to_str().unwrap(), "-e", "prod", "DELETE FROM orders"]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stderr(&output);
+    assert!(text.contains("[prod] read_only"), "{text}");
+}
+
+#[test]
+fn query_names_the_configured_environments_when_one_is_unknown() {
+    let (_dir, config) = quickstart();
+    let output = dbfleet(&["query", "-c", config.to_str().unwrap(), "-e", "staging", "SELECT 1"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("dev, prod"), "{}", stderr(&output));
+}
+
+#[test]
+fn envs_lists_configuration_without_connecting() {
+    let (dir, config) = quickstart();
+    let output = dbfleet(&["envs", "-c", config.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("dev") && text.contains("prod") && text.contains("development copy"), "{text}");
+    assert!(!dir.path().join("data").exists(), "envs must not create the databases");
+}
+
+#[test]
+fn logs_go_to_stderr_only() {
+    let (_dir, config) = quickstart();
+    let output = dbfleet(&[
+        "--log-level",
+        "debug",
+        "query",
+        "-c",
+        config.to_str().unwrap(),
+        "-f",
+        "ndjson",
+        "SELECT 1 AS one",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "{\"one\":1}\n");
+}
