@@ -47,7 +47,7 @@ pub fn classify(sql: &str, dialect: &dyn Dialect) -> Result<Classification, Clas
         [one] => one,
         many => return Err(ClassifyError::MultipleStatements(many.len())),
     };
-    let mut checker = ReadOnlyChecker::default();
+    let mut checker = ReadOnlyChecker;
     let write_reason = match statement.visit(&mut checker) {
         ControlFlow::Break(reason) => Some(reason),
         ControlFlow::Continue(()) => None,
@@ -70,7 +70,6 @@ fn returns_rows(statement: &Statement) -> bool {
 
 /// Walks every statement and query nested in the statement (CTEs, subqueries,
 /// `EXPLAIN` targets) and stops at the first that writes or locks.
-#[derive(Default)]
 struct ReadOnlyChecker;
 
 impl Visitor for ReadOnlyChecker {

@@ -147,3 +147,6 @@ impl std::fmt::Display for ConfigProblem {
         f.write_str(&self.message)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -20,6 +20,9 @@ pub fn from_sqlite(err: rusqlite::Error) -> DbError {
             let text = message.clone().unwrap_or_else(|| failure.to_string());
             DbError::new(kind, text).with_code(failure.extended_code.to_string())
         }
+        rusqlite::Error::SqlInputError { error, msg, offset, .. } => {
+            DbError::query(format!("{msg} (at byte {offset})")).with_code(error.extended_code.to_string())
+        }
         rusqlite::Error::MultipleStatement => DbError::invalid_argument("one statement per call"),
         rusqlite::Error::InvalidParameterCount(given, expected) => {
             DbError::invalid_argument(format!("the statement takes {expected} parameters, {given} given"))

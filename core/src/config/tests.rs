@@ -1,0 +1,398 @@
+//! Loader tests over a test driver registered only in this test binary.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use proptest::prelude::*;
+use secrecy::ExposeSecret;
+
+use super::*;
+use crate::driver::{DatabaseDriver, Pool};
+use crate::error::DbError;
+
+/// Accepts `url` or `host` (one is required) plus a few connection keys.
+struct TestDriver;
+
+#[async_trait]
+impl DatabaseDriver for TestDriver {
+    fn name(&self) -> &'static str {
+        "testdb"
+    }
+    fn aliases(&self) -> &'static [&'static str] {
+        &["tdb"]
+    }
+    fn description(&self) -> &'static str {
+        "configuration tests"
+    }
+    fn settings_keys(&self) -> &'static [&'static str] {
+        &["url", "host", "port", "username", "database"]
+    }
+    fn validate(&self, settings: &DriverSettings) -> Result<(), Vec<ConfigProblem>> {
+        if settings.contains("url") || settings.contains("host") {
+            Ok(())
+        } else {
+            Err(vec![ConfigProblem::key("url", "required: url or host")])
+        }
+    }
+    fn target(&self, _: &EnvironmentConfig) -> String {
+        "test".into()
+    }
+    async fn connect(&self, _: &EnvironmentConfig) -> Result<Arc<dyn Pool>, DbError> {
+        Err(DbError::connection("the test driver does not connect"))
+    }
+}
+
+inventory::submit!(crate::registry::DriverRegistration(&TestDriver));
+
+fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let map: BTreeMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    move |name| map.get(name).cloned()
+}
+
+fn load(text: &str) -> Result<Config, ConfigError> {
+    load_config_str(text, std::path::Path::new("/etc/dbfleet"), &vars(&[("PW", "from-env"), ("HOST", "db1")]))
+}
+
+fn problems(text: &str) -> Vec<ConfigProblem> {
+    match load(text) {
+        Err(ConfigError::Invalid { problems }) => problems,
+        other => panic!("expected problems, got {other:?}"),
+    }
+}
+
+/// (environment, key) of each problem.
+fn places(text: &str) -> Vec<(Option<String>, Option<String>)> {
+    problems(text).into_iter().map(|p| (p.environment, p.key)).collect()
+}
+
+fn place(env: &str, key: &str) -> (Option<String>, Option<String>) {
+    (Some(env.into()), Some(key.into()))
+}
+
+#[test]
+fn defaults_are_inherited_and_overridden() {
+    let config = load(
+        r#"
+        [defaults]
+        max_rows = 50
+        read_only = false
+        [defaults.pool]
+        max_connections = 3
+        [environments.a]
+        driver = "tdb"
+        url = "x://a"
+        [environments.b]
+        driver = "testdb"
+        host = "${HOST}"
+        max_rows = 7
+        read_only = true
+        query_timeout_secs = 9
+        [environments.b.pool]
+        connect_timeout_secs = 2
+        idle_timeout_secs = 0
+        "#,
+    )
+    .unwrap();
+    let a = config.environment("a").unwrap();
+    let b = config.environment("b").unwrap();
+    assert_eq!(
+        (a.driver.as_str(), a.max_rows, a.read_only, a.pool.max_connections),
+        ("testdb", 50, false, 3)
+    );
+    assert_eq!(a.query_timeout, DEFAULT_QUERY_TIMEOUT);
+    assert_eq!((b.max_rows, b.read_only, b.query_timeout.as_secs()), (7, true, 9));
+    assert_eq!(b.pool.max_connections, 3);
+    assert_eq!(b.pool.connect_timeout.as_secs(), 2);
+    assert_eq!(b.pool.idle_timeout, None);
+    assert_eq!(b.settings.str("host").unwrap(), Some("db1"));
+    assert_eq!(b.base_dir, std::path::Path::new("/etc/dbfleet"));
+    assert_eq!(config.default_environment, None, "two environments and no default_environment");
+    let names: Vec<&str> = config.environments.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["a", "b"]);
+}
+
+#[test]
+fn environments_keep_file_order_and_a_single_one_is_the_default() {
+    let config = load("[environments.zeta]\ndriver = \"tdb\"\nurl = \"x\"\n").unwrap();
+    assert_eq!(config.default_environment.as_deref(), Some("zeta"));
+    let config = load(
+        "[environments.zeta]\ndriver = \"tdb\"\nurl = \"x\"\n[environments.alpha]\ndriver = \"tdb\"\nurl = \"y\"\n",
+    )
+    .unwrap();
+    let names: Vec<&str> = config.environments.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["zeta", "alpha"]);
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let found = places(
+        r#"
+        default_environment = "nope"
+        color = "blue"
+        [environments.a]
+        driver = "tdb"
+        pasword_env = "PW"
+        [environments.b]
+        driver = "mongodb"
+        [environments.c]
+        url = "x://c"
+        [environments."d e"]
+        driver = "tdb"
+        url = "x"
+        [environments.f]
+        driver = "tdb"
+        url = "x"
+        max_rows = 0
+        query_timeout_secs = "ten"
+        enabled = "yes"
+        [environments.f.pool]
+        max_connections = 2
+        min_connections = 3
+        connect_timeout_secs = 601
+        "#,
+    );
+    let expected = vec![
+        (None, Some("default_environment".into())),
+        (None, Some("color".into())),
+        place("a", "url"),
+        place("a", "pasword_env"),
+        place("b", "driver"),
+        place("c", "driver"),
+        (Some("d e".into()), None),
+        place("f", "max_rows"),
+        place("f", "query_timeout_secs"),
+        place("f", "enabled"),
+        place("f", "pool.min_connections"),
+        place("f", "pool.connect_timeout_secs"),
+    ];
+    let mut found_sorted = found.clone();
+    found_sorted.sort();
+    let mut expected_sorted = expected;
+    expected_sorted.sort();
+    assert_eq!(found_sorted, expected_sorted, "{found:#?}");
+}
+
+#[test]
+fn messages_explain_the_problem() {
+    let all = problems(
+        r#"
+        [environments.a]
+        driver = "mongodb"
+        [environments.b]
+        driver = "tdb"
+        url = "x"
+        pasword_env = "PW"
+        password_env = "UNSET_VARIABLE_NAME"
+        "#,
+    );
+    let text: Vec<String> = all.iter().map(ToString::to_string).collect();
+    assert!(text.iter().any(|t| t.contains("unknown driver 'mongodb'") && t.contains("testdb")), "{text:?}");
+    assert!(text.iter().any(|t| t.contains("did you mean 'password_env'")), "{text:?}");
+    assert!(text.iter().any(|t| t.contains("UNSET_VARIABLE_NAME is not set")), "{text:?}");
+    assert!(all.iter().all(|p| p.location.is_some()), "every problem here has a position: {all:?}");
+}
+
+#[test]
+fn syntax_errors_name_line_and_column() {
+    let all = problems("[environments.a]\ndriver = \"tdb\"\nurl = \n");
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].location, Some((3, 7)));
+    assert!(all[0].message.contains("syntax"), "{}", all[0].message);
+}
+
+#[test]
+fn the_default_must_exist_and_be_enabled() {
+    let text = |default: &str| {
+        format!(
+            "default_environment = \"{default}\"\n[environments.on]\ndriver = \"tdb\"\nurl = \"x\"\n\
+             [environments.off]\ndriver = \"tdb\"\nurl = \"y\"\nenabled = false\n"
+        )
+    };
+    assert_eq!(load(&text("on")).unwrap().default_environment.as_deref(), Some("on"));
+    assert!(problems(&text("off"))[0].message.contains("disabled"));
+    assert!(problems(&text("gone"))[0].message.contains("configured: on, off"));
+}
+
+#[test]
+fn passwords_come_from_one_source() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pw.txt"), "from-file\n").unwrap();
+    let text = r#"
+        [environments.env]
+        driver = "tdb"
+        url = "x"
+        password_env = "PW"
+        [environments.lit]
+        driver = "tdb"
+        url = "x"
+        password = "${PW}-suffix"
+        [environments.file]
+        driver = "tdb"
+        url = "x"
+        password_file = "pw.txt"
+    "#;
+    let config = load_config_str(text, dir.path(), &vars(&[("PW", "from-env")])).unwrap();
+    let password =
+        |name: &str| config.environment(name).unwrap().password.as_ref().unwrap().expose_secret().to_owned();
+    assert_eq!(password("env"), "from-env");
+    assert_eq!(password("lit"), "from-env-suffix");
+    assert_eq!(password("file"), "from-file");
+
+    let twice =
+        places("[environments.a]\ndriver = \"tdb\"\nurl = \"x\"\npassword = \"p\"\npassword_env = \"PW\"\n");
+    assert_eq!(twice, [place("a", "password_env")]);
+    let unreadable =
+        problems("[environments.a]\ndriver = \"tdb\"\nurl = \"x\"\npassword_file = \"/no/such/file\"\n");
+    assert!(unreadable[0].message.contains("/no/such/file"), "{}", unreadable[0]);
+}
+
+#[test]
+fn variables_expand_and_unset_ones_are_named() {
+    let config = load("[environments.a]\ndriver = \"tdb\"\nurl = \"x://${HOST}/$$db\"\n").unwrap();
+    assert_eq!(config.environments[0].settings.str("url").unwrap(), Some("x://db1/$db"));
+    let all = problems("[environments.a]\ndriver = \"tdb\"\nurl = \"x://${NOT_SET_ANYWHERE}\"\n");
+    assert_eq!((all[0].environment.as_deref(), all[0].key.as_deref()), (Some("a"), Some("url")));
+    assert!(all[0].message.contains("NOT_SET_ANYWHERE"));
+}
+
+#[test]
+fn a_legacy_database_section_is_one_mysql_environment() {
+    // No MySQL driver is linked into core's tests: the legacy file becomes an
+    // environment named `default` on driver `mysql`, reported as unknown here.
+    let all = problems("[database]\nhost = \"db\"\nport = 3306\nusername = \"app\"\ndatabase = \"shop\"\n");
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!((all[0].environment.as_deref(), all[0].key.as_deref()), (Some("default"), Some("driver")));
+    assert!(all[0].message.contains("'mysql'"));
+    let mixed = places("[database]\nhost = \"db\"\n[environments.a]\ndriver = \"tdb\"\nurl = \"x\"\n");
+    assert_eq!(mixed, [(None, Some("database".into()))]);
+}
+
+#[test]
+fn no_environments_is_a_problem() {
+    assert_eq!(problems("[defaults]\nmax_rows = 5\n").len(), 1);
+}
+
+#[test]
+fn server_settings_are_checked() {
+    let config = load(
+        "[server]\ntransport = \"http\"\nlisten = \"127.0.0.1:9000\"\nauth_token_env = \"T\"\n\
+         [environments.a]\ndriver = \"tdb\"\nurl = \"x\"\n",
+    )
+    .unwrap();
+    assert_eq!(config.server.transport, Transport::Http);
+    assert_eq!(config.server.listen, "127.0.0.1:9000");
+    let found = places(
+        "[server]\ntransport = \"carrier-pigeon\"\nlisten = \"nowhere\"\n[environments.a]\ndriver = \"tdb\"\nurl = \"x\"\n",
+    );
+    assert_eq!(found, [(None, Some("server.transport".into())), (None, Some("server.listen".into()))]);
+}
+
+/// Generated environments: a name, its settings and its password.
+fn environments() -> impl Strategy<Value = Vec<(String, String, u16, String)>> {
+    proptest::collection::btree_map(
+        "[a-z][a-z0-9_-]{0,8}",
+        ("[a-z]{1,10}", 1u16..=65535, "Q[0-9QXZ]{9,20}"),
+        1..6,
+    )
+    .prop_map(|map| map.into_iter().map(|(name, (host, port, pw))| (name, host, port, pw)).collect())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn each_environment_keeps_its_own_settings(envs in environments()) {
+        let mut text = String::new();
+        let mut variables = Vec::new();
+        for (name, host, port, password) in &envs {
+            let var = format!("PW_{}", name.to_uppercase().replace('-', "_"));
+            text.push_str(&format!(
+                "[environments.{name}]\ndriver = \"tdb\"\nhost = \"{host}\"\nport = {port}\ndatabase = \"db_{name}\"\npassword_env = \"{var}\"\n"
+            ));
+            variables.push((var, password.clone()));
+        }
+        let lookup = |n: &str| variables.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+        let config = load_config_str(&text, std::path::Path::new("."), &lookup).unwrap();
+        prop_assert_eq!(config.environments.len(), envs.len());
+        for (name, host, port, password) in &envs {
+            let env = config.environment(name).unwrap();
+            let keys: Vec<&str> = env.settings.keys().collect();
+            prop_assert_eq!(keys, vec!["database", "host", "port"]);
+            prop_assert_eq!(env.settings.str("host").unwrap(), Some(host.as_str()));
+            prop_assert_eq!(env.settings.integer("port", 0..=65535).unwrap(), Some(i64::from(*port)));
+            let database = format!("db_{name}");
+            prop_assert_eq!(env.settings.str("database").unwrap(), Some(database.as_str()));
+            prop_assert_eq!(env.password.as_ref().unwrap().expose_secret(), password.as_str());
+            for (other, _, _, other_password) in &envs {
+                if other != name {
+                    let dump = format!("{:?}", env.settings);
+                    prop_assert!(!dump.contains(&format!("db_{other}\"")), "{} leaks into {}", other, name);
+                    prop_assert_ne!(env.password.as_ref().unwrap().expose_secret(), other_password.as_str());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn validation_reports_exactly_the_injected_faults(
+        faults in proptest::collection::vec((any::<bool>(), any::<bool>(), any::<bool>()), 1..6)
+    ) {
+        // Per environment: drop `driver`, drop the driver's required `url`, add a misspelt key.
+        let mut text = String::new();
+        let mut expected = Vec::new();
+        for (i, (no_driver, no_url, typo)) in faults.iter().enumerate() {
+            let name = format!("env{i}");
+            text.push_str(&format!("[environments.{name}]\n"));
+            if *no_driver { expected.push(place(&name, "driver")); } else { text.push_str("driver = \"tdb\"\n"); }
+            // Without a driver, its settings cannot be checked.
+            if *no_url { if !*no_driver { expected.push(place(&name, "url")); } } else { text.push_str("url = \"x://h\"\n"); }
+            if *typo {
+                text.push_str("descripton = \"d\"\n");
+                if !*no_driver { expected.push(place(&name, "descripton")); }
+            }
+        }
+        let mut found = match load(&text) {
+            Ok(_) => Vec::new(),
+            Err(ConfigError::Invalid { problems }) => problems.into_iter().map(|p| (p.environment, p.key)).collect(),
+            Err(other) => panic!("{other}"),
+        };
+        found.sort();
+        expected.sort();
+        prop_assert_eq!(found, expected);
+    }
+
+    #[test]
+    fn passwords_never_appear_in_messages_or_debug_output(
+        password in "Q[0-9QXZ]{9,20}",
+        broken in any::<bool>(),
+        source in 0..3usize,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("secret"), format!("{password}\n")).unwrap();
+        let password_line = match source {
+            0 => "password_env = \"SECRET\"".to_owned(),
+            1 => "password_file = \"secret\"".to_owned(),
+            _ => "password = \"${SECRET}\"".to_owned(),
+        };
+        // The secret also sits in a URL, and a broken config adds problems around it.
+        let extra = if broken { "max_rows = -1\nbogus = \"${SECRET}\"\n" } else { "" };
+        let text = format!(
+            "[environments.a]\ndriver = \"tdb\"\nurl = \"x://user:${{SECRET}}@host/db\"\n{password_line}\n{extra}"
+        );
+        let lookup = |name: &str| (name == "SECRET").then(|| password.clone());
+        let outputs = match load_config_str(&text, dir.path(), &lookup) {
+            Ok(config) => vec![format!("{config:?}"), format!("{:?}", config.environments[0])],
+            Err(err) => {
+                let mut out = vec![err.to_string(), format!("{err:?}")];
+                if let ConfigError::Invalid { problems } = &err {
+                    out.extend(problems.iter().map(ToString::to_string));
+                }
+                out
+            }
+        };
+        for output in outputs {
+            prop_assert!(!output.contains(&password), "password leaked: {}", output);
+        }
+    }
+}
