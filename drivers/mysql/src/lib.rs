@@ -1,1 +1,54 @@
-//! dbfleet driver for MySQL and MariaDB (sqlx).
+//! dbfleet driver for MySQL and MariaDB, on sqlx (tokio, rustls). Registers itself
+//! as `mysql` (alias `mariadb`).
+
+mod catalog;
+mod errors;
+mod pool;
+mod settings;
+mod types;
+
+use std::sync::Arc;
+
+use dbfleet_core::{
+    ConfigProblem, DatabaseDriver, DbError, DriverRegistration, DriverSettings, EnvironmentConfig, Pool,
+    async_trait, inventory, sqlparser,
+};
+
+pub struct MySqlDriver;
+
+inventory::submit!(DriverRegistration(&MySqlDriver));
+
+#[async_trait]
+impl DatabaseDriver for MySqlDriver {
+    fn name(&self) -> &'static str {
+        "mysql"
+    }
+
+    fn aliases(&self) -> &'static [&'static str] {
+        &["mariadb"]
+    }
+
+    fn description(&self) -> &'static str {
+        "MySQL and MariaDB servers (sqlx, TLS with rustls)"
+    }
+
+    fn settings_keys(&self) -> &'static [&'static str] {
+        settings::KEYS
+    }
+
+    fn validate(&self, settings: &DriverSettings) -> Result<(), Vec<ConfigProblem>> {
+        settings::validate(settings)
+    }
+
+    fn sql_dialect(&self) -> Box<dyn sqlparser::dialect::Dialect> {
+        Box::new(sqlparser::dialect::MySqlDialect {})
+    }
+
+    fn target(&self, env: &EnvironmentConfig) -> String {
+        settings::target(env)
+    }
+
+    async fn connect(&self, env: &EnvironmentConfig) -> Result<Arc<dyn Pool>, DbError> {
+        pool::connect(env).await
+    }
+}

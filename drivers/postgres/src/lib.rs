@@ -1,1 +1,54 @@
-//! dbfleet driver for PostgreSQL (sqlx).
+//! dbfleet driver for PostgreSQL, on sqlx (tokio, rustls). Registers itself
+//! as `postgres` (aliases `postgresql`, `pg`).
+
+mod catalog;
+mod errors;
+mod pool;
+mod settings;
+mod types;
+
+use std::sync::Arc;
+
+use dbfleet_core::{
+    ConfigProblem, DatabaseDriver, DbError, DriverRegistration, DriverSettings, EnvironmentConfig, Pool,
+    async_trait, inventory, sqlparser,
+};
+
+pub struct PostgresDriver;
+
+inventory::submit!(DriverRegistration(&PostgresDriver));
+
+#[async_trait]
+impl DatabaseDriver for PostgresDriver {
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn aliases(&self) -> &'static [&'static str] {
+        &["postgresql", "pg"]
+    }
+
+    fn description(&self) -> &'static str {
+        "PostgreSQL servers (sqlx, TLS with rustls)"
+    }
+
+    fn settings_keys(&self) -> &'static [&'static str] {
+        settings::KEYS
+    }
+
+    fn validate(&self, settings: &DriverSettings) -> Result<(), Vec<ConfigProblem>> {
+        settings::validate(settings)
+    }
+
+    fn sql_dialect(&self) -> Box<dyn sqlparser::dialect::Dialect> {
+        Box::new(sqlparser::dialect::PostgreSqlDialect {})
+    }
+
+    fn target(&self, env: &EnvironmentConfig) -> String {
+        settings::target(env)
+    }
+
+    async fn connect(&self, env: &EnvironmentConfig) -> Result<Arc<dyn Pool>, DbError> {
+        pool::connect(env).await
+    }
+}

@@ -1,0 +1,156 @@
+//! Schemas, tables and table definitions from `information_schema`. The
+//! system schemas (`information_schema`, `performance_schema`, `mysql`,
+//! `sys`) are left out of the listings.
+
+use dbfleet_core::{
+    ColumnSchema, DatabaseInfo, DbError, ForeignKeyInfo, IndexInfo, TableFilter, TableInfo, TableKind,
+    TableRef, TableSchema,
+};
+use sqlx::MySqlPool;
+
+use crate::errors::from_sqlx;
+use crate::types::logical_type_of_column;
+
+pub async fn list_databases(pool: &MySqlPool) -> Result<Vec<DatabaseInfo>, DbError> {
+    let names: Vec<(String,)> = sqlx::query_as(
+        "SELECT CAST(SCHEMA_NAME AS CHAR) FROM information_schema.SCHEMATA \
+         WHERE SCHEMA_NAME NOT IN ('information_schema', 'performance_schema', 'mysql', 'sys') ORDER BY 1",
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(from_sqlx)?;
+    Ok(names
+        .into_iter()
+        .map(|(name,)| DatabaseInfo { name, kind: "database".into(), location: None })
+        .collect())
+}
+
+/// Tables and views of the schema asked for, else of the connected database,
+/// else of every user schema.
+pub async fn list_tables(pool: &MySqlPool, filter: &TableFilter) -> Result<Vec<TableInfo>, DbError> {
+    let rows: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT CAST(TABLE_SCHEMA AS CHAR), CAST(TABLE_NAME AS CHAR), CAST(TABLE_TYPE AS CHAR) \
+         FROM information_schema.TABLES \
+         WHERE TABLE_TYPE IN ('BASE TABLE', 'VIEW', 'SYSTEM VERSIONED') AND CASE \
+           WHEN ? IS NOT NULL THEN TABLE_SCHEMA = ? \
+           WHEN DATABASE() IS NOT NULL THEN TABLE_SCHEMA = DATABASE() \
+           ELSE TABLE_SCHEMA NOT IN ('information_schema', 'performance_schema', 'mysql', 'sys') END \
+         ORDER BY 1, 2",
+    )
+    .bind(&filter.schema)
+    .bind(&filter.schema)
+    .fetch_all(pool)
+    .await
+    .map_err(from_sqlx)?;
+    Ok(rows
+        .into_iter()
+        .map(|(schema, name, kind)| TableInfo {
+            schema: Some(schema),
+            name,
+            kind: if kind == "VIEW" { TableKind::View } else { TableKind::Table },
+        })
+        .filter(|table| filter.matches(table))
+        .collect())
+}
+
+pub async fn describe_table(pool: &MySqlPool, table: &TableRef) -> Result<TableSchema, DbError> {
+    let found: Option<(String, String)> = sqlx::query_as(
+        "SELECT CAST(TABLE_SCHEMA AS CHAR), CAST(TABLE_TYPE AS CHAR) FROM information_schema.TABLES \
+         WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ?",
+    )
+    .bind(&table.schema)
+    .bind(&table.name)
+    .fetch_optional(pool)
+    .await
+    .map_err(from_sqlx)?;
+    let Some((schema, kind)) = found else {
+        let qualified = match &table.schema {
+            Some(schema) => format!("{schema}.{}", table.name),
+            None => table.name.clone(),
+        };
+        return Err(DbError::query(format!("no such table: {qualified}")));
+    };
+
+    let columns: Vec<(String, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT CAST(COLUMN_NAME AS CHAR), CAST(COLUMN_TYPE AS CHAR), CAST(IS_NULLABLE AS CHAR), \
+                CAST(COLUMN_DEFAULT AS CHAR) \
+         FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
+    )
+    .bind(&schema)
+    .bind(&table.name)
+    .fetch_all(pool)
+    .await
+    .map_err(from_sqlx)?;
+    let columns = columns
+        .into_iter()
+        .map(|(name, column_type, nullable, default)| ColumnSchema {
+            logical_type: logical_type_of_column(&column_type),
+            name,
+            native_type: column_type,
+            nullable: nullable == "YES",
+            // MariaDB reports "no default" of a nullable column as the text NULL.
+            default: default.filter(|d| d != "NULL"),
+        })
+        .collect();
+
+    let keys: Vec<(String, i64, String)> = sqlx::query_as(
+        "SELECT CAST(INDEX_NAME AS CHAR), CAST(NON_UNIQUE AS SIGNED), CAST(COLUMN_NAME AS CHAR) \
+         FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? \
+         ORDER BY INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX",
+    )
+    .bind(&schema)
+    .bind(&table.name)
+    .fetch_all(pool)
+    .await
+    .map_err(from_sqlx)?;
+    let mut primary_key = Vec::new();
+    let mut indexes: Vec<IndexInfo> = Vec::new();
+    for (index, non_unique, column) in keys {
+        if index == "PRIMARY" {
+            primary_key.push(column);
+        } else if let Some(last) = indexes.last_mut().filter(|i| i.name == index) {
+            last.columns.push(column);
+        } else {
+            indexes.push(IndexInfo { name: index, columns: vec![column], unique: non_unique == 0 });
+        }
+    }
+
+    let references: Vec<(String, String, String, String, String)> = sqlx::query_as(
+        "SELECT CAST(CONSTRAINT_NAME AS CHAR), CAST(COLUMN_NAME AS CHAR), CAST(REFERENCED_TABLE_SCHEMA AS CHAR), \
+                CAST(REFERENCED_TABLE_NAME AS CHAR), CAST(REFERENCED_COLUMN_NAME AS CHAR) \
+         FROM information_schema.KEY_COLUMN_USAGE \
+         WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND REFERENCED_TABLE_NAME IS NOT NULL \
+         ORDER BY CONSTRAINT_NAME, ORDINAL_POSITION",
+    )
+    .bind(&schema)
+    .bind(&table.name)
+    .fetch_all(pool)
+    .await
+    .map_err(from_sqlx)?;
+    let mut foreign_keys: Vec<ForeignKeyInfo> = Vec::new();
+    for (name, column, referenced_schema, referenced_table, referenced_column) in references {
+        match foreign_keys.last_mut().filter(|k| k.name.as_deref() == Some(name.as_str())) {
+            Some(key) => {
+                key.columns.push(column);
+                key.referenced_columns.push(referenced_column);
+            }
+            None => foreign_keys.push(ForeignKeyInfo {
+                name: Some(name),
+                columns: vec![column],
+                referenced_schema: Some(referenced_schema),
+                referenced_table,
+                referenced_columns: vec![referenced_column],
+            }),
+        }
+    }
+
+    Ok(TableSchema {
+        schema: Some(schema),
+        name: table.name.clone(),
+        kind: if kind == "VIEW" { TableKind::View } else { TableKind::Table },
+        columns,
+        primary_key,
+        indexes,
+        foreign_keys,
+    })
+}

@@ -1,0 +1,165 @@
+//! Databases, schemas, tables and table definitions from the system catalogs.
+//! System schemas (`pg_catalog`, `information_schema`, `pg_toast`, temporary
+//! schemas) are left out of the listings.
+
+use dbfleet_core::{
+    ColumnSchema, DatabaseInfo, DbError, ForeignKeyInfo, IndexInfo, TableFilter, TableInfo, TableKind,
+    TableRef, TableSchema,
+};
+use sqlx::{AssertSqlSafe, PgPool};
+
+use crate::errors::from_sqlx;
+use crate::types::logical_type_of_name;
+
+// Listing queries are assembled from this constant only: nothing a user
+// typed reaches their text.
+const USER_SCHEMA: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema') \
+                           AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp_%'";
+
+/// name, formatted type, base type name, nullable, default, typtype, typcategory
+type ColumnRow = (String, String, String, bool, Option<String>, String, String);
+/// constraint, referenced schema, referenced table, columns, referenced columns
+type ForeignKeyRow = (String, String, String, Vec<String>, Vec<String>);
+
+pub async fn list_databases(pool: &PgPool) -> Result<Vec<DatabaseInfo>, DbError> {
+    let sql = format!(
+        "SELECT datname::text, 'database' FROM pg_database WHERE NOT datistemplate \
+         UNION ALL \
+         SELECT n.nspname::text, 'schema' FROM pg_namespace n WHERE {USER_SCHEMA} \
+         ORDER BY 2, 1"
+    );
+    let rows: Vec<(String, String)> =
+        sqlx::query_as(AssertSqlSafe(sql)).fetch_all(pool).await.map_err(from_sqlx)?;
+    Ok(rows.into_iter().map(|(name, kind)| DatabaseInfo { name, kind, location: None }).collect())
+}
+
+pub async fn list_tables(pool: &PgPool, filter: &TableFilter) -> Result<Vec<TableInfo>, DbError> {
+    let sql = format!(
+        "SELECT n.nspname::text, c.relname::text, c.relkind::text FROM pg_class c \
+         JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND {USER_SCHEMA} ORDER BY 1, 2"
+    );
+    let rows: Vec<(String, String, String)> =
+        sqlx::query_as(AssertSqlSafe(sql)).fetch_all(pool).await.map_err(from_sqlx)?;
+    Ok(rows
+        .into_iter()
+        .map(|(schema, name, kind)| TableInfo {
+            schema: Some(schema),
+            name,
+            kind: if kind == "v" || kind == "m" { TableKind::View } else { TableKind::Table },
+        })
+        .filter(|table| filter.matches(table))
+        .collect())
+}
+
+pub async fn describe_table(pool: &PgPool, table: &TableRef) -> Result<TableSchema, DbError> {
+    // The named schema, else the first schema on the search path that has it.
+    let found: Option<(i64, String, String)> = sqlx::query_as(
+        "SELECT c.oid::int8, n.nspname::text, c.relkind::text FROM pg_class c \
+         JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f') \
+           AND (n.nspname = $2::text OR ($2::text IS NULL AND n.nspname = ANY (current_schemas(true)))) \
+         ORDER BY array_position(current_schemas(true), n.nspname) LIMIT 1",
+    )
+    .bind(&table.name)
+    .bind(&table.schema)
+    .fetch_optional(pool)
+    .await
+    .map_err(from_sqlx)?;
+    let Some((oid, schema, kind)) = found else {
+        let qualified = match &table.schema {
+            Some(schema) => format!("{schema}.{}", table.name),
+            None => table.name.clone(),
+        };
+        return Err(DbError::query(format!("no such table: {qualified}")));
+    };
+
+    let columns: Vec<ColumnRow> = sqlx::query_as(
+        "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), COALESCE(bt.typname, t.typname)::text, \
+                NOT a.attnotnull, pg_get_expr(d.adbin, d.adrelid), t.typtype::text, t.typcategory::text \
+         FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid \
+         LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype \
+         LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
+         WHERE a.attrelid = $1::int8::oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+    )
+    .bind(oid)
+    .fetch_all(pool)
+    .await
+    .map_err(from_sqlx)?;
+    let columns = columns
+        .into_iter()
+        .map(|(name, native, base, nullable, default, typtype, category)| ColumnSchema {
+            logical_type: match (typtype.as_str(), category.as_str()) {
+                (_, "A") => dbfleet_core::LogicalType::Array,
+                ("e", _) => dbfleet_core::LogicalType::Text,
+                _ => logical_type_of_name(&base),
+            },
+            name,
+            native_type: native,
+            nullable,
+            default,
+        })
+        .collect();
+
+    let primary_key: Vec<(String,)> = sqlx::query_as(
+        "SELECT a.attname::text FROM pg_index i \
+         CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord) \
+         JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
+         WHERE i.indrelid = $1::int8::oid AND i.indisprimary ORDER BY k.ord",
+    )
+    .bind(oid)
+    .fetch_all(pool)
+    .await
+    .map_err(from_sqlx)?;
+
+    let indexes: Vec<(String, bool, Vec<String>)> = sqlx::query_as(
+        "SELECT ic.relname::text, i.indisunique, \
+                array_agg(COALESCE(a.attname::text, '<expression>') ORDER BY k.ord) \
+         FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid \
+         CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord) \
+         LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
+         WHERE i.indrelid = $1::int8::oid AND NOT i.indisprimary \
+         GROUP BY ic.relname, i.indisunique ORDER BY 1",
+    )
+    .bind(oid)
+    .fetch_all(pool)
+    .await
+    .map_err(from_sqlx)?;
+
+    let foreign_keys: Vec<ForeignKeyRow> = sqlx::query_as(
+        "SELECT con.conname::text, rn.nspname::text, rc.relname::text, \
+            ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY AS k(n, o) \
+                  JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.o), \
+            ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY AS k(n, o) \
+                  JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.o) \
+         FROM pg_constraint con JOIN pg_class rc ON rc.oid = con.confrelid \
+         JOIN pg_namespace rn ON rn.oid = rc.relnamespace \
+         WHERE con.conrelid = $1::int8::oid AND con.contype = 'f' ORDER BY 1",
+    )
+    .bind(oid)
+    .fetch_all(pool)
+    .await
+    .map_err(from_sqlx)?;
+
+    Ok(TableSchema {
+        schema: Some(schema),
+        name: table.name.clone(),
+        kind: if kind == "v" || kind == "m" { TableKind::View } else { TableKind::Table },
+        columns,
+        primary_key: primary_key.into_iter().map(|(column,)| column).collect(),
+        indexes: indexes
+            .into_iter()
+            .map(|(name, unique, columns)| IndexInfo { name, columns, unique })
+            .collect(),
+        foreign_keys: foreign_keys
+            .into_iter()
+            .map(|(name, referenced_schema, referenced_table, columns, referenced_columns)| ForeignKeyInfo {
+                name: Some(name),
+                columns,
+                referenced_schema: Some(referenced_schema),
+                referenced_table,
+                referenced_columns,
+            })
+            .collect(),
+    })
+}

@@ -1,0 +1,29 @@
+//! PostgreSQL errors in the kinds of the tool contract, keeping the server's
+//! message and SQLSTATE.
+
+use dbfleet_core::{DbError, ErrorKind};
+
+pub fn from_sqlx(err: sqlx::Error) -> DbError {
+    match err {
+        sqlx::Error::Database(db) => {
+            let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+            let kind = match code.as_str() {
+                "28P01" | "28000" => ErrorKind::Auth,
+                "3D000" => ErrorKind::Connection,
+                "57014" => ErrorKind::Timeout,
+                "25006" => ErrorKind::ReadOnly,
+                c if c.starts_with("08") => ErrorKind::Connection,
+                _ => ErrorKind::Query,
+            };
+            DbError::new(kind, db.message().to_owned()).with_code(code)
+        }
+        sqlx::Error::Io(io) => DbError::connection(format!("cannot reach the server: {io}")),
+        sqlx::Error::Tls(tls) => DbError::connection(format!("TLS failed: {tls}")),
+        sqlx::Error::PoolTimedOut => DbError::connection(
+            "no connection within connect_timeout_secs: the server is unreachable or the pool is exhausted",
+        ),
+        sqlx::Error::PoolClosed => DbError::connection("the connection pool is closed"),
+        sqlx::Error::Configuration(err) => DbError::invalid_argument(err.to_string()),
+        other => DbError::query(other.to_string()),
+    }
+}

@@ -1,0 +1,196 @@
+//! The pool of one PostgreSQL environment.
+
+use std::sync::Arc;
+
+use dbfleet_core::{
+    Column, DatabaseInfo, DbError, EnvironmentConfig, ExecOutcome, Pool, PoolStats, Query, Row, RowStream,
+    ServerInfo, TableFilter, TableInfo, TableRef, TableSchema, async_trait,
+};
+use futures::StreamExt;
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgPoolOptions, PgRow, PgTypeInfo};
+use sqlx::{
+    AssertSqlSafe, Column as _, Connection, Either, Executor, Postgres, SqlSafeStr, Statement, TypeInfo,
+};
+
+use crate::catalog;
+use crate::errors::from_sqlx;
+use crate::settings::connect_options;
+use crate::types::{bind, decode, logical_type};
+
+/// Rows per chunk when the consumer sets no tighter limit.
+const CHUNK_ROWS: usize = 500;
+
+pub struct PostgresPool {
+    pool: PgPool,
+}
+
+/// Opens the pool and one connection, so that a wrong host, database or
+/// credential fails at start-up.
+pub async fn connect(env: &EnvironmentConfig) -> Result<Arc<dyn Pool>, DbError> {
+    let options = connect_options(env)?;
+    // The pool retries refused connections until its timeout and then reports
+    // only that it timed out; one direct connection first surfaces the real
+    // cause (refused, unknown host, bad credentials, missing database).
+    let probe = PgConnection::connect_with(&options).await.map_err(from_sqlx)?;
+    let _ = probe.close().await;
+    let pool = PgPoolOptions::new()
+        .max_connections(env.pool.max_connections)
+        .min_connections(env.pool.min_connections)
+        .acquire_timeout(env.pool.connect_timeout)
+        .idle_timeout(env.pool.idle_timeout)
+        .connect_with(options)
+        .await
+        .map_err(from_sqlx)?;
+    Ok(Arc::new(PostgresPool { pool }))
+}
+
+/// A statement prepared on a connection: its result columns and its
+/// parameters bound with the types the server inferred.
+struct Prepared {
+    conn: PoolConnection<Postgres>,
+    columns: Vec<(String, PgTypeInfo)>,
+    args: PgArguments,
+}
+
+// User SQL is the product here: it is run as given, on the environment the
+// user chose, with values bound as parameters (hence `AssertSqlSafe`).
+impl PostgresPool {
+    async fn prepare(&self, q: &Query) -> Result<Prepared, DbError> {
+        let mut conn = self.pool.acquire().await.map_err(from_sqlx)?;
+        let statement =
+            (&mut *conn).prepare(AssertSqlSafe(q.sql.clone()).into_sql_str()).await.map_err(from_sqlx)?;
+        let columns = statement
+            .columns()
+            .iter()
+            .map(|c| (c.name().to_owned(), c.type_info().clone()))
+            .collect::<Vec<_>>();
+        let parameters: Vec<PgTypeInfo> = match statement.parameters() {
+            Some(Either::Left(types)) => types.to_vec(),
+            _ => Vec::new(),
+        };
+        if parameters.len() != q.params.len() {
+            return Err(DbError::invalid_argument(format!(
+                "the statement takes {} parameters, {} given",
+                parameters.len(),
+                q.params.len()
+            )));
+        }
+        let mut args = PgArguments::default();
+        for (i, (value, info)) in q.params.iter().zip(&parameters).enumerate() {
+            bind(&mut args, i + 1, info, value)?;
+        }
+        Ok(Prepared { conn, columns, args })
+    }
+}
+
+/// Holds the connection of a result being streamed. A result abandoned
+/// half-way (a row limit, a timeout) closes its connection instead of
+/// returning it: returning it would first drain every remaining row.
+struct StreamConnection {
+    conn: PoolConnection<Postgres>,
+    finished: bool,
+}
+
+impl Drop for StreamConnection {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.conn.close_on_drop();
+        }
+    }
+}
+
+fn decode_row(row: &PgRow, types: &[PgTypeInfo]) -> Result<Row, DbError> {
+    types.iter().enumerate().map(|(i, info)| decode(row, i, info)).collect()
+}
+
+#[async_trait]
+impl Pool for PostgresPool {
+    async fn query(&self, q: &Query) -> Result<RowStream, DbError> {
+        let Prepared { mut conn, columns, args } = self.prepare(q).await?;
+        if columns.is_empty() {
+            sqlx::query_with(AssertSqlSafe(q.sql.clone()), args)
+                .execute(&mut *conn)
+                .await
+                .map_err(from_sqlx)?;
+            return Ok(RowStream::empty(Vec::new()));
+        }
+        let header = columns
+            .iter()
+            .map(|(name, info)| {
+                Column::new(name.clone(), info.name().to_ascii_lowercase(), logical_type(info))
+            })
+            .collect();
+        let types: Vec<PgTypeInfo> = columns.into_iter().map(|(_, info)| info).collect();
+        let chunk_rows = q.chunk_size(CHUNK_ROWS);
+        let sql = q.sql.clone();
+        // The generator runs only when the consumer polls it, so rows are
+        // decoded no faster than they are pulled.
+        let chunks = async_stream::stream! {
+            let mut held = StreamConnection { conn, finished: false };
+            let mut chunk = Vec::with_capacity(chunk_rows);
+            {
+                let mut rows = sqlx::query_with(AssertSqlSafe(sql), args).fetch(&mut *held.conn);
+                while let Some(row) = rows.next().await {
+                    match row.map_err(from_sqlx).and_then(|row| decode_row(&row, &types)) {
+                        Ok(values) => chunk.push(values),
+                        Err(err) => {
+                            yield Err(err);
+                            return;
+                        }
+                    }
+                    if chunk.len() == chunk_rows {
+                        yield Ok(std::mem::replace(&mut chunk, Vec::with_capacity(chunk_rows)));
+                    }
+                }
+            }
+            held.finished = true;
+            if !chunk.is_empty() {
+                yield Ok(chunk);
+            }
+        };
+        Ok(RowStream::new(header, chunks))
+    }
+
+    async fn execute(&self, q: &Query) -> Result<ExecOutcome, DbError> {
+        let Prepared { mut conn, args, .. } = self.prepare(q).await?;
+        let done = sqlx::query_with(AssertSqlSafe(q.sql.clone()), args)
+            .execute(&mut *conn)
+            .await
+            .map_err(from_sqlx)?;
+        Ok(ExecOutcome { affected_rows: done.rows_affected() })
+    }
+
+    async fn list_databases(&self) -> Result<Vec<DatabaseInfo>, DbError> {
+        catalog::list_databases(&self.pool).await
+    }
+
+    async fn list_tables(&self, filter: &TableFilter) -> Result<Vec<TableInfo>, DbError> {
+        catalog::list_tables(&self.pool, filter).await
+    }
+
+    async fn describe_table(&self, table: &TableRef) -> Result<TableSchema, DbError> {
+        catalog::describe_table(&self.pool, table).await
+    }
+
+    async fn ping(&self) -> Result<ServerInfo, DbError> {
+        let version: String =
+            sqlx::query_scalar("SHOW server_version").fetch_one(&self.pool).await.map_err(from_sqlx)?;
+        Ok(ServerInfo { version: format!("PostgreSQL {version}") })
+    }
+
+    fn stats(&self) -> PoolStats {
+        let size = self.pool.size();
+        let idle = u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX);
+        PoolStats {
+            size,
+            idle,
+            in_use: size.saturating_sub(idle),
+            max: self.pool.options().get_max_connections(),
+        }
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}

@@ -1,0 +1,322 @@
+//! PostgreSQL values in the shared value model, and parameters bound with the
+//! types the server inferred for them.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use dbfleet_core::{DbError, LogicalType, Value};
+use sqlx::postgres::types::PgInterval;
+use sqlx::postgres::{PgArguments, PgRow, PgTypeInfo, PgTypeKind, PgValueRef};
+use sqlx::types::BigDecimal;
+use sqlx::types::ipnetwork::IpNetwork;
+use sqlx::{Arguments, Decode, Row, TypeInfo, ValueRef};
+
+/// The logical type of a PostgreSQL type, by its display name (`INT4`,
+/// `TIMESTAMPTZ`, `TEXT[]`) and kind (enums are text, arrays are arrays).
+pub fn logical_type(info: &PgTypeInfo) -> LogicalType {
+    match info.kind() {
+        PgTypeKind::Array(_) => return LogicalType::Array,
+        PgTypeKind::Enum(_) => return LogicalType::Text,
+        PgTypeKind::Domain(base) => return logical_type(base),
+        _ => {}
+    }
+    logical_type_of_name(info.name())
+}
+
+pub fn logical_type_of_name(name: &str) -> LogicalType {
+    match name.to_ascii_uppercase().as_str() {
+        "BOOL" | "BOOLEAN" => LogicalType::Bool,
+        "INT2" | "INT4" | "INT8" | "OID" | "SMALLINT" | "INTEGER" | "BIGINT" => LogicalType::Int,
+        "FLOAT4" | "FLOAT8" | "REAL" | "DOUBLE PRECISION" => LogicalType::Float,
+        "NUMERIC" => LogicalType::Decimal,
+        "TEXT" | "VARCHAR" | "CHAR" | "BPCHAR" | "NAME" | "CITEXT" | "INET" | "CIDR" => LogicalType::Text,
+        "BYTEA" => LogicalType::Bytes,
+        "DATE" => LogicalType::Date,
+        "TIME" => LogicalType::Time,
+        "TIMESTAMP" => LogicalType::Timestamp,
+        "TIMESTAMPTZ" => LogicalType::Timestamptz,
+        "UUID" => LogicalType::Uuid,
+        "JSON" | "JSONB" => LogicalType::Json,
+        n if n.ends_with("[]") => LogicalType::Array,
+        _ => LogicalType::Other,
+    }
+}
+
+/// Decodes column `i` of a row. A value whose type has no mapping comes back
+/// as its wire payload when that is text (enums, xml, most extension types),
+/// else as hex: never an error.
+pub fn decode(row: &PgRow, i: usize, info: &PgTypeInfo) -> Result<Value, DbError> {
+    let raw = row.try_get_raw(i).map_err(crate::errors::from_sqlx)?;
+    if raw.is_null() {
+        return Ok(Value::Null);
+    }
+    if let PgTypeKind::Domain(base) = info.kind() {
+        return decode_as(raw, base);
+    }
+    decode_as(raw, info)
+}
+
+fn decode_as(raw: PgValueRef<'_>, info: &PgTypeInfo) -> Result<Value, DbError> {
+    fn get<'r, T: Decode<'r, sqlx::Postgres>>(raw: PgValueRef<'r>) -> Result<T, DbError> {
+        T::decode(raw).map_err(|e| DbError::query(format!("cannot decode a value: {e}")))
+    }
+    if let PgTypeKind::Array(element) = info.kind() {
+        return decode_array(raw, element);
+    }
+    Ok(match info.name() {
+        "BOOL" => Value::Bool(get(raw)?),
+        "INT2" => Value::Int(get::<i16>(raw)?.into()),
+        "INT4" => Value::Int(get::<i32>(raw)?.into()),
+        "INT8" => Value::Int(get(raw)?),
+        "OID" => Value::Int(get::<sqlx::postgres::types::Oid>(raw)?.0.into()),
+        "FLOAT4" => Value::Float(get::<f32>(raw)?.into()),
+        "FLOAT8" => Value::Float(get(raw)?),
+        // BigDecimal has no NaN; PostgreSQL's numeric does.
+        "NUMERIC" => match get::<BigDecimal>(raw.clone()) {
+            Ok(decimal) => Value::Decimal(decimal.to_plain_string()),
+            Err(_) => Value::Other("NaN".into()),
+        },
+        "TEXT" | "VARCHAR" | "CHAR" | "NAME" | "BPCHAR" => Value::Text(get(raw)?),
+        "BYTEA" => Value::Bytes(get(raw)?),
+        "DATE" => Value::Date(get::<NaiveDate>(raw)?),
+        "TIME" => Value::Time(get::<NaiveTime>(raw)?),
+        "TIMESTAMP" => Value::Timestamp(get::<NaiveDateTime>(raw)?),
+        "TIMESTAMPTZ" => Value::Timestamptz(get::<DateTime<Utc>>(raw)?),
+        "UUID" => Value::Uuid(get(raw)?),
+        "JSON" | "JSONB" => Value::Json(get(raw)?),
+        "INTERVAL" => Value::Other(interval_text(&get::<PgInterval>(raw)?)),
+        "INET" | "CIDR" => Value::Text(network_text(get::<IpNetwork>(raw)?, info.name() == "INET")),
+        _ if matches!(info.kind(), PgTypeKind::Enum(_)) => Value::Text(get(raw)?),
+        _ => {
+            let bytes = raw.as_bytes().map_err(|e| DbError::query(e.to_string()))?;
+            match std::str::from_utf8(bytes) {
+                Ok(text) => Value::Other(text.to_owned()),
+                Err(_) => Value::Other(bytes.iter().map(|b| format!("{b:02x}")).collect()),
+            }
+        }
+    })
+}
+
+fn decode_array(raw: PgValueRef<'_>, element: &PgTypeInfo) -> Result<Value, DbError> {
+    fn items<T>(raw: PgValueRef<'_>, to_value: impl Fn(T) -> Value) -> Result<Value, DbError>
+    where
+        T: for<'a> Decode<'a, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+    {
+        let items = <Vec<Option<T>> as Decode<sqlx::Postgres>>::decode(raw)
+            .map_err(|e| DbError::query(format!("cannot decode an array: {e}")))?;
+        Ok(Value::Array(items.into_iter().map(|item| item.map_or(Value::Null, &to_value)).collect()))
+    }
+    match element.name() {
+        "BOOL" => items::<bool>(raw, Value::Bool),
+        "INT2" => items::<i16>(raw, |v| Value::Int(v.into())),
+        "INT4" => items::<i32>(raw, |v| Value::Int(v.into())),
+        "INT8" => items::<i64>(raw, Value::Int),
+        "FLOAT4" => items::<f32>(raw, |v| Value::Float(v.into())),
+        "FLOAT8" => items::<f64>(raw, Value::Float),
+        "NUMERIC" => items::<BigDecimal>(raw, |v| Value::Decimal(v.to_plain_string())),
+        "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" => items::<String>(raw, Value::Text),
+        "BYTEA" => items::<Vec<u8>>(raw, Value::Bytes),
+        "DATE" => items::<NaiveDate>(raw, Value::Date),
+        "TIME" => items::<NaiveTime>(raw, Value::Time),
+        "TIMESTAMP" => items::<NaiveDateTime>(raw, Value::Timestamp),
+        "TIMESTAMPTZ" => items::<DateTime<Utc>>(raw, Value::Timestamptz),
+        "UUID" => items::<uuid::Uuid>(raw, Value::Uuid),
+        "JSONB" | "JSON" => items::<serde_json::Value>(raw, Value::Json),
+        other => Err(DbError::query(format!(
+            "arrays of {other} cannot be decoded; cast the column to text[] in the query"
+        ))),
+    }
+}
+
+/// PostgreSQL's own interval output (`1 year 2 mons 3 days 04:05:06.5`).
+fn interval_text(interval: &PgInterval) -> String {
+    let mut parts = Vec::new();
+    let (years, months) = (interval.months / 12, interval.months % 12);
+    let plural = |n: i32, unit: &str, units: &str| format!("{n} {}", if n.abs() == 1 { unit } else { units });
+    if years != 0 {
+        parts.push(plural(years, "year", "years"));
+    }
+    if months != 0 {
+        parts.push(plural(months, "mon", "mons"));
+    }
+    if interval.days != 0 {
+        parts.push(plural(interval.days, "day", "days"));
+    }
+    let micros = interval.microseconds;
+    if micros != 0 || parts.is_empty() {
+        let sign = if micros < 0 { "-" } else { "" };
+        let micros = micros.unsigned_abs();
+        let (hours, rest) = (micros / 3_600_000_000, micros % 3_600_000_000);
+        let (minutes, rest) = (rest / 60_000_000, rest % 60_000_000);
+        let (seconds, fraction) = (rest / 1_000_000, rest % 1_000_000);
+        let mut clock = format!("{sign}{hours:02}:{minutes:02}:{seconds:02}");
+        if fraction != 0 {
+            clock.push_str(format!(".{fraction:06}").trim_end_matches('0'));
+        }
+        parts.push(clock);
+    }
+    parts.join(" ")
+}
+
+/// `inet` prints a host without its /32 (or /128), as PostgreSQL does.
+fn network_text(network: IpNetwork, is_inet: bool) -> String {
+    let host_prefix = if network.is_ipv4() { 32 } else { 128 };
+    if is_inet && network.prefix() == host_prefix { network.ip().to_string() } else { network.to_string() }
+}
+
+/// Binds `value` as the type the server inferred for parameter `position`.
+pub fn bind(
+    args: &mut PgArguments,
+    position: usize,
+    info: &PgTypeInfo,
+    value: &Value,
+) -> Result<(), DbError> {
+    let bad = |wanted: &str| {
+        DbError::invalid_argument(format!(
+            "parameter ${position}: cannot use {} as {wanted}",
+            value.to_json()
+        ))
+    };
+    let text = value.to_text();
+    let name = match info.kind() {
+        PgTypeKind::Domain(base) => base.name().to_owned(),
+        PgTypeKind::Enum(_) => "TEXT".to_owned(),
+        _ => info.name().to_owned(),
+    };
+    let null = value.is_null();
+    macro_rules! put {
+        ($ty:ty, $conv:expr) => {{
+            let converted: Option<$ty> = if null { None } else { Some($conv.ok_or_else(|| bad(&name))?) };
+            args.add(converted).map_err(|e| DbError::invalid_argument(format!("parameter ${position}: {e}")))
+        }};
+    }
+    match name.as_str() {
+        "BOOL" => put!(
+            bool,
+            match value {
+                Value::Bool(b) => Some(*b),
+                Value::Int(0) => Some(false),
+                Value::Int(1) => Some(true),
+                _ => text.parse().ok(),
+            }
+        ),
+        "INT2" => put!(i16, integer(value).and_then(|i| i16::try_from(i).ok())),
+        "INT4" => put!(i32, integer(value).and_then(|i| i32::try_from(i).ok())),
+        "INT8" => put!(i64, integer(value)),
+        "FLOAT4" => put!(f32, float(value).map(|f| f as f32)),
+        "FLOAT8" => put!(f64, float(value)),
+        "NUMERIC" => put!(BigDecimal, text.parse::<BigDecimal>().ok()),
+        "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" | "UNKNOWN" => put!(String, Some(text.clone())),
+        "BYTEA" => put!(
+            Vec<u8>,
+            match value {
+                Value::Bytes(b) => Some(b.clone()),
+                _ => Some(text.clone().into_bytes()),
+            }
+        ),
+        "DATE" => put!(
+            NaiveDate,
+            match value {
+                Value::Date(d) => Some(*d),
+                _ => NaiveDate::parse_from_str(&text, "%Y-%m-%d").ok(),
+            }
+        ),
+        "TIME" => put!(
+            NaiveTime,
+            match value {
+                Value::Time(t) => Some(*t),
+                _ => NaiveTime::parse_from_str(&text, "%H:%M:%S%.f").ok(),
+            }
+        ),
+        "TIMESTAMP" => put!(
+            NaiveDateTime,
+            match value {
+                Value::Timestamp(t) => Some(*t),
+                _ => ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
+                    .iter()
+                    .find_map(|f| NaiveDateTime::parse_from_str(&text, f).ok()),
+            }
+        ),
+        "TIMESTAMPTZ" => put!(
+            DateTime<Utc>,
+            match value {
+                Value::Timestamptz(t) => Some(*t),
+                _ => DateTime::parse_from_rfc3339(&text).ok().map(|t| t.with_timezone(&Utc)),
+            }
+        ),
+        "UUID" => put!(
+            uuid::Uuid,
+            match value {
+                Value::Uuid(u) => Some(*u),
+                _ => uuid::Uuid::parse_str(&text).ok(),
+            }
+        ),
+        "JSON" | "JSONB" => put!(
+            serde_json::Value,
+            Some(match value {
+                Value::Json(j) => j.clone(),
+                other => other.to_json(),
+            })
+        ),
+        other => Err(DbError::invalid_argument(format!(
+            "parameter ${position} has type {other}, which cannot be bound directly; \
+             cast it in the SQL, e.g. ${position}::text"
+        ))),
+    }
+}
+
+fn integer(value: &Value) -> Option<i64> {
+    match value {
+        Value::Int(i) => Some(*i),
+        Value::UInt(u) => i64::try_from(*u).ok(),
+        Value::Float(f) if f.fract() == 0.0 => Some(*f as i64),
+        Value::Bool(b) => Some(i64::from(*b)),
+        Value::Decimal(s) | Value::Text(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+fn float(value: &Value) -> Option<f64> {
+    match value {
+        Value::Float(f) => Some(*f),
+        Value::Int(i) => Some(*i as f64),
+        Value::UInt(u) => Some(*u as f64),
+        Value::Decimal(s) | Value::Text(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_names_map_to_logical_types() {
+        let cases = [
+            ("BOOL", LogicalType::Bool),
+            ("INT4", LogicalType::Int),
+            ("FLOAT8", LogicalType::Float),
+            ("NUMERIC", LogicalType::Decimal),
+            ("VARCHAR", LogicalType::Text),
+            ("BYTEA", LogicalType::Bytes),
+            ("TIMESTAMPTZ", LogicalType::Timestamptz),
+            ("JSONB", LogicalType::Json),
+            ("INT4[]", LogicalType::Array),
+            ("INTERVAL", LogicalType::Other),
+            ("INET", LogicalType::Text),
+        ];
+        for (name, logical) in cases {
+            assert_eq!(logical_type_of_name(name), logical, "{name}");
+        }
+    }
+
+    #[test]
+    fn intervals_print_like_postgresql() {
+        let i = |months, days, microseconds| interval_text(&PgInterval { months, days, microseconds });
+        assert_eq!(
+            i(14, 3, 4 * 3_600_000_000 + 5 * 60_000_000 + 6_500_000),
+            "1 year 2 mons 3 days 04:05:06.5"
+        );
+        assert_eq!(i(0, 1, 0), "1 day");
+        assert_eq!(i(0, 0, 0), "00:00:00");
+        assert_eq!(i(0, 0, -90_000_000), "-00:01:30");
+    }
+}
