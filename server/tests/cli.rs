@@ -225,3 +225,71 @@ fn logs_go_to_stderr_only() {
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(stdout(&output), "{\"one\":1}\n");
 }
+
+#[test]
+fn check_and_query_across_sqlite_postgres_and_mariadb() {
+    let (Some(pg), Some(my)) =
+        (dbfleet_tests::services::postgres_url(), dbfleet_tests::services::mysql_url())
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("estate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[environments.dev]\ndriver = \"sqlite\"\npath = \":memory:\"\n\
+             [environments.staging]\ndriver = \"postgres\"\nurl = \"{pg}\"\n\
+             [environments.legacy]\ndriver = \"mariadb\"\nurl = \"{my}\"\n"
+        ),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let output = dbfleet(&["check", "-c", config]);
+    assert!(output.status.success(), "{}\n{}", stdout(&output), stderr(&output));
+    let text = stdout(&output);
+    for (env, engine) in [("dev", "SQLite"), ("staging", "PostgreSQL"), ("legacy", "MariaDB")] {
+        let line = text.lines().find(|l| l.contains(&format!(" {env} "))).unwrap_or_else(|| panic!("{text}"));
+        assert!(line.contains("healthy") && line.contains(engine), "{line}");
+    }
+    let sql = "SELECT 42 AS answer, 'héllo' AS greeting, CAST(12.50 AS DECIMAL(6,2)) AS price";
+    let rows: Vec<serde_json::Value> = ["dev", "staging", "legacy"]
+        .iter()
+        .map(|env| {
+            let output = dbfleet(&["query", "-c", config, "-e", env, "-f", "ndjson", sql]);
+            assert!(output.status.success(), "{env}: {}", stderr(&output));
+            serde_json::from_slice(&output.stdout).unwrap()
+        })
+        .collect();
+    // In SQLite a CAST expression has no declared type: the value is a REAL.
+    // The others return the exact decimal text.
+    assert_eq!(rows[0], serde_json::json!({"answer": 42, "greeting": "héllo", "price": 12.5}));
+    for row in &rows[1..] {
+        assert_eq!(*row, serde_json::json!({"answer": 42, "greeting": "héllo", "price": "12.50"}));
+    }
+}
+
+#[test]
+fn a_legacy_database_file_is_one_mysql_environment() {
+    let Some(url) = dbfleet_tests::services::mysql_url() else { return };
+    let authority = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
+    let (user, host_port) = authority.split('/').next().unwrap().split_once('@').unwrap();
+    let (host, port) = host_port.split_once(':').unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("legacy.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[database]\nhost = \"{host}\"\nport = {port}\nusername = \"{}\"\npassword = \"\"\ndatabase = \"mysql\"\n",
+            user.split(':').next().unwrap()
+        ),
+    )
+    .unwrap();
+    let output = dbfleet(&["query", "-c", config.to_str().unwrap(), "-f", "ndjson", "SELECT 1 AS one"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "{\"one\":1}\n");
+    let envs = dbfleet(&["envs", "-c", config.to_str().unwrap()]);
+    let text = stdout(&envs);
+    let line = text.lines().find(|l| l.contains("mysql")).unwrap_or_else(|| panic!("{text}"));
+    assert!(line.contains(" default ") && line.contains("yes"), "{line}");
+}

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use toml::Table;
 
 use super::expand::{ExpandError, expand};
@@ -480,8 +480,13 @@ impl Checker<'_> {
         })
     }
 
-    /// The environment's password from whichever single source it names.
+    /// The environment's password from whichever single source it names. An
+    /// empty password means none (legacy files write `password = ""`).
     fn password(&mut self, at: &At<'_>, table: &Table) -> Option<SecretString> {
+        self.password_source(at, table).filter(|password| !password.expose_secret().is_empty())
+    }
+
+    fn password_source(&mut self, at: &At<'_>, table: &Table) -> Option<SecretString> {
         let given: Vec<&str> = PASSWORD_KEYS.iter().copied().filter(|k| table.contains_key(*k)).collect();
         if given.len() > 1 {
             self.problem(

@@ -69,11 +69,7 @@ fn decode_as(raw: PgValueRef<'_>, info: &PgTypeInfo) -> Result<Value, DbError> {
         "OID" => Value::Int(get::<sqlx::postgres::types::Oid>(raw)?.0.into()),
         "FLOAT4" => Value::Float(get::<f32>(raw)?.into()),
         "FLOAT8" => Value::Float(get(raw)?),
-        // BigDecimal has no NaN; PostgreSQL's numeric does.
-        "NUMERIC" => match get::<BigDecimal>(raw.clone()) {
-            Ok(decimal) => Value::Decimal(decimal.to_plain_string()),
-            Err(_) => Value::Other("NaN".into()),
-        },
+        "NUMERIC" => numeric(raw)?,
         "TEXT" | "VARCHAR" | "CHAR" | "NAME" | "BPCHAR" => Value::Text(get(raw)?),
         "BYTEA" => Value::Bytes(get(raw)?),
         "DATE" => Value::Date(get::<NaiveDate>(raw)?),
@@ -124,6 +120,25 @@ fn decode_array(raw: PgValueRef<'_>, element: &PgTypeInfo) -> Result<Value, DbEr
             "arrays of {other} cannot be decoded; cast the column to text[] in the query"
         ))),
     }
+}
+
+/// An exact decimal at the scale PostgreSQL keeps (`12.50`, not `12.5`):
+/// BigDecimal drops the display scale, which the wire format's header carries
+/// (ndigits, weight, sign, dscale as big-endian u16s). NaN and infinities,
+/// which BigDecimal cannot hold, come back in PostgreSQL's text form.
+fn numeric(raw: PgValueRef<'_>) -> Result<Value, DbError> {
+    let bytes = raw.as_bytes().map_err(|e| DbError::query(e.to_string()))?;
+    let header = |i: usize| bytes.get(i..i + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
+    match header(4) {
+        Some(0xC000) => return Ok(Value::Other("NaN".into())),
+        Some(0xD000) => return Ok(Value::Other("Infinity".into())),
+        Some(0xF000) => return Ok(Value::Other("-Infinity".into())),
+        _ => {}
+    }
+    let decimal = <BigDecimal as Decode<sqlx::Postgres>>::decode(raw)
+        .map_err(|e| DbError::query(format!("cannot decode a numeric: {e}")))?;
+    let scale = header(6).map_or(0, i64::from);
+    Ok(Value::Decimal(decimal.with_scale(scale).to_plain_string()))
 }
 
 /// PostgreSQL's own interval output (`1 year 2 mons 3 days 04:05:06.5`).

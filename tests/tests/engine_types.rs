@@ -1,0 +1,231 @@
+//! Engine-specific types and failures beyond the shared conformance fixture:
+//! PostgreSQL arrays, enums, intervals and network types; MySQL/MariaDB
+//! integer widths (an unsigned BIGINT above 2^63 included), YEAR, ENUM, SET,
+//! BIT and long TIMEs; a wrong password; a missing database.
+
+use std::sync::Arc;
+
+use dbfleet_core::fleet::{Fleet, QueryRequest, StartOptions};
+use dbfleet_core::{ErrorKind, LogicalType, Value};
+use dbfleet_tests::config_in;
+use dbfleet_tests::services::{mysql_url, postgres_url};
+use serde_json::json;
+
+async fn start(toml: &str, vars: &[(&str, &str)]) -> (tempfile::TempDir, Arc<Fleet>) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_in(dir.path(), toml, vars);
+    let fleet = Fleet::start(&config, StartOptions { reconnect: false, ..Default::default() }).unwrap();
+    fleet.wait_ready().await;
+    (dir, fleet)
+}
+
+async fn query(fleet: &Fleet, env: &str, sql: &str) -> dbfleet_core::fleet::QueryResult {
+    let request = QueryRequest { sql: sql.into(), ..Default::default() };
+    fleet.environment(Some(env)).unwrap().query(&request).await.unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+fn row_json(result: &dbfleet_core::fleet::QueryResult) -> Vec<serde_json::Value> {
+    result.rows[0].iter().map(Value::to_json).collect()
+}
+
+#[tokio::test]
+async fn postgres_arrays_enums_intervals_and_networks() {
+    let Some(url) = postgres_url() else { return };
+    let (_dir, fleet) =
+        start(&format!("[environments.pg]\ndriver = \"postgres\"\nurl = \"{url}\"\n"), &[]).await;
+    let result = query(
+        &fleet,
+        "pg",
+        "SELECT ARRAY[1, NULL, 3]::int4[] AS ints, ARRAY['a', 'b']::text[] AS texts, \
+                '1 year 2 mons 3 days 04:05:06.5'::interval AS span, '192.168.0.1'::inet AS host, \
+                '10.0.0.0/8'::cidr AS net, 'NaN'::numeric AS nan, 12.50::numeric(6,2) AS exact, \
+                'a b'::tsvector AS other",
+    )
+    .await;
+    let logical: Vec<LogicalType> = result.columns.iter().map(|c| c.logical_type).collect();
+    assert_eq!(
+        logical,
+        [
+            LogicalType::Array,
+            LogicalType::Array,
+            LogicalType::Other,
+            LogicalType::Text,
+            LogicalType::Text,
+            LogicalType::Decimal,
+            LogicalType::Decimal,
+            LogicalType::Other,
+        ]
+    );
+    let values = row_json(&result);
+    assert_eq!(values[0], json!([1, null, 3]));
+    assert_eq!(values[1], json!(["a", "b"]));
+    assert_eq!(values[2], json!("1 year 2 mons 3 days 04:05:06.5"));
+    assert_eq!(values[3], json!("192.168.0.1"));
+    assert_eq!(values[4], json!("10.0.0.0/8"));
+    assert_eq!(values[5], json!("NaN"));
+    assert_eq!(values[6], json!("12.50"));
+    assert!(values[7].as_str().is_some_and(|s| s.contains('a') && s.contains('b')), "{}", values[7]);
+
+    let name = format!("dbfleet_mood_{}", std::process::id());
+    let admin = format!("[environments.pg]\ndriver = \"postgres\"\nurl = \"{url}\"\nread_only = false\n");
+    let (_dir, rw) = start(&admin, &[]).await;
+    query(&rw, "pg", &format!("CREATE TYPE {name} AS ENUM ('happy', 'sad')")).await;
+    let result = query(&rw, "pg", &format!("SELECT 'sad'::{name} AS m")).await;
+    let outcome = (result.columns[0].logical_type, row_json(&result)[0].clone());
+    query(&rw, "pg", &format!("DROP TYPE {name}")).await;
+    assert_eq!(outcome, (LogicalType::Text, json!("sad")));
+}
+
+#[tokio::test]
+async fn postgres_parameters_take_the_inferred_types() {
+    let Some(url) = postgres_url() else { return };
+    let (_dir, fleet) =
+        start(&format!("[environments.pg]\ndriver = \"postgres\"\nurl = \"{url}\"\n"), &[]).await;
+    let env = fleet.environment(Some("pg")).unwrap();
+    let request = QueryRequest {
+        sql: "SELECT $1::date + 1 AS d, $2::uuid AS u, $3::numeric * 2 AS n, $4::int2 AS s, $5::jsonb -> 'a' AS j".into(),
+        params: vec![
+            Value::Text("2024-05-01".into()),
+            Value::Text("67e55044-10b1-426f-9247-bb680e5fe0c8".into()),
+            Value::Text("1.25".into()),
+            Value::Int(7),
+            Value::Json(json!({"a": [1]})),
+        ],
+        max_rows: None,
+    };
+    let result = env.query(&request).await.unwrap();
+    let values = row_json(&result);
+    assert_eq!(values[..2], [json!("2024-05-02"), json!("67e55044-10b1-426f-9247-bb680e5fe0c8")]);
+    assert_eq!(values[2].as_str().and_then(|n| n.parse::<f64>().ok()), Some(2.5), "{}", values[2]);
+    assert_eq!(values[3..], [json!(7), json!([1])]);
+
+    let bad = QueryRequest {
+        sql: "SELECT $1::int4".into(),
+        params: vec![Value::Text("seven".into())],
+        max_rows: None,
+    };
+    let err = env.query(&bad).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InvalidArgument);
+    assert!(err.message.contains("$1"), "{err}");
+    let missing = QueryRequest { sql: "SELECT $1::int4".into(), params: vec![], max_rows: None };
+    assert_eq!(env.query(&missing).await.unwrap_err().kind, ErrorKind::InvalidArgument);
+}
+
+#[tokio::test]
+async fn a_missing_database_is_a_connection_error_naming_it() {
+    for (url, driver) in [(postgres_url(), "postgres"), (mysql_url(), "mysql")] {
+        let Some(url) = url else { continue };
+        let base = url.rsplit_once('/').map_or(url.as_str(), |(base, _)| base);
+        let toml = format!("[environments.x]\ndriver = \"{driver}\"\nurl = \"{base}/dbfleet_no_such_db\"\n");
+        let (_dir, fleet) = start(&toml, &[]).await;
+        let err = fleet.statuses().remove(0).last_error.unwrap();
+        assert_eq!(err.kind, ErrorKind::Connection, "{driver}: {err}");
+        assert!(err.message.contains("dbfleet_no_such_db"), "{driver}: {err}");
+    }
+}
+
+#[tokio::test]
+async fn mysql_integers_year_enum_set_bit_and_time() {
+    let Some(url) = mysql_url() else { return };
+    let database = format!("dbfleet_types_{}", std::process::id());
+    let admin = format!("[environments.admin]\ndriver = \"mysql\"\nurl = \"{url}\"\nread_only = false\n");
+    let (_dir, admin) = start(&admin, &[]).await;
+    query(&admin, "admin", &format!("CREATE DATABASE {database}")).await;
+    let base = url.rsplit_once('/').map_or(url.as_str(), |(base, _)| base).to_owned();
+    let toml =
+        format!("[environments.my]\ndriver = \"mariadb\"\nurl = \"{base}/{database}\"\nread_only = false\n");
+    let (_dir2, my) = start(&toml, &[]).await;
+    query(
+        &my,
+        "my",
+        "CREATE TABLE t (ti TINYINT, tu TINYINT UNSIGNED, si SMALLINT, mi MEDIUMINT UNSIGNED, i INT, \
+         iu INT UNSIGNED, bi BIGINT, bu BIGINT UNSIGNED, flag BOOL, y YEAR, e ENUM('red', 'green'), \
+         s SET('a', 'b', 'c'), b BIT(3), long_time TIME, f FLOAT, dt DATETIME)",
+    )
+    .await;
+    query(
+        &my,
+        "my",
+        "INSERT INTO t VALUES (-128, 255, -32768, 16777215, -2147483648, 4294967295, -9223372036854775808, \
+         18446744073709551615, TRUE, 2024, 'green', 'a,c', b'101', '-838:59:59', 1.5, '2024-05-01 10:00:00')",
+    )
+    .await;
+    let result = query(&my, "my", "SELECT * FROM t").await;
+    let values: Vec<Value> = result.rows[0].clone();
+    assert_eq!(values[0], Value::Int(-128));
+    assert_eq!(values[1], Value::Int(255));
+    assert_eq!(values[2], Value::Int(-32768));
+    assert_eq!(values[3], Value::Int(16_777_215));
+    assert_eq!(values[4], Value::Int(-2_147_483_648));
+    assert_eq!(values[5], Value::Int(4_294_967_295));
+    assert_eq!(values[6], Value::Int(i64::MIN));
+    assert_eq!(values[7], Value::UInt(u64::MAX));
+    assert_eq!(values[7].to_json(), json!("18446744073709551615"));
+    assert_eq!(values[8], Value::Bool(true));
+    assert_eq!(values[9], Value::Int(2024));
+    assert_eq!(values[10], Value::Text("green".into()));
+    assert_eq!(values[11], Value::Text("a,c".into()));
+    assert_eq!(values[12], Value::Int(5));
+    assert_eq!(values[13], Value::Other("-838:59:59".into()));
+    assert_eq!(values[14], Value::Float(1.5));
+    assert_eq!(values[15].to_text(), "2024-05-01T10:00:00");
+    let logical: Vec<LogicalType> = result.columns.iter().map(|c| c.logical_type).collect();
+    assert_eq!(
+        &logical[..10],
+        &[LogicalType::Int; 8]
+            .iter()
+            .copied()
+            .chain([LogicalType::Bool, LogicalType::Int])
+            .collect::<Vec<_>>()[..]
+    );
+
+    // Parameters of every kind bind.
+    let request = QueryRequest {
+        sql: "SELECT COUNT(*) FROM t WHERE bu = ? AND e = ? AND dt > ? AND flag = ?".into(),
+        params: vec![
+            Value::UInt(u64::MAX),
+            Value::Text("green".into()),
+            Value::Text("2024-01-01 00:00:00".into()),
+            Value::Bool(true),
+        ],
+        max_rows: None,
+    };
+    let count = my.environment(Some("my")).unwrap().query(&request).await.unwrap();
+    assert_eq!(count.rows[0][0].to_text(), "1");
+    let array = QueryRequest { sql: "SELECT ?".into(), params: vec![Value::Array(vec![])], max_rows: None };
+    let err = my.environment(Some("my")).unwrap().query(&array).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InvalidArgument);
+    my.shutdown().await;
+    query(&admin, "admin", &format!("DROP DATABASE {database}")).await;
+}
+
+#[tokio::test]
+async fn mysql_wrong_password_is_an_auth_error_without_the_password() {
+    let Some(url) = mysql_url() else { return };
+    let user = format!("dbfleet_u{}", std::process::id());
+    let admin = format!("[environments.admin]\ndriver = \"mysql\"\nurl = \"{url}\"\nread_only = false\n");
+    let (_dir, admin) = start(&admin, &[]).await;
+    query(&admin, "admin", &format!("CREATE USER '{user}'@'%' IDENTIFIED BY 'RightPassw0rd'")).await;
+    // No database in the URL: the new user may not open `mysql`.
+    let host =
+        url.split_once('@').map_or("127.0.0.1:3306", |(_, host)| host.split('/').next().unwrap_or(host));
+    let wrong = "WrongPassw0rdZQ";
+    let toml = format!(
+        "[environments.locked]\ndriver = \"mysql\"\nurl = \"mysql://{user}@{host}\"\npassword = \"${{PW}}\"\n"
+    );
+    let (_dir2, locked) = start(&toml, &[("PW", wrong)]).await;
+    let status = locked.statuses().remove(0);
+    let right = format!(
+        "[environments.open]\ndriver = \"mysql\"\nurl = \"mysql://{user}@{host}\"\npassword = \"${{PW}}\"\n"
+    );
+    let (_dir3, open) = start(&right, &[("PW", "RightPassw0rd")]).await;
+    let open_status = open.statuses().remove(0);
+    open.shutdown().await;
+    query(&admin, "admin", &format!("DROP USER '{user}'@'%'")).await;
+
+    let err = status.last_error.unwrap();
+    assert_eq!(err.kind, ErrorKind::Auth, "{err}");
+    assert_eq!(err.code.as_deref(), Some("1045"));
+    assert!(!format!("{err} {err:?}").contains(wrong));
+    assert!(open_status.last_error.is_none(), "{:?}", open_status.last_error);
+}
