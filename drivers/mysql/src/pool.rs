@@ -105,22 +105,6 @@ impl MySqlFleetPool {
     }
 }
 
-/// Holds the connection of a result being streamed. A result abandoned
-/// half-way closes its connection instead of returning it: returning it
-/// would first drain every remaining row.
-struct StreamConnection {
-    conn: PoolConnection<MySql>,
-    finished: bool,
-}
-
-impl Drop for StreamConnection {
-    fn drop(&mut self) {
-        if !self.finished {
-            self.conn.close_on_drop();
-        }
-    }
-}
-
 /// Decodes by the row's own column types: MariaDB describes a placeholder
 /// column (`SELECT ?`) as NULL when preparing, and as the real type once run.
 fn decode_row(row: &MySqlRow) -> Result<Row, DbError> {
@@ -157,32 +141,14 @@ impl Pool for MySqlFleetPool {
             })
             .collect();
         let chunk_rows = q.chunk_size(CHUNK_ROWS);
-        let sql = q.sql.clone();
-        // The generator runs only when the consumer polls it, so rows are
-        // decoded no faster than they are pulled.
-        let chunks = async_stream::stream! {
-            let mut held = StreamConnection { conn, finished: false };
-            let mut chunk = Vec::with_capacity(chunk_rows);
-            {
-                let mut rows = sqlx::query_with(AssertSqlSafe(sql), args).fetch(&mut *held.conn);
-                while let Some(row) = rows.next().await {
-                    match row.map_err(from_sqlx).and_then(|row| decode_row(&row)) {
-                        Ok(values) => chunk.push(values),
-                        Err(err) => {
-                            yield Err(err);
-                            return;
-                        }
-                    }
-                    if chunk.len() == chunk_rows {
-                        yield Ok(std::mem::replace(&mut chunk, Vec::with_capacity(chunk_rows)));
-                    }
-                }
-            }
-            held.finished = true;
-            if !chunk.is_empty() {
-                yield Ok(chunk);
-            }
-        };
+        let chunks = dbfleet_sqlx_support::chunks(
+            conn,
+            q.sql.clone(),
+            args,
+            chunk_rows,
+            |row: &MySqlRow| decode_row(row),
+            from_sqlx,
+        );
         let mut chunks = Box::pin(chunks);
         let first = chunks.next().await;
         if let Some(Ok(rows)) = &first {

@@ -17,13 +17,6 @@ pub fn from_sqlx(err: sqlx::Error) -> DbError {
             };
             DbError::new(kind, db.message().to_owned()).with_code(code)
         }
-        sqlx::Error::Io(io) => DbError::connection(format!("cannot reach the server: {io}")),
-        sqlx::Error::Tls(tls) => DbError::connection(format!("TLS failed: {tls}")),
-        sqlx::Error::PoolTimedOut => DbError::connection(
-            "no connection within connect_timeout_secs: the server is unreachable or the pool is exhausted",
-        ),
-        sqlx::Error::PoolClosed => DbError::connection("the connection pool is closed"),
-        sqlx::Error::Configuration(err) => DbError::invalid_argument(err.to_string()),
-        other => DbError::query(other.to_string()),
+        other => dbfleet_sqlx_support::transport_error(other),
     }
 }

@@ -6,7 +6,6 @@ use dbfleet_core::{
     Column, DatabaseInfo, DbError, EnvironmentConfig, ExecOutcome, Pool, PoolStats, Query, Row, RowStream,
     ServerInfo, TableFilter, TableInfo, TableRef, TableSchema, async_trait,
 };
-use futures::StreamExt;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgPoolOptions, PgRow, PgTypeInfo};
 use sqlx::{
@@ -84,22 +83,6 @@ impl PostgresPool {
     }
 }
 
-/// Holds the connection of a result being streamed. A result abandoned
-/// half-way (a row limit, a timeout) closes its connection instead of
-/// returning it: returning it would first drain every remaining row.
-struct StreamConnection {
-    conn: PoolConnection<Postgres>,
-    finished: bool,
-}
-
-impl Drop for StreamConnection {
-    fn drop(&mut self) {
-        if !self.finished {
-            self.conn.close_on_drop();
-        }
-    }
-}
-
 fn decode_row(row: &PgRow, types: &[PgTypeInfo]) -> Result<Row, DbError> {
     types.iter().enumerate().map(|(i, info)| decode(row, i, info)).collect()
 }
@@ -123,32 +106,14 @@ impl Pool for PostgresPool {
             .collect();
         let types: Vec<PgTypeInfo> = columns.into_iter().map(|(_, info)| info).collect();
         let chunk_rows = q.chunk_size(CHUNK_ROWS);
-        let sql = q.sql.clone();
-        // The generator runs only when the consumer polls it, so rows are
-        // decoded no faster than they are pulled.
-        let chunks = async_stream::stream! {
-            let mut held = StreamConnection { conn, finished: false };
-            let mut chunk = Vec::with_capacity(chunk_rows);
-            {
-                let mut rows = sqlx::query_with(AssertSqlSafe(sql), args).fetch(&mut *held.conn);
-                while let Some(row) = rows.next().await {
-                    match row.map_err(from_sqlx).and_then(|row| decode_row(&row, &types)) {
-                        Ok(values) => chunk.push(values),
-                        Err(err) => {
-                            yield Err(err);
-                            return;
-                        }
-                    }
-                    if chunk.len() == chunk_rows {
-                        yield Ok(std::mem::replace(&mut chunk, Vec::with_capacity(chunk_rows)));
-                    }
-                }
-            }
-            held.finished = true;
-            if !chunk.is_empty() {
-                yield Ok(chunk);
-            }
-        };
+        let chunks = dbfleet_sqlx_support::chunks(
+            conn,
+            q.sql.clone(),
+            args,
+            chunk_rows,
+            move |row: &PgRow| decode_row(row, &types),
+            from_sqlx,
+        );
         Ok(RowStream::new(header, chunks))
     }
 

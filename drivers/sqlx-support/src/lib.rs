@@ -1,0 +1,89 @@
+//! What the drivers built on sqlx (PostgreSQL, MySQL/MariaDB) share: streaming
+//! a result in chunks over a pooled connection, the errors every sqlx backend
+//! reports alike, and pool statistics.
+
+use dbfleet_core::{DbError, PoolStats, Row};
+use futures::{Stream, StreamExt};
+use sqlx::pool::PoolConnection;
+use sqlx::{AssertSqlSafe, Database, Executor, IntoArguments};
+
+/// Holds the connection of a result being streamed. A result abandoned
+/// half-way (a row limit, a timeout) closes its connection instead of
+/// returning it to the pool: returning it would first drain every row left.
+struct StreamConnection<DB: Database> {
+    conn: PoolConnection<DB>,
+    finished: bool,
+}
+
+impl<DB: Database> Drop for StreamConnection<DB> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.conn.close_on_drop();
+        }
+    }
+}
+
+/// Runs `sql` on `conn` and yields its rows in chunks of `chunk_rows`. The
+/// generator runs only when the consumer polls it, so rows are decoded no
+/// faster than they are pulled. User SQL is the product here: it runs as
+/// given, with values bound as parameters (hence `AssertSqlSafe`).
+pub fn chunks<DB, D>(
+    conn: PoolConnection<DB>,
+    sql: String,
+    args: DB::Arguments,
+    chunk_rows: usize,
+    decode: D,
+    map_err: fn(sqlx::Error) -> DbError,
+) -> impl Stream<Item = Result<Vec<Row>, DbError>> + Send + 'static
+where
+    DB: Database,
+    DB::Arguments: IntoArguments<DB> + Send + 'static,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    D: Fn(&DB::Row) -> Result<Row, DbError> + Send + 'static,
+{
+    async_stream::stream! {
+        let mut held = StreamConnection { conn, finished: false };
+        let mut chunk = Vec::with_capacity(chunk_rows);
+        {
+            let mut rows = sqlx::query_with(AssertSqlSafe(sql), args).fetch(&mut *held.conn);
+            while let Some(row) = rows.next().await {
+                match row.map_err(map_err).and_then(|row| decode(&row)) {
+                    Ok(values) => chunk.push(values),
+                    Err(err) => {
+                        yield Err(err);
+                        return;
+                    }
+                }
+                if chunk.len() == chunk_rows {
+                    yield Ok(std::mem::replace(&mut chunk, Vec::with_capacity(chunk_rows)));
+                }
+            }
+        }
+        held.finished = true;
+        if !chunk.is_empty() {
+            yield Ok(chunk);
+        }
+    }
+}
+
+/// The errors every sqlx backend reports the same way. Drivers classify
+/// database errors by their own codes before falling back to this.
+pub fn transport_error(err: sqlx::Error) -> DbError {
+    match err {
+        sqlx::Error::Io(io) => DbError::connection(format!("cannot reach the server: {io}")),
+        sqlx::Error::Tls(tls) => DbError::connection(format!("TLS failed: {tls}")),
+        sqlx::Error::PoolTimedOut => DbError::connection(
+            "no connection within connect_timeout_secs: the server is unreachable or the pool is exhausted",
+        ),
+        sqlx::Error::PoolClosed => DbError::connection("the connection pool is closed"),
+        sqlx::Error::Configuration(err) => DbError::invalid_argument(err.to_string()),
+        sqlx::Error::Database(db) => DbError::query(db.message().to_owned()),
+        other => DbError::query(other.to_string()),
+    }
+}
+
+pub fn pool_stats<DB: Database>(pool: &sqlx::Pool<DB>) -> PoolStats {
+    let size = pool.size();
+    let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX);
+    PoolStats { size, idle, in_use: size.saturating_sub(idle), max: pool.options().get_max_connections() }
+}
