@@ -1,6 +1,7 @@
 //! dbfleet-core: the driver contract, the value model, configuration,
 //! environments and routing. No engine-specific code lives here.
 
+pub mod compare;
 pub mod config;
 pub mod driver;
 pub mod error;
@@ -8,6 +9,7 @@ pub mod fleet;
 pub mod readonly;
 pub mod redact;
 pub mod registry;
+pub mod router;
 pub mod stream;
 pub mod value;
 

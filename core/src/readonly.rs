@@ -22,6 +22,8 @@ pub struct Classification {
     pub read_only: bool,
     /// Produces a result set (queries, and DML with `RETURNING`).
     pub returns_rows: bool,
+    /// A query whose top level has `ORDER BY`: its row order is meaningful.
+    pub ordered: bool,
     /// Why it is not read-only, for the error message.
     pub write_reason: Option<String>,
 }
@@ -55,6 +57,7 @@ pub fn classify(sql: &str, dialect: &dyn Dialect) -> Result<Classification, Clas
     Ok(Classification {
         read_only: write_reason.is_none(),
         returns_rows: returns_rows(statement),
+        ordered: matches!(statement, Statement::Query(query) if query.order_by.is_some()),
         write_reason,
     })
 }
@@ -160,6 +163,7 @@ fn classify_pragma(sql: &str, dialect: &dyn Dialect) -> Result<Option<Classifica
     Ok(Some(Classification {
         read_only,
         returns_rows: true,
+        ordered: false,
         write_reason: (!read_only).then(|| format!("PRAGMA {name} with an argument may change the database")),
     }))
 }
@@ -279,6 +283,13 @@ mod tests {
         assert!(classify("INSERT INTO t VALUES (1) RETURNING id", &pg).unwrap().returns_rows);
         assert!(!classify("INSERT INTO t VALUES (1)", &pg).unwrap().returns_rows);
         assert!(!classify("CREATE TABLE x (a INT)", &pg).unwrap().returns_rows);
+    }
+
+    #[test]
+    fn ordering_is_noticed() {
+        let g = GenericDialect {};
+        assert!(classify("SELECT a FROM t ORDER BY a", &g).unwrap().ordered);
+        assert!(!classify("SELECT a FROM (SELECT a FROM t ORDER BY a) s", &g).unwrap().ordered);
     }
 
     #[test]

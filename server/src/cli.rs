@@ -31,15 +31,33 @@ pub enum Command {
     Check,
     /// List the configured environments (no connections are made).
     Envs,
-    /// Run one SQL statement on an environment.
+    /// Run one SQL statement on one environment, or on several and compare.
     Query(QueryArgs),
 }
 
 #[derive(Debug, clap::Args)]
 pub struct QueryArgs {
-    /// Environment to run on (default: the configured default environment).
+    /// Environment to run on (default: the configured default environment);
+    /// repeat it to run on several at once.
     #[arg(long = "env", short = 'e', value_name = "ENV")]
-    pub environment: Option<String>,
+    pub environments: Vec<String>,
+
+    /// Run on every enabled environment.
+    #[arg(long, conflicts_with = "environments")]
+    pub all: bool,
+
+    /// With several environments: compare their results and print what differs.
+    #[arg(long)]
+    pub compare: bool,
+
+    /// Column that identifies a row when comparing (repeat for a composite key);
+    /// without one, rows compare as multisets.
+    #[arg(long = "key", value_name = "COLUMN", requires = "compare")]
+    pub keys: Vec<String>,
+
+    /// How many row differences to list (all are counted).
+    #[arg(long, value_name = "N", default_value_t = dbfleet_core::compare::DEFAULT_MAX_DIFFERENCES)]
+    pub max_differences: usize,
 
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = Format::Table)]

@@ -3,6 +3,7 @@
 use std::io::Write;
 
 use comfy_table::{ContentArrangement, Table, presets};
+use dbfleet_core::compare::{ColumnDifference, Comparison, RowDifference};
 use dbfleet_core::fleet::{QueryResult, Status};
 use dbfleet_core::{DbError, RowStream, Value};
 
@@ -53,6 +54,79 @@ pub fn write_result_table(out: &mut impl Write, result: &QueryResult) -> anyhow:
     }
     writeln!(out)?;
     Ok(())
+}
+
+/// A comparison for people: what differs, environment by environment.
+pub fn write_comparison(out: &mut impl Write, comparison: &Comparison) -> anyhow::Result<()> {
+    let counts: Vec<String> = comparison.row_counts.iter().map(|(env, n)| format!("{env} {n}")).collect();
+    let compared = comparison.compared.join(", ");
+    if comparison.identical {
+        writeln!(out, "identical: {compared} return the same columns and rows ({})", counts.join(", "))?;
+    } else {
+        let rows = comparison.total_differences;
+        let columns = comparison.column_differences.len();
+        writeln!(
+            out,
+            "differences between {compared}: {columns} in columns, {rows} in rows (rows: {})",
+            counts.join(", ")
+        )?;
+    }
+    if comparison.partial {
+        writeln!(out, "note: some results stopped at max_rows; rows beyond it were not compared")?;
+    }
+    for difference in &comparison.column_differences {
+        match difference {
+            ColumnDifference::Missing { column, present_in, missing_from } => writeln!(
+                out,
+                "  column {column}: only in {} (missing from {})",
+                present_in.join(", "),
+                missing_from.join(", ")
+            )?,
+            ColumnDifference::LogicalType { column, logical_types } => {
+                let types: Vec<String> = logical_types.iter().map(|(env, t)| format!("{env}={t}")).collect();
+                writeln!(out, "  column {column}: type {}", types.join(", "))?
+            }
+        }
+    }
+    for difference in &comparison.differences {
+        match difference {
+            RowDifference::Missing { key, present_in, missing_from } => writeln!(
+                out,
+                "  row {}: only in {} (missing from {})",
+                row_text(key),
+                present_in.join(", "),
+                missing_from.join(", ")
+            )?,
+            RowDifference::Changed { key, column, values } => {
+                let values: Vec<String> =
+                    values.iter().map(|(env, v)| format!("{env}={}", cell(v))).collect();
+                writeln!(out, "  row {}: {column} differs: {}", row_text(key), values.join(", "))?
+            }
+            RowDifference::Count { row, counts } => {
+                let counts: Vec<String> = counts.iter().map(|(env, n)| format!("{env} {n}×")).collect();
+                writeln!(out, "  row {}: occurs {}", row_text(row), counts.join(", "))?
+            }
+            RowDifference::Order { position, .. } => {
+                writeln!(out, "  same rows in another order, from row {}", position + 1)?
+            }
+            RowDifference::DuplicateKey { key, environment, count } => {
+                writeln!(out, "  key {} occurs {count} times in {environment}", row_text(key))?
+            }
+        }
+    }
+    if comparison.differences_truncated {
+        writeln!(
+            out,
+            "  … {} more row differences (raise --max-differences to list them)",
+            comparison.total_differences - comparison.differences.len()
+        )?;
+    }
+    Ok(())
+}
+
+fn row_text(row: &dbfleet_core::compare::RowMap) -> String {
+    let parts: Vec<String> = row.iter().map(|(column, value)| format!("{column}={}", cell(value))).collect();
+    parts.join(" ")
 }
 
 /// How much a streamed export wrote.

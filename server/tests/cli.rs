@@ -293,3 +293,63 @@ fn a_legacy_database_file_is_one_mysql_environment() {
     let line = text.lines().find(|l| l.contains("mysql")).unwrap_or_else(|| panic!("{text}"));
     assert!(line.contains(" default ") && line.contains("yes"), "{line}");
 }
+
+#[test]
+fn query_compares_the_quickstart_environments() {
+    let (_dir, config) = quickstart();
+    let config = config.to_str().unwrap();
+    let sql = "SELECT id, amount, status FROM orders ORDER BY id";
+    let output = dbfleet(&["query", "-c", config, "--all", "--compare", "--key", "id", sql]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("== dev ==") && text.contains("== prod =="), "{text}");
+    assert!(text.contains("row id=1002: amount differs: dev=59.8, prod=64.9"), "{text}");
+    assert!(text.contains("row id=1005: only in prod (missing from dev)"), "{text}");
+
+    let json = dbfleet(&[
+        "query",
+        "-c",
+        config,
+        "-e",
+        "dev",
+        "-e",
+        "prod",
+        "--compare",
+        "-f",
+        "json",
+        "SELECT * FROM products",
+    ]);
+    assert_eq!(json.status.code(), Some(3), "{}", stderr(&json));
+    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(doc["summary"]["succeeded"], 2);
+    assert_eq!(doc["comparison"]["identical"], false);
+    assert_eq!(
+        doc["comparison"]["column_differences"],
+        serde_json::json!([{"kind": "missing", "column": "weight_grams", "present_in": ["dev"], "missing_from": ["prod"]}])
+    );
+
+    let same = dbfleet(&["query", "-c", config, "--all", "--compare", "SELECT name FROM customers"]);
+    assert_eq!(same.status.code(), Some(0), "{}", stderr(&same));
+    assert!(stdout(&same).contains("identical: dev, prod"), "{}", stdout(&same));
+}
+
+#[test]
+fn a_fan_out_with_one_environment_down_returns_the_others_and_its_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("c.toml");
+    std::fs::write(
+        &config,
+        "[environments.a]\ndriver = \"sqlite\"\npath = \":memory:\"\n\
+         [environments.b]\ndriver = \"sqlite\"\npath = \":memory:\"\n\
+         [environments.down]\ndriver = \"sqlite\"\npath = \"nowhere.db\"\n",
+    )
+    .unwrap();
+    let output = dbfleet(&["query", "-c", config.to_str().unwrap(), "--all", "-f", "json", "SELECT 7 AS n"]);
+    assert_eq!(output.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(doc["results"]["a"]["rows"], serde_json::json!([[7]]));
+    assert_eq!(doc["results"]["b"]["rows"], serde_json::json!([[7]]));
+    assert_eq!(doc["errors"]["down"]["kind"], "connection");
+    assert_eq!(doc["summary"]["requested"], 3);
+    assert_eq!(doc["summary"]["failed"], 1);
+}

@@ -3,8 +3,9 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use dbfleet_core::Value;
+use dbfleet_core::compare::CompareOptions;
 use dbfleet_core::fleet::{Fleet, QueryRequest, StartOptions};
+use dbfleet_core::{Config, Value};
 
 use crate::cli::{Format, QueryArgs};
 use crate::output;
@@ -12,9 +13,13 @@ use crate::output;
 pub async fn run(config: Option<&Path>, args: QueryArgs) -> anyhow::Result<ExitCode> {
     let mut config = super::load(config)?;
     let params = parse_params(args.params.as_deref())?;
+    if args.all || args.environments.len() > 1 {
+        return run_many(config, args, params).await;
+    }
     let name = args
-        .environment
-        .clone()
+        .environments
+        .first()
+        .cloned()
         .or_else(|| config.default_environment.clone())
         .context("no environment given (-e ENV) and no default_environment configured")?;
     if config.environment(&name).is_none() {
@@ -59,6 +64,71 @@ pub async fn run(config: Option<&Path>, args: QueryArgs) -> anyhow::Result<ExitC
     out.flush()?;
     fleet.shutdown().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Exit codes: 0 every environment answered (and, with `--compare`, agreed),
+/// 1 some environment failed, 3 all answered but the results differ.
+async fn run_many(mut config: Config, args: QueryArgs, params: Vec<Value>) -> anyhow::Result<ExitCode> {
+    if matches!(args.format, Format::Ndjson | Format::Csv) {
+        anyhow::bail!("several environments print as a table or as json (--format table|json)");
+    }
+    let requested = if args.all { None } else { Some(args.environments.clone()) };
+    // Connect only what is asked for; names that do not exist are reported
+    // per environment by the fan-out.
+    if let Some(names) = &requested {
+        config.environments.retain(|env| names.contains(&env.name));
+    }
+    let fleet = Fleet::start(&config, StartOptions { reconnect: false, ..StartOptions::default() })?;
+    fleet.wait_ready().await;
+    let request = QueryRequest { sql: args.sql.clone(), params, max_rows: args.max_rows };
+    let outcome = fleet.query_many(requested.as_deref(), &request).await;
+    let options = CompareOptions {
+        key_columns: args.keys.clone(),
+        max_differences: args.max_differences,
+        ordered: false,
+    };
+    let comparison = match (args.compare, outcome.results.len()) {
+        (false, _) => None,
+        (true, n) if n < 2 => {
+            eprintln!("nothing to compare: {n} environment(s) answered");
+            None
+        }
+        (true, _) => Some(outcome.compare(&args.sql, &options)?),
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if args.format == Format::Json {
+        let document = serde_json::json!({
+            "results": outcome.results,
+            "errors": outcome.errors,
+            "summary": outcome.summary,
+            "comparison": comparison,
+        });
+        serde_json::to_writer_pretty(&mut out, &document)?;
+        writeln!(out)?;
+    } else {
+        for name in &outcome.summary.environments {
+            writeln!(out, "== {name} ==")?;
+            match (outcome.results.get(name), outcome.errors.get(name)) {
+                (Some(result), _) => output::write_result_table(&mut out, result)?,
+                (_, Some(err)) => writeln!(out, "error: {}: {}", err.kind, err.message)?,
+                (None, None) => {}
+            }
+        }
+        if let Some(comparison) = &comparison {
+            writeln!(out)?;
+            output::write_comparison(&mut out, comparison)?;
+        }
+    }
+    out.flush()?;
+    fleet.shutdown().await;
+    Ok(if !outcome.errors.is_empty() {
+        ExitCode::FAILURE
+    } else if comparison.is_some_and(|c| !c.identical) {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn parse_params(text: Option<&str>) -> anyhow::Result<Vec<Value>> {

@@ -1,0 +1,98 @@
+//! Fan-out: one statement on many environments at once.
+//!
+//! Every environment runs concurrently under its own timeout and row limit,
+//! so the call takes about as long as the slowest environment. One failing
+//! environment never fails the others: it gets an error entry instead.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::compare::{CompareOptions, Comparison, compare};
+use crate::error::DbError;
+use crate::fleet::{Fleet, QueryRequest, QueryResult};
+use crate::readonly::classify;
+
+/// The outcome of one statement on several environments.
+#[derive(Debug, Clone, Serialize)]
+pub struct MultiResult {
+    pub results: BTreeMap<String, QueryResult>,
+    pub errors: BTreeMap<String, DbError>,
+    pub summary: Summary,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub requested: usize,
+    pub succeeded: usize,
+    pub failed: usize,
+    pub total_time_ms: f64,
+    /// The environments in the order they were asked for.
+    pub environments: Vec<String>,
+}
+
+impl MultiResult {
+    /// Compares the successful results, in the order the environments were
+    /// asked for. Rows are also compared by position when the SQL orders them.
+    pub fn compare(&self, sql: &str, options: &CompareOptions) -> Result<Comparison, DbError> {
+        let results: Vec<(&str, &QueryResult)> = self
+            .summary
+            .environments
+            .iter()
+            .filter_map(|name| self.results.get(name).map(|result| (name.as_str(), result)))
+            .collect();
+        let ordered = classify(sql, &sqlparser::dialect::GenericDialect {}).is_ok_and(|c| c.ordered);
+        compare(&results, &CompareOptions { ordered: options.ordered || ordered, ..options.clone() })
+    }
+}
+
+impl Fleet {
+    /// Runs `request` on each named environment (each name once, in the order
+    /// given), or on every enabled environment when `environments` is `None`.
+    pub async fn query_many(&self, environments: Option<&[String]>, request: &QueryRequest) -> MultiResult {
+        let started = Instant::now();
+        let names: Vec<String> = match environments {
+            Some(names) => {
+                let mut unique: Vec<String> = Vec::with_capacity(names.len());
+                for name in names {
+                    if !unique.contains(name) {
+                        unique.push(name.clone());
+                    }
+                }
+                unique
+            }
+            None => self
+                .environments()
+                .iter()
+                .filter(|env| env.config().enabled)
+                .map(|env| env.name().to_owned())
+                .collect(),
+        };
+        let outcomes = futures::future::join_all(names.iter().map(|name| async move {
+            let env = self.environment(Some(name))?;
+            env.query(request).await
+        }))
+        .await;
+        let mut results = BTreeMap::new();
+        let mut errors = BTreeMap::new();
+        for (name, outcome) in names.iter().zip(outcomes) {
+            match outcome {
+                Ok(result) => {
+                    results.insert(name.clone(), result);
+                }
+                Err(err) => {
+                    errors.insert(name.clone(), err.in_env(name));
+                }
+            }
+        }
+        let summary = Summary {
+            requested: names.len(),
+            succeeded: results.len(),
+            failed: errors.len(),
+            total_time_ms: (started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0,
+            environments: names,
+        };
+        MultiResult { results, errors, summary }
+    }
+}
