@@ -305,8 +305,8 @@ proptest! {
     fn each_environment_keeps_its_own_settings(envs in environments()) {
         let mut text = String::new();
         let mut variables = Vec::new();
-        for (name, host, port, password) in &envs {
-            let var = format!("PW_{}", name.to_uppercase().replace('-', "_"));
+        for (i, (name, host, port, password)) in envs.iter().enumerate() {
+            let var = format!("PW_{i}");
             text.push_str(&format!(
                 "[environments.{name}]\ndriver = \"tdb\"\nhost = \"{host}\"\nport = {port}\ndatabase = \"db_{name}\"\npassword_env = \"{var}\"\n"
             ));
