@@ -10,6 +10,7 @@ pub mod readonly;
 pub mod redact;
 pub mod registry;
 pub mod router;
+pub mod schema_compare;
 pub mod stream;
 pub mod value;
 

@@ -33,6 +33,23 @@ pub enum Command {
     Envs,
     /// Run one SQL statement on one environment, or on several and compare.
     Query(QueryArgs),
+    /// Compare table definitions across environments.
+    DiffSchema(DiffSchemaArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DiffSchemaArgs {
+    /// Environments to compare (at least two; default: every enabled one).
+    #[arg(long = "env", short = 'e', value_name = "ENV")]
+    pub environments: Vec<String>,
+
+    /// Compare only this table.
+    #[arg(long, value_name = "TABLE")]
+    pub table: Option<String>,
+
+    /// Output format: table (readable) or json.
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 #[derive(Debug, clap::Args)]

@@ -353,3 +353,23 @@ fn a_fan_out_with_one_environment_down_returns_the_others_and_its_error() {
     assert_eq!(doc["summary"]["requested"], 3);
     assert_eq!(doc["summary"]["failed"], 1);
 }
+
+#[test]
+fn diff_schema_shows_the_quickstart_schema_difference() {
+    let (_dir, config) = quickstart();
+    let config = config.to_str().unwrap();
+    let output = dbfleet(&["diff-schema", "-c", config]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output),
+        "schema differences between dev, prod:\ntable products:\n  column weight_grams: only in dev (missing from prod)\n"
+    );
+    let same =
+        dbfleet(&["diff-schema", "-c", config, "-e", "dev", "-e", "prod", "--table", "orders", "-f", "json"]);
+    assert_eq!(same.status.code(), Some(0), "{}", stderr(&same));
+    let doc: serde_json::Value = serde_json::from_slice(&same.stdout).unwrap();
+    assert_eq!(doc["comparison"]["identical"], true);
+    let one = dbfleet(&["diff-schema", "-c", config, "-e", "dev"]);
+    assert_eq!(one.status.code(), Some(1));
+    assert!(stderr(&one).contains("at least two"), "{}", stderr(&one));
+}

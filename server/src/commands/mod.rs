@@ -1,6 +1,7 @@
 //! One module per CLI command.
 
 mod check;
+mod diff_schema;
 mod drivers;
 mod envs;
 mod query;
@@ -20,6 +21,7 @@ pub async fn dispatch(cli: Cli) -> ExitCode {
         Command::Check => check::run(config).await,
         Command::Envs => envs::run(config),
         Command::Query(args) => query::run(config, args).await,
+        Command::DiffSchema(args) => diff_schema::run(config, args).await,
     };
     outcome.unwrap_or_else(|err| {
         eprintln!("error: {err:#}");
