@@ -39,7 +39,9 @@ async fn postgres_arrays_enums_intervals_and_networks() {
         "SELECT ARRAY[1, NULL, 3]::int4[] AS ints, ARRAY['a', 'b']::text[] AS texts, \
                 '1 year 2 mons 3 days 04:05:06.5'::interval AS span, '192.168.0.1'::inet AS host, \
                 '10.0.0.0/8'::cidr AS net, 'NaN'::numeric AS nan, 12.50::numeric(6,2) AS exact, \
-                'a b'::tsvector AS other",
+                'a b'::tsvector AS other, \
+                ARRAY[[1, 2], [3, NULL]]::int8[] AS matrix, ARRAY['10.0.0.1'::inet] AS hosts, \
+                ARRAY[[['x']]]::text[] AS cube",
     )
     .await;
     let logical: Vec<LogicalType> = result.columns.iter().map(|c| c.logical_type).collect();
@@ -54,6 +56,9 @@ async fn postgres_arrays_enums_intervals_and_networks() {
             LogicalType::Decimal,
             LogicalType::Decimal,
             LogicalType::Other,
+            LogicalType::Array,
+            LogicalType::Array,
+            LogicalType::Array,
         ]
     );
     let values = row_json(&result);
@@ -65,6 +70,10 @@ async fn postgres_arrays_enums_intervals_and_networks() {
     assert_eq!(values[5], json!("NaN"));
     assert_eq!(values[6], json!("12.50"));
     assert!(values[7].as_str().is_some_and(|s| s.contains('a') && s.contains('b')), "{}", values[7]);
+    // Several dimensions nest; elements without a mapping keep their payload.
+    assert_eq!(values[8], json!([[1, 2], [3, null]]));
+    assert_eq!(values[9].as_array().map(Vec::len), Some(1), "{}", values[9]);
+    assert_eq!(values[10], json!([[["x"]]]));
 
     let name = format!("dbfleet_mood_{}", std::process::id());
     let admin = format!("[environments.pg]\ndriver = \"postgres\"\nurl = \"{url}\"\nread_only = false\n");

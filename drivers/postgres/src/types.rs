@@ -81,26 +81,20 @@ fn decode_as(raw: PgValueRef<'_>, info: &PgTypeInfo) -> Result<Value, DbError> {
         "INTERVAL" => Value::Other(interval_text(&get::<PgInterval>(raw)?)),
         "INET" | "CIDR" => Value::Text(network_text(get::<IpNetwork>(raw)?, info.name() == "INET")),
         _ if matches!(info.kind(), PgTypeKind::Enum(_)) => Value::Text(get(raw)?),
-        _ => {
-            let bytes = raw.as_bytes().map_err(|e| DbError::query(e.to_string()))?;
-            match std::str::from_utf8(bytes) {
-                Ok(text) => Value::Other(text.to_owned()),
-                Err(_) => Value::Other(bytes.iter().map(|b| format!("{b:02x}")).collect()),
-            }
-        }
+        _ => payload_text(raw.as_bytes().map_err(|e| DbError::query(e.to_string()))?),
     })
 }
 
 fn decode_array(raw: PgValueRef<'_>, element: &PgTypeInfo) -> Result<Value, DbError> {
-    fn items<T>(raw: PgValueRef<'_>, to_value: impl Fn(T) -> Value) -> Result<Value, DbError>
+    fn items<T>(raw: PgValueRef<'_>, to_value: impl Fn(T) -> Value) -> Option<Value>
     where
         T: for<'a> Decode<'a, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
     {
-        let items = <Vec<Option<T>> as Decode<sqlx::Postgres>>::decode(raw)
-            .map_err(|e| DbError::query(format!("cannot decode an array: {e}")))?;
-        Ok(Value::Array(items.into_iter().map(|item| item.map_or(Value::Null, &to_value)).collect()))
+        let items = <Vec<Option<T>> as Decode<sqlx::Postgres>>::decode(raw).ok()?;
+        Some(Value::Array(items.into_iter().map(|item| item.map_or(Value::Null, &to_value)).collect()))
     }
-    match element.name() {
+    let bytes = raw.as_bytes().map_err(|e| DbError::query(e.to_string()))?;
+    let typed = match element.name() {
         "BOOL" => items::<bool>(raw, Value::Bool),
         "INT2" => items::<i16>(raw, |v| Value::Int(v.into())),
         "INT4" => items::<i32>(raw, |v| Value::Int(v.into())),
@@ -116,9 +110,86 @@ fn decode_array(raw: PgValueRef<'_>, element: &PgTypeInfo) -> Result<Value, DbEr
         "TIMESTAMPTZ" => items::<DateTime<Utc>>(raw, Value::Timestamptz),
         "UUID" => items::<uuid::Uuid>(raw, Value::Uuid),
         "JSONB" | "JSON" => items::<serde_json::Value>(raw, Value::Json),
-        other => Err(DbError::query(format!(
-            "arrays of {other} cannot be decoded; cast the column to text[] in the query"
-        ))),
+        _ => None,
+    };
+    typed
+        .or_else(|| array_by_hand(bytes))
+        .ok_or_else(|| DbError::query("malformed array value from the server"))
+}
+
+/// PostgreSQL's binary array layout, read here for what sqlx's `Vec<T>`
+/// does not take (several dimensions, element types without a mapping):
+/// dimension count, null flag, element type OID, then length and lower bound
+/// per dimension, then each element as a length-prefixed payload (-1: NULL).
+/// Dimensions nest as arrays of arrays.
+fn array_by_hand(bytes: &[u8]) -> Option<Value> {
+    let mut cursor = Cursor { bytes, at: 0 };
+    let dimensions = usize::try_from(cursor.i32()?).ok()?;
+    let _has_nulls = cursor.i32()?;
+    let element_oid = cursor.i32()? as u32;
+    let mut lengths = Vec::with_capacity(dimensions);
+    for _ in 0..dimensions {
+        lengths.push(usize::try_from(cursor.i32()?).ok()?);
+        let _lower_bound = cursor.i32()?;
+    }
+    let count = if dimensions == 0 { 0 } else { lengths.iter().product() };
+    let mut elements = Vec::with_capacity(count);
+    for _ in 0..count {
+        let length = cursor.i32()?;
+        elements.push(match usize::try_from(length) {
+            Ok(length) => element_by_hand(element_oid, cursor.take(length)?),
+            Err(_) => Value::Null,
+        });
+    }
+    Some(nest(&lengths, &mut elements.into_iter()))
+}
+
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let slice = self.bytes.get(self.at..self.at.checked_add(n)?)?;
+        self.at += n;
+        Some(slice)
+    }
+
+    fn i32(&mut self) -> Option<i32> {
+        Some(i32::from_be_bytes(self.take(4)?.try_into().ok()?))
+    }
+}
+
+fn nest(lengths: &[usize], elements: &mut impl Iterator<Item = Value>) -> Value {
+    match lengths {
+        [] => Value::Array(Vec::new()),
+        [n] => Value::Array(elements.by_ref().take(*n).collect()),
+        [n, inner @ ..] => Value::Array((0..*n).map(|_| nest(inner, elements)).collect()),
+    }
+}
+
+/// Elements of the built-in scalar types by their binary form (big-endian);
+/// any other element as its payload: text when it is text, else hex.
+fn element_by_hand(oid: u32, payload: &[u8]) -> Value {
+    let fixed = |n: usize| (payload.len() == n).then_some(payload);
+    match oid {
+        16 => fixed(1).map(|b| Value::Bool(b[0] != 0)),
+        21 => fixed(2).map(|b| Value::Int(i16::from_be_bytes([b[0], b[1]]).into())),
+        23 => fixed(4).and_then(|b| b.try_into().ok()).map(|b| Value::Int(i32::from_be_bytes(b).into())),
+        20 => fixed(8).and_then(|b| b.try_into().ok()).map(|b| Value::Int(i64::from_be_bytes(b))),
+        700 => fixed(4).and_then(|b| b.try_into().ok()).map(|b| Value::Float(f32::from_be_bytes(b).into())),
+        701 => fixed(8).and_then(|b| b.try_into().ok()).map(|b| Value::Float(f64::from_be_bytes(b))),
+        19 | 25 | 1042 | 1043 => std::str::from_utf8(payload).ok().map(|t| Value::Text(t.to_owned())),
+        _ => None,
+    }
+    .unwrap_or_else(|| payload_text(payload))
+}
+
+fn payload_text(payload: &[u8]) -> Value {
+    match std::str::from_utf8(payload) {
+        Ok(text) => Value::Other(text.to_owned()),
+        Err(_) => Value::Other(payload.iter().map(|b| format!("{b:02x}")).collect()),
     }
 }
 
