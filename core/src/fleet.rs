@@ -77,6 +77,41 @@ pub struct EnvironmentStatus {
     pub pool: Option<PoolStats>,
 }
 
+/// What a fresh connection attempt found (`test_connection`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ConnectionReport {
+    pub environment: String,
+    pub driver: String,
+    /// Host, port and database (or file), without secrets.
+    pub target: String,
+    pub ok: bool,
+    pub connect_time_ms: f64,
+    pub server_version: Option<String>,
+    pub error: Option<DbError>,
+    /// On failure: `dns`, `refused`, `timeout`, `auth`, `tls`, `database`, or
+    /// `other`.
+    pub failure_class: Option<&'static str>,
+}
+
+/// Sorts a connection failure into the classes an operator acts on.
+fn failure_class(err: &DbError) -> &'static str {
+    let message = err.message.to_lowercase();
+    match err.kind {
+        ErrorKind::Auth => "auth",
+        ErrorKind::Timeout => "timeout",
+        _ if ["failed to lookup", "name or service not known", "no such host", "nodename nor servname"]
+            .iter()
+            .any(|m| message.contains(m)) =>
+        {
+            "dns"
+        }
+        _ if message.contains("connection refused") => "refused",
+        _ if message.contains("tls") || message.contains("certificate") => "tls",
+        _ if message.contains("database") => "database",
+        _ => "other",
+    }
+}
+
 /// One statement to run on one environment.
 #[derive(Debug, Clone, Default)]
 pub struct QueryRequest {
@@ -325,6 +360,41 @@ impl Environment {
                 state.server_version = Some(info.version);
                 state.last_error = None;
             });
+        }
+    }
+
+    /// Opens a fresh connection (not from the pool), pings it and closes it.
+    pub async fn test_connection(&self) -> ConnectionReport {
+        let limit = self.config.pool.connect_timeout;
+        let started = Instant::now();
+        let attempt = async {
+            let pool = self.driver.connect(&self.config).await?;
+            let info = pool.ping().await;
+            pool.close().await;
+            info
+        };
+        let outcome = match tokio::time::timeout(limit, attempt).await {
+            Ok(outcome) => outcome.map_err(|err| self.scrub(err)),
+            Err(_) => Err(DbError::new(
+                ErrorKind::Timeout,
+                format!("could not connect within {} s (connect_timeout_secs)", limit.as_secs_f64()),
+            )
+            .in_env(self.name())),
+        };
+        let connect_time_ms = duration_ms(started.elapsed());
+        let (server_version, error) = match outcome {
+            Ok(info) => (Some(info.version), None),
+            Err(err) => (None, Some(err)),
+        };
+        ConnectionReport {
+            environment: self.name().to_owned(),
+            driver: self.config.driver.clone(),
+            target: self.driver.target(&self.config),
+            ok: error.is_none(),
+            connect_time_ms,
+            server_version,
+            failure_class: error.as_ref().map(failure_class),
+            error,
         }
     }
 

@@ -25,6 +25,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Serve the environments to an MCP client over stdio.
+    Serve,
     /// List the drivers linked into this binary.
     Drivers,
     /// Validate the configuration and test every environment.

@@ -13,6 +13,7 @@
 mod cli;
 mod commands;
 mod logging;
+mod mcp;
 mod output;
 
 use std::process::ExitCode;

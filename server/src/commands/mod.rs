@@ -5,6 +5,7 @@ mod diff_schema;
 mod drivers;
 mod envs;
 mod query;
+mod serve;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -17,6 +18,7 @@ use crate::cli::{Cli, Command};
 pub async fn dispatch(cli: Cli) -> ExitCode {
     let config = cli.config.as_deref();
     let outcome = match cli.command {
+        Command::Serve => serve::run(config).await,
         Command::Drivers => drivers::run(),
         Command::Check => check::run(config).await,
         Command::Envs => envs::run(config),

@@ -1,0 +1,133 @@
+//! Tool arguments, with the JSON schemas clients see.
+
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
+
+/// Arguments that always deserialise, keeping the reason when they do not
+/// fit, so that a missing or mistyped argument becomes a tool error with
+/// kind `invalid_argument` (rmcp would otherwise answer with a protocol
+/// error). The schema is the inner type's.
+pub struct Lenient<T>(pub Result<T, String>);
+
+impl<T: JsonSchema> JsonSchema for Lenient<T> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        T::schema_name()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        T::json_schema(generator)
+    }
+}
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for Lenient<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(deserializer)?;
+        Ok(Lenient(serde_json::from_value(value).map_err(|e| e.to_string())))
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoArgs {}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QueryArgs {
+    /// One SQL statement.
+    pub sql: String,
+    /// Environment name; the default environment when absent.
+    pub environment: Option<String>,
+    /// Positional parameters, bound in order ($1… in PostgreSQL, ? elsewhere).
+    pub parameters: Option<Vec<serde_json::Value>>,
+    /// Row limit; defaults to and is capped by the environment's max_rows.
+    pub max_rows: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QueryEnvArgs {
+    /// One SQL statement.
+    pub sql: String,
+    /// Environment name.
+    pub environment: String,
+    /// Positional parameters, bound in order ($1… in PostgreSQL, ? elsewhere).
+    pub parameters: Option<Vec<serde_json::Value>>,
+    /// Row limit; defaults to and is capped by the environment's max_rows.
+    pub max_rows: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MultiQueryArgs {
+    /// One SQL statement, run on every environment.
+    pub sql: String,
+    /// Environment names; every enabled environment when absent.
+    pub environments: Option<Vec<String>>,
+    /// Positional parameters, the same for every environment.
+    pub parameters: Option<Vec<serde_json::Value>>,
+    /// Row limit per environment, capped by each environment's max_rows.
+    pub max_rows: Option<u64>,
+    /// Compare the results (default true).
+    pub compare: Option<bool>,
+    /// Columns that identify a row; without them rows compare as multisets.
+    pub key_columns: Option<Vec<String>>,
+    /// How many row differences to list (default 100); all are counted.
+    pub max_differences: Option<usize>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListDatabasesArgs {
+    /// Environment name; the default environment when absent.
+    pub environment: Option<String>,
+    /// List every enabled environment's databases.
+    pub all_environments: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListTablesArgs {
+    /// Environment name; the default environment when absent.
+    pub environment: Option<String>,
+    /// List every enabled environment's tables.
+    pub all_environments: Option<bool>,
+    /// Only this schema (PostgreSQL schema, MySQL database, SQLite attached name).
+    pub schema: Option<String>,
+    /// SQL LIKE pattern on table names, case-insensitive (`ord%`).
+    pub pattern: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DescribeTableArgs {
+    /// Table name.
+    pub table: String,
+    /// Environment name; the default environment when absent.
+    pub environment: Option<String>,
+    /// Schema; the environment's default schema when absent.
+    pub schema: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompareSchemaArgs {
+    /// At least two environment names; every enabled environment when absent.
+    pub environments: Option<Vec<String>>,
+    /// Only this table; every table when absent.
+    pub table: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HealthArgs {
+    /// Environment name; every environment when absent.
+    pub environment: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TestConnectionArgs {
+    /// Environment name.
+    pub environment: String,
+}

@@ -1,0 +1,312 @@
+//! The MCP tools: each one a thin layer over the fleet.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+
+use dbfleet_core::compare::{CompareOptions, DEFAULT_MAX_DIFFERENCES};
+use dbfleet_core::fleet::{Environment, Fleet, QueryRequest, QueryResult};
+use dbfleet_core::{DbError, TableFilter, TableRef, Value};
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{CallToolResult, Implementation, ServerCapabilities, ServerConfig};
+use rmcp::{ServerHandler, tool, tool_handler, tool_router};
+use serde::Serialize;
+use serde_json::json;
+
+use super::args::*;
+
+#[derive(Clone)]
+pub struct DbfleetTools {
+    fleet: Arc<Fleet>,
+    tool_router: ToolRouter<Self>,
+}
+
+fn success(body: impl Serialize) -> CallToolResult {
+    match serde_json::to_value(body) {
+        Ok(value) => CallToolResult::structured(value),
+        Err(err) => failure(DbError::internal(format!("cannot encode the result: {err}"))),
+    }
+}
+
+/// A failure inside a tool: a tool result with `isError`, never a protocol error.
+fn failure(err: DbError) -> CallToolResult {
+    CallToolResult::structured_error(json!({ "error": err }))
+}
+
+fn respond<T: Serialize>(outcome: Result<T, DbError>) -> CallToolResult {
+    outcome.map_or_else(failure, success)
+}
+
+fn arguments<T>(Parameters(Lenient(args)): Parameters<Lenient<T>>) -> Result<T, DbError> {
+    args.map_err(|reason| DbError::invalid_argument(format!("invalid arguments: {reason}")))
+}
+
+fn params(values: Option<Vec<serde_json::Value>>) -> Vec<Value> {
+    values.unwrap_or_default().iter().map(Value::from_json_param).collect()
+}
+
+/// A query result, with a hint when the row limit cut it.
+#[derive(Serialize)]
+struct QueryAnswer {
+    #[serde(flatten)]
+    result: QueryResult,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<String>,
+}
+
+fn answer(result: QueryResult) -> QueryAnswer {
+    let note = result.truncated.then(|| {
+        format!(
+            "Only the first {} rows are shown (max_rows). Narrow the query with WHERE, aggregate it, or add \
+             ORDER BY … LIMIT to get the rows that matter.",
+            result.max_rows
+        )
+    });
+    QueryAnswer { result, note }
+}
+
+/// Per-environment answers of a listing on several environments.
+#[derive(Serialize)]
+struct PerEnvironment<T> {
+    results: BTreeMap<String, T>,
+    errors: BTreeMap<String, DbError>,
+}
+
+impl DbfleetTools {
+    pub fn new(fleet: Arc<Fleet>) -> Self {
+        DbfleetTools { fleet, tool_router: Self::tool_router() }
+    }
+
+    async fn query(&self, environment: Option<&str>, request: QueryRequest) -> Result<QueryAnswer, DbError> {
+        let env = self.fleet.environment(environment)?;
+        env.query(&request).await.map(answer)
+    }
+
+    /// Runs `work` on the named environment, or on every enabled one.
+    async fn per_environment<T, F, Fut>(
+        &self,
+        environment: Option<String>,
+        all: bool,
+        work: F,
+    ) -> Result<serde_json::Value, DbError>
+    where
+        T: Serialize,
+        F: Fn(Arc<Environment>) -> Fut,
+        Fut: Future<Output = Result<T, DbError>>,
+    {
+        if !all {
+            let env = self.fleet.environment(environment.as_deref())?;
+            let name = env.name().to_owned();
+            let value = work(env).await?;
+            return Ok(json!({ "environment": name, "result": value }));
+        }
+        if environment.is_some() {
+            return Err(DbError::invalid_argument("give either environment or all_environments, not both"));
+        }
+        let envs: Vec<Arc<Environment>> =
+            self.fleet.environments().iter().filter(|env| env.config().enabled).cloned().collect();
+        let outcomes = futures::future::join_all(envs.iter().map(|env| work(env.clone()))).await;
+        let mut answer = PerEnvironment { results: BTreeMap::new(), errors: BTreeMap::new() };
+        for (env, outcome) in envs.iter().zip(outcomes) {
+            match outcome {
+                Ok(value) => answer.results.insert(env.name().to_owned(), value).map(|_| ()),
+                Err(err) => answer.errors.insert(env.name().to_owned(), err).map(|_| ()),
+            };
+        }
+        serde_json::to_value(answer).map_err(|e| DbError::internal(e.to_string()))
+    }
+}
+
+#[tool_router]
+impl DbfleetTools {
+    #[tool(description = "List every configured environment (enabled or not) with its driver, description, \
+        whether it is the default, read-only or disabled, and its connection status (healthy, unhealthy, \
+        disabled, connecting), latency, server version and last error. Does not touch the databases.")]
+    async fn list_environments(&self, args: Parameters<Lenient<NoArgs>>) -> CallToolResult {
+        respond(arguments(args).map(|_| json!({ "environments": self.fleet.statuses() })))
+    }
+
+    #[tool(description = "Run one SQL statement on one environment (the default one when `environment` is \
+        omitted). Returns columns (name, engine type, logical type), rows as arrays, row_count, truncated, \
+        affected_rows for writes, and execution_time_ms. Read-only environments refuse anything but queries. \
+        Use `parameters` for values instead of splicing them into the SQL.")]
+    async fn execute_query(&self, args: Parameters<Lenient<QueryArgs>>) -> CallToolResult {
+        let args = match arguments(args) {
+            Ok(args) => args,
+            Err(err) => return failure(err),
+        };
+        let request =
+            QueryRequest { sql: args.sql, params: params(args.parameters), max_rows: args.max_rows };
+        respond(self.query(args.environment.as_deref(), request).await)
+    }
+
+    #[tool(description = "Run one SQL statement on the named environment. Same result as execute_query; \
+        `environment` is required.")]
+    async fn execute_query_env(&self, args: Parameters<Lenient<QueryEnvArgs>>) -> CallToolResult {
+        let args = match arguments(args) {
+            Ok(args) => args,
+            Err(err) => return failure(err),
+        };
+        let request =
+            QueryRequest { sql: args.sql, params: params(args.parameters), max_rows: args.max_rows };
+        respond(self.query(Some(&args.environment), request).await)
+    }
+
+    #[tool(description = "Run the same SQL on several environments at once (every enabled one when \
+        `environments` is omitted) and compare the results. Returns `results` and `errors` keyed by \
+        environment (one failing environment never fails the others), a `summary`, and a `comparison`: \
+        `identical`, `row_counts`, column differences, and row differences, each naming the environments \
+        that have the row and those that lack it, or a changed column with each environment's value. Give \
+        `key_columns` to match rows by key; without them rows compare as multisets.")]
+    async fn execute_query_multi_env(&self, args: Parameters<Lenient<MultiQueryArgs>>) -> CallToolResult {
+        let args = match arguments(args) {
+            Ok(args) => args,
+            Err(err) => return failure(err),
+        };
+        let request =
+            QueryRequest { sql: args.sql.clone(), params: params(args.parameters), max_rows: args.max_rows };
+        let outcome = self.fleet.query_many(args.environments.as_deref(), &request).await;
+        let comparison = if args.compare.unwrap_or(true) && outcome.results.len() >= 2 {
+            let options = CompareOptions {
+                key_columns: args.key_columns.unwrap_or_default(),
+                max_differences: args.max_differences.unwrap_or(DEFAULT_MAX_DIFFERENCES),
+                ordered: false,
+            };
+            match outcome.compare(&args.sql, &options) {
+                Ok(comparison) => Some(comparison),
+                Err(err) => return failure(err),
+            }
+        } else {
+            None
+        };
+        success(json!({
+            "results": outcome.results,
+            "errors": outcome.errors,
+            "summary": outcome.summary,
+            "comparison": comparison,
+        }))
+    }
+
+    #[tool(description = "List the databases and schemas of an environment (the default one when omitted), \
+        or of every enabled environment with `all_environments: true`.")]
+    async fn list_databases(&self, args: Parameters<Lenient<ListDatabasesArgs>>) -> CallToolResult {
+        let args = match arguments(args) {
+            Ok(args) => args,
+            Err(err) => return failure(err),
+        };
+        let all = args.all_environments.unwrap_or(false);
+        respond(
+            self.per_environment(args.environment, all, |env| async move { env.list_databases().await })
+                .await,
+        )
+    }
+
+    #[tool(
+        description = "List the tables and views of an environment (the default one when omitted), or of \
+        every enabled environment with `all_environments: true`; optionally only one `schema` or names \
+        matching a LIKE `pattern` such as `ord%`."
+    )]
+    async fn list_tables(&self, args: Parameters<Lenient<ListTablesArgs>>) -> CallToolResult {
+        let args = match arguments(args) {
+            Ok(args) => args,
+            Err(err) => return failure(err),
+        };
+        let filter = TableFilter { schema: args.schema, pattern: args.pattern };
+        let all = args.all_environments.unwrap_or(false);
+        respond(
+            self.per_environment(args.environment, all, |env| {
+                let filter = filter.clone();
+                async move { env.list_tables(&filter).await }
+            })
+            .await,
+        )
+    }
+
+    #[tool(description = "Describe a table or view: columns (name, engine type, logical type, nullable, \
+        default), primary key, indexes and foreign keys.")]
+    async fn describe_table(&self, args: Parameters<Lenient<DescribeTableArgs>>) -> CallToolResult {
+        let args = match arguments(args) {
+            Ok(args) => args,
+            Err(err) => return failure(err),
+        };
+        let outcome = async {
+            let env = self.fleet.environment(args.environment.as_deref())?;
+            let schema = env.describe_table(&TableRef::new(args.schema, args.table)).await?;
+            Ok(json!({ "environment": env.name(), "table": schema }))
+        };
+        respond(outcome.await)
+    }
+
+    #[tool(description = "Compare table definitions across environments (at least two; every enabled one \
+        when omitted), for one `table` or all: tables present only in some environments, then per table \
+        missing columns, logical types, native types (reported separately), nullability, defaults, \
+        primary keys, indexes and foreign keys.")]
+    async fn compare_schema(&self, args: Parameters<Lenient<CompareSchemaArgs>>) -> CallToolResult {
+        let args = match arguments(args) {
+            Ok(args) => args,
+            Err(err) => return failure(err),
+        };
+        if args.environments.as_ref().is_some_and(|e| e.len() < 2) {
+            return failure(DbError::invalid_argument("compare_schema needs at least two environments"));
+        }
+        success(self.fleet.compare_schema(args.environments.as_deref(), args.table.as_deref()).await)
+    }
+
+    #[tool(description = "Ping one environment (or every one when omitted) and report its status, latency, \
+        last error, consecutive failures and pool statistics.")]
+    async fn health_check(&self, args: Parameters<Lenient<HealthArgs>>) -> CallToolResult {
+        let args = match arguments(args) {
+            Ok(args) => args,
+            Err(err) => return failure(err),
+        };
+        let outcome = self.fleet.health_check(args.environment.as_deref()).await;
+        respond(outcome.map(|statuses| json!({ "environments": statuses })))
+    }
+
+    #[tool(description = "Open a fresh connection to an environment and report host/port (no secrets), \
+        connect time and server version, or on failure the class: dns, refused, timeout, auth, tls, database.")]
+    async fn test_connection(&self, args: Parameters<Lenient<TestConnectionArgs>>) -> CallToolResult {
+        let args = match arguments(args) {
+            Ok(args) => args,
+            Err(err) => return failure(err),
+        };
+        match self.fleet.environment(Some(&args.environment)) {
+            Ok(env) => success(env.test_connection().await),
+            Err(err) => failure(err),
+        }
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for DbfleetTools {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("dbfleet", env!("CARGO_PKG_VERSION")))
+            .with_instructions(instructions(&self.fleet))
+    }
+}
+
+/// Tells the assistant which environments exist, on which engines, and which
+/// one a call without `environment` goes to.
+fn instructions(fleet: &Fleet) -> String {
+    let mut text = String::from(
+        "dbfleet gives access to several named database environments. Pass `environment` to choose one; \
+         use execute_query_multi_env to ask several at once and see what differs.\nEnvironments:\n",
+    );
+    for status in fleet.statuses() {
+        let mut flags = Vec::new();
+        if status.default {
+            flags.push("default");
+        }
+        if status.read_only {
+            flags.push("read-only");
+        }
+        if !status.enabled {
+            flags.push("disabled");
+        }
+        let description = status.description.as_deref().map(|d| format!(": {d}")).unwrap_or_default();
+        text.push_str(&format!("- {} ({}; {}){description}\n", status.name, status.driver, flags.join(", ")));
+    }
+    text
+}
