@@ -25,8 +25,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the environments to an MCP client over stdio.
-    Serve,
+    /// Serve the environments to MCP clients (stdio, or streamable HTTP at /mcp).
+    Serve(ServeArgs),
     /// List the drivers linked into this binary.
     Drivers,
     /// Validate the configuration and test every environment.
@@ -37,6 +37,23 @@ pub enum Command {
     Query(QueryArgs),
     /// Compare table definitions across environments.
     DiffSchema(DiffSchemaArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Transport (default: [server] transport, else stdio).
+    #[arg(long, value_enum)]
+    pub transport: Option<TransportArg>,
+
+    /// Address for the HTTP transport (default: [server] listen, else 127.0.0.1:8080).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TransportArg {
+    Stdio,
+    Http,
 }
 
 #[derive(Debug, clap::Args)]

@@ -1,31 +1,18 @@
 //! The MCP server through a real MCP client (rmcp) over stdio, starting the
 //! built `dbfleet` binary: tools, schemas, results and every error case.
 
-use std::path::{Path, PathBuf};
+mod common;
 
-use rmcp::model::{CallToolRequestParams, CallToolResult};
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use common::{call, config_dir, error, ok};
+use dbfleet_tests::estate::ShopEstate;
 use rmcp::service::RunningService;
 use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
 use rmcp::{RoleClient, ServiceExt};
 use serde_json::{Value, json};
-
-/// The quickstart demo plus an environment that is down and one disabled.
-fn config_dir() -> (tempfile::TempDir, PathBuf) {
-    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("seed")).unwrap();
-    for file in ["shop-dev.sql", "shop-prod.sql"] {
-        std::fs::copy(examples.join("seed").join(file), dir.path().join("seed").join(file)).unwrap();
-    }
-    let mut config = std::fs::read_to_string(examples.join("quickstart.toml")).unwrap();
-    config.push_str(
-        "\n[environments.down]\ndriver = \"sqlite\"\npath = \"missing.db\"\n\
-         [environments.off]\ndriver = \"sqlite\"\npath = \":memory:\"\nenabled = false\n",
-    );
-    let path = dir.path().join("mcp.toml");
-    std::fs::write(&path, config).unwrap();
-    (dir, path)
-}
 
 async fn client(config: &Path) -> RunningService<RoleClient, ()> {
     let transport = TokioChildProcess::new(
@@ -35,28 +22,6 @@ async fn client(config: &Path) -> RunningService<RoleClient, ()> {
     )
     .unwrap();
     ().serve(transport).await.expect("the server initializes")
-}
-
-async fn call(client: &RunningService<RoleClient, ()>, tool: &str, args: Value) -> CallToolResult {
-    let args = args.as_object().cloned().unwrap_or_default();
-    client.call_tool(CallToolRequestParams::new(tool.to_owned()).with_arguments(args)).await.unwrap()
-}
-
-fn ok(result: CallToolResult) -> Value {
-    assert_ne!(result.is_error, Some(true), "{result:?}");
-    let structured = result.structured_content.clone().expect("structuredContent");
-    let text = result.content[0].as_text().expect("text content").text.clone();
-    assert_eq!(
-        serde_json::from_str::<Value>(&text).unwrap(),
-        structured,
-        "text and structured content agree"
-    );
-    structured
-}
-
-fn error(result: CallToolResult) -> Value {
-    assert_eq!(result.is_error, Some(true), "{result:?}");
-    result.structured_content.expect("structuredContent")["error"].clone()
 }
 
 #[tokio::test]
@@ -98,92 +63,7 @@ async fn tools_are_listed_with_their_schemas() {
 async fn every_tool_answers() {
     let (_dir, config) = config_dir();
     let client = client(&config).await;
-
-    let envs = ok(call(&client, "list_environments", json!({})).await);
-    let statuses: Vec<(String, String)> = envs["environments"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| (e["name"].as_str().unwrap().to_owned(), e["status"].as_str().unwrap().to_owned()))
-        .collect();
-    assert_eq!(
-        statuses,
-        [
-            ("dev".to_owned(), "healthy".to_owned()),
-            ("prod".to_owned(), "healthy".to_owned()),
-            ("down".to_owned(), "unhealthy".to_owned()),
-            ("off".to_owned(), "disabled".to_owned())
-        ]
-    );
-    assert!(envs["environments"][2]["last_error"]["message"].as_str().unwrap().contains("missing.db"));
-
-    let result = ok(call(
-        &client,
-        "execute_query",
-        json!({"sql": "SELECT id FROM orders WHERE id > ? ORDER BY id", "parameters": [1002], "max_rows": 1}),
-    )
-    .await);
-    assert_eq!(result["environment"], "dev");
-    assert_eq!(result["rows"], json!([[1003]]));
-    assert_eq!(result["truncated"], true);
-    assert!(result["note"].as_str().unwrap().contains("max_rows"));
-    assert_eq!(result["columns"][0], json!({"name": "id", "type": "INTEGER", "logical_type": "int"}));
-
-    let result = ok(call(
-        &client,
-        "execute_query_env",
-        json!({"sql": "SELECT count(*) AS n FROM orders", "environment": "prod"}),
-    )
-    .await);
-    assert_eq!(result["rows"], json!([[5]]));
-
-    let multi = ok(call(
-        &client,
-        "execute_query_multi_env",
-        json!({"sql": "SELECT id, amount FROM orders", "key_columns": ["id"]}),
-    )
-    .await);
-    assert_eq!(multi["summary"]["requested"], 3);
-    assert_eq!(multi["errors"]["down"]["kind"], "connection");
-    assert_eq!(multi["comparison"]["identical"], false);
-    assert_eq!(
-        multi["comparison"]["differences"],
-        json!([
-            {"kind": "changed", "key": {"id": 1002}, "column": "amount", "values": {"dev": "59.8", "prod": "64.9"}},
-            {"kind": "missing", "key": {"id": 1005}, "present_in": ["prod"], "missing_from": ["dev"]}
-        ])
-    );
-
-    let databases = ok(call(&client, "list_databases", json!({"all_environments": true})).await);
-    assert_eq!(databases["results"]["dev"][0]["name"], "main");
-    assert_eq!(databases["errors"]["down"]["kind"], "connection");
-
-    let tables = ok(call(&client, "list_tables", json!({"environment": "prod", "pattern": "ord%"})).await);
-    let names: Vec<&str> =
-        tables["result"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["order_totals", "orders"]);
-
-    let described = ok(call(&client, "describe_table", json!({"table": "orders"})).await);
-    assert_eq!(described["table"]["primary_key"], json!(["id"]));
-    assert_eq!(described["table"]["foreign_keys"].as_array().unwrap().len(), 2);
-
-    let schema = ok(call(&client, "compare_schema", json!({"environments": ["dev", "prod"]})).await);
-    assert_eq!(
-        schema["comparison"]["tables"],
-        json!([{"table": "products", "differences": [
-            {"kind": "missing_column", "column": "weight_grams", "present_in": ["dev"], "missing_from": ["prod"]}
-        ]}])
-    );
-
-    let health = ok(call(&client, "health_check", json!({"environment": "prod"})).await);
-    assert_eq!(health["environments"][0]["status"], "healthy");
-    assert!(health["environments"][0]["pool"]["max"].as_u64().unwrap() >= 1);
-
-    let test = ok(call(&client, "test_connection", json!({"environment": "prod"})).await);
-    assert_eq!(test["ok"], true);
-    assert!(test["server_version"].as_str().unwrap().starts_with("SQLite"));
-    let failed = ok(call(&client, "test_connection", json!({"environment": "down"})).await);
-    assert_eq!((failed["ok"].clone(), failed["failure_class"].clone()), (json!(false), json!("database")));
+    common::every_tool_answers(&client).await;
     client.cancel().await.unwrap();
 }
 
@@ -233,4 +113,151 @@ async fn concurrent_clients_are_served() {
     for client in clients {
         client.cancel().await.unwrap();
     }
+}
+
+/// With debug logging on, stdout still carries nothing but JSON-RPC messages.
+#[test]
+fn stdout_carries_only_protocol_messages() {
+    let (_dir, config) = config_dir();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dbfleet"))
+        .args(["--log-level", "debug", "serve", "--config"])
+        .arg(&config)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let requests = [
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18",
+            "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}}),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "execute_query",
+            "arguments": {"sql": "SELECT * FROM customers"}}}),
+        json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "execute_query",
+            "arguments": {"sql": "SELECT 1", "environment": "down"}}}),
+        json!({"jsonrpc": "2.0", "id": 4, "method": "no/such/method"}),
+    ];
+    let mut stdin = child.stdin.take().unwrap();
+    for request in &requests {
+        writeln!(stdin, "{request}").unwrap();
+    }
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut answered = Vec::new();
+    while answered.len() < 4 {
+        let line = lines.next().expect("the server answers every request").unwrap();
+        let message: Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("not a JSON-RPC message ({e}): {line}"));
+        assert_eq!(message["jsonrpc"], "2.0", "{line}");
+        if let Some(id) = message["id"].as_u64() {
+            answered.push(id);
+        }
+    }
+    drop(stdin);
+    for line in lines {
+        let line = line.unwrap();
+        assert!(serde_json::from_str::<Value>(&line).is_ok(), "not a JSON-RPC message: {line}");
+    }
+    let output = child.wait_with_output().unwrap();
+    answered.sort();
+    assert_eq!(answered, [1, 2, 3, 4]);
+    let logs = String::from_utf8_lossy(&output.stderr);
+    assert!(logs.contains("DEBUG"), "debug logs went to stderr: {logs}");
+}
+
+/// Every tool on an estate of SQLite, PostgreSQL and MariaDB, and the exact
+/// differences of the shop seeded on all three.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tools_work_across_sqlite_postgres_and_mariadb() {
+    let Some(estate) = ShopEstate::create().await else { return };
+    let config = estate.dir().join("estate.toml");
+    std::fs::write(&config, format!("default_environment = \"staging\"\n{}", estate.environments(true)))
+        .unwrap();
+    let client = client(&config).await;
+
+    let envs = ok(call(&client, "list_environments", json!({})).await);
+    let versions: Vec<(&str, &str, &str)> = envs["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["name"].as_str().unwrap(),
+                e["status"].as_str().unwrap(),
+                e["server_version"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    for ((name, status, version), (want, engine)) in
+        versions.iter().zip([("dev", "SQLite"), ("staging", "PostgreSQL"), ("legacy", "MariaDB")])
+    {
+        assert_eq!((*name, *status), (want, "healthy"));
+        assert!(version.contains(engine), "{name}: {version}");
+    }
+
+    for env in ["dev", "staging", "legacy"] {
+        let result = ok(call(
+            &client,
+            "execute_query_env",
+            json!({"sql": "SELECT name FROM customers ORDER BY id", "environment": env}),
+        )
+        .await);
+        assert_eq!(result["rows"], json!([["Ada"], ["Grace"]]), "{env}");
+        let tables = ok(call(&client, "list_tables", json!({"environment": env})).await);
+        let names: Vec<&str> =
+            tables["result"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["customers", "orders"], "{env}");
+        let orders =
+            ok(call(&client, "describe_table", json!({"table": "orders", "environment": env})).await);
+        assert_eq!(orders["table"]["primary_key"], json!(["id"]), "{env}");
+        let test = ok(call(&client, "test_connection", json!({"environment": env})).await);
+        assert_eq!(test["ok"], true, "{env}: {test}");
+    }
+    let default =
+        ok(call(&client, "execute_query", json!({"sql": "SELECT COUNT(*) AS n FROM orders"})).await);
+    assert_eq!((default["environment"].clone(), default["rows"].clone()), (json!("staging"), json!([[3]])));
+    let databases = ok(call(&client, "list_databases", json!({"all_environments": true})).await);
+    assert_eq!(databases["results"].as_object().unwrap().len(), 3, "{databases}");
+    let health = ok(call(&client, "health_check", json!({})).await);
+    assert!(health["environments"].as_array().unwrap().iter().all(|e| e["status"] == "healthy"), "{health}");
+
+    let multi = ok(call(
+        &client,
+        "execute_query_multi_env",
+        json!({"sql": "SELECT id, customer_id, amount FROM orders ORDER BY id", "key_columns": ["id"]}),
+    )
+    .await);
+    assert_eq!(multi["summary"]["succeeded"], 3);
+    let comparison = &multi["comparison"];
+    assert_eq!(comparison["identical"], false);
+    assert_eq!(comparison["row_counts"], json!({"dev": 2, "staging": 3, "legacy": 3}));
+    assert_eq!(
+        comparison["column_differences"],
+        json!([{"kind": "logical_type", "column": "amount",
+                "logical_types": {"dev": "decimal", "legacy": "float", "staging": "decimal"}}])
+    );
+    assert_eq!(
+        comparison["differences"],
+        json!([
+            {"kind": "changed", "key": {"id": 2}, "column": "amount",
+             "values": {"dev": "15.5", "legacy": 15.5, "staging": "20.00"}},
+            {"kind": "missing", "key": {"id": 3}, "present_in": ["staging", "legacy"], "missing_from": ["dev"]}
+        ])
+    );
+
+    let schema = ok(call(&client, "compare_schema", json!({"table": "orders"})).await);
+    let differences = &schema["comparison"]["tables"][0]["differences"];
+    let differences = differences.as_array().unwrap();
+    assert!(
+        differences.contains(&json!({"kind": "missing_column", "column": "note",
+            "present_in": ["legacy"], "missing_from": ["dev", "staging"]})),
+        "{differences:?}"
+    );
+    assert!(
+        differences.contains(&json!({"kind": "logical_type", "column": "amount",
+            "values": {"dev": "decimal", "legacy": "float", "staging": "decimal"}})),
+        "{differences:?}"
+    );
+    client.cancel().await.unwrap();
+    estate.drop().await;
 }

@@ -1,8 +1,10 @@
 //! Helpers shared by the workspace integration tests.
 
+pub mod estate;
 pub mod services;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use dbfleet_core::Config;
@@ -31,4 +33,10 @@ pub async fn wait_for_status(env: &Environment, status: Status, limit: Duration)
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     env.status() == status
+}
+
+/// A number no other call in this process gets, for naming scratch databases.
+pub fn unique() -> u32 {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }

@@ -18,7 +18,7 @@ use crate::cli::{Cli, Command};
 pub async fn dispatch(cli: Cli) -> ExitCode {
     let config = cli.config.as_deref();
     let outcome = match cli.command {
-        Command::Serve => serve::run(config).await,
+        Command::Serve(args) => serve::run(config, args).await,
         Command::Drivers => drivers::run(),
         Command::Check => check::run(config).await,
         Command::Envs => envs::run(config),

@@ -1,17 +1,40 @@
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
 
+use anyhow::Context;
+use dbfleet_core::config::Transport;
 use dbfleet_core::fleet::{Fleet, StartOptions};
+
+use crate::cli::{ServeArgs, TransportArg};
 
 /// Starts even when environments are down: those are listed as unhealthy,
 /// fail fast when called, and reconnect in the background.
-pub async fn run(config: Option<&Path>) -> anyhow::Result<ExitCode> {
+pub async fn run(config: Option<&Path>, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let config = super::load(config)?;
+    let http = match args.transport {
+        Some(transport) => transport == TransportArg::Http,
+        None => config.server.transport == Transport::Http,
+    };
     let fleet = Fleet::start(&config, StartOptions::default())?;
-    // Bounded by each environment's connect timeout.
-    fleet.wait_ready().await;
-    tracing::info!(environments = config.environments.len(), "serving MCP over stdio");
-    crate::mcp::serve_stdio(fleet.clone()).await?;
+    if http {
+        let listen = args.listen.unwrap_or_else(|| config.server.listen.clone());
+        let listen: SocketAddr =
+            listen.parse().with_context(|| format!("--listen {listen}: not an address"))?;
+        let token = match &config.server.auth_token_env {
+            Some(var) => Some(
+                std::env::var(var)
+                    .with_context(|| format!("[server] auth_token_env names {var}, which is not set"))?,
+            ),
+            None => None,
+        };
+        crate::mcp::serve_http(fleet.clone(), listen, token).await?;
+    } else {
+        // Bounded by each environment's connect timeout.
+        fleet.wait_ready().await;
+        tracing::info!(environments = config.environments.len(), "serving MCP over stdio");
+        crate::mcp::serve_stdio(fleet.clone()).await?;
+    }
     fleet.shutdown().await;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,6 +1,7 @@
-//! The MCP server: dbfleet's tools over stdio.
+//! The MCP server: dbfleet's tools over stdio or streamable HTTP.
 
 mod args;
+mod http;
 mod tools;
 
 use std::sync::Arc;
@@ -8,6 +9,7 @@ use std::sync::Arc;
 use dbfleet_core::fleet::Fleet;
 use rmcp::ServiceExt;
 
+pub use http::serve_http;
 pub use tools::DbfleetTools;
 
 /// Serves the tools on stdin/stdout until the client disconnects. Nothing

@@ -1,0 +1,138 @@
+//! What the MCP tests share, whatever the transport: the demo config, calls
+//! through a real client, and the check of every tool's answer.
+
+use std::path::{Path, PathBuf};
+
+use rmcp::RoleClient;
+use rmcp::model::{CallToolRequestParams, CallToolResult};
+use rmcp::service::Peer;
+use serde_json::{Value, json};
+
+/// The quickstart demo plus an environment that is down and one disabled.
+pub fn config_dir() -> (tempfile::TempDir, PathBuf) {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("seed")).unwrap();
+    for file in ["shop-dev.sql", "shop-prod.sql"] {
+        std::fs::copy(examples.join("seed").join(file), dir.path().join("seed").join(file)).unwrap();
+    }
+    let mut config = std::fs::read_to_string(examples.join("quickstart.toml")).unwrap();
+    config.push_str(
+        "\n[environments.down]\ndriver = \"sqlite\"\npath = \"missing.db\"\n\
+         [environments.off]\ndriver = \"sqlite\"\npath = \":memory:\"\nenabled = false\n",
+    );
+    let path = dir.path().join("mcp.toml");
+    std::fs::write(&path, config).unwrap();
+    (dir, path)
+}
+
+pub async fn call(client: &Peer<RoleClient>, tool: &str, args: Value) -> CallToolResult {
+    let args = args.as_object().cloned().unwrap_or_default();
+    client.call_tool(CallToolRequestParams::new(tool.to_owned()).with_arguments(args)).await.unwrap()
+}
+
+pub fn ok(result: CallToolResult) -> Value {
+    assert_ne!(result.is_error, Some(true), "{result:?}");
+    let structured = result.structured_content.clone().expect("structuredContent");
+    let text = result.content[0].as_text().expect("text content").text.clone();
+    assert_eq!(
+        serde_json::from_str::<Value>(&text).unwrap(),
+        structured,
+        "text and structured content agree"
+    );
+    structured
+}
+
+pub fn error(result: CallToolResult) -> Value {
+    assert_eq!(result.is_error, Some(true), "{result:?}");
+    result.structured_content.expect("structuredContent")["error"].clone()
+}
+
+/// Calls every tool once on the config of [`config_dir`] and checks its answer.
+pub async fn every_tool_answers(client: &Peer<RoleClient>) {
+    let envs = ok(call(client, "list_environments", json!({})).await);
+    let statuses: Vec<(String, String)> = envs["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["name"].as_str().unwrap().to_owned(), e["status"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("dev".to_owned(), "healthy".to_owned()),
+            ("prod".to_owned(), "healthy".to_owned()),
+            ("down".to_owned(), "unhealthy".to_owned()),
+            ("off".to_owned(), "disabled".to_owned())
+        ]
+    );
+    assert!(envs["environments"][2]["last_error"]["message"].as_str().unwrap().contains("missing.db"));
+
+    let result = ok(call(
+        client,
+        "execute_query",
+        json!({"sql": "SELECT id FROM orders WHERE id > ? ORDER BY id", "parameters": [1002], "max_rows": 1}),
+    )
+    .await);
+    assert_eq!(result["environment"], "dev");
+    assert_eq!(result["rows"], json!([[1003]]));
+    assert_eq!(result["truncated"], true);
+    assert!(result["note"].as_str().unwrap().contains("max_rows"));
+    assert_eq!(result["columns"][0], json!({"name": "id", "type": "INTEGER", "logical_type": "int"}));
+
+    let result = ok(call(
+        client,
+        "execute_query_env",
+        json!({"sql": "SELECT count(*) AS n FROM orders", "environment": "prod"}),
+    )
+    .await);
+    assert_eq!(result["rows"], json!([[5]]));
+
+    let multi = ok(call(
+        client,
+        "execute_query_multi_env",
+        json!({"sql": "SELECT id, amount FROM orders", "key_columns": ["id"]}),
+    )
+    .await);
+    assert_eq!(multi["summary"]["requested"], 3);
+    assert_eq!(multi["errors"]["down"]["kind"], "connection");
+    assert_eq!(multi["comparison"]["identical"], false);
+    assert_eq!(
+        multi["comparison"]["differences"],
+        json!([
+            {"kind": "changed", "key": {"id": 1002}, "column": "amount", "values": {"dev": "59.8", "prod": "64.9"}},
+            {"kind": "missing", "key": {"id": 1005}, "present_in": ["prod"], "missing_from": ["dev"]}
+        ])
+    );
+
+    let databases = ok(call(client, "list_databases", json!({"all_environments": true})).await);
+    assert_eq!(databases["results"]["dev"][0]["name"], "main");
+    assert_eq!(databases["errors"]["down"]["kind"], "connection");
+
+    let tables = ok(call(client, "list_tables", json!({"environment": "prod", "pattern": "ord%"})).await);
+    let names: Vec<&str> =
+        tables["result"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["order_totals", "orders"]);
+
+    let described = ok(call(client, "describe_table", json!({"table": "orders"})).await);
+    assert_eq!(described["table"]["primary_key"], json!(["id"]));
+    assert_eq!(described["table"]["foreign_keys"].as_array().unwrap().len(), 2);
+
+    let schema = ok(call(client, "compare_schema", json!({"environments": ["dev", "prod"]})).await);
+    assert_eq!(
+        schema["comparison"]["tables"],
+        json!([{"table": "products", "differences": [
+            {"kind": "missing_column", "column": "weight_grams", "present_in": ["dev"], "missing_from": ["prod"]}
+        ]}])
+    );
+
+    let health = ok(call(client, "health_check", json!({"environment": "prod"})).await);
+    assert_eq!(health["environments"][0]["status"], "healthy");
+    assert!(health["environments"][0]["pool"]["max"].as_u64().unwrap() >= 1);
+
+    let test = ok(call(client, "test_connection", json!({"environment": "prod"})).await);
+    assert_eq!(test["ok"], true);
+    assert!(test["server_version"].as_str().unwrap().starts_with("SQLite"));
+    let failed = ok(call(client, "test_connection", json!({"environment": "down"})).await);
+    assert_eq!((failed["ok"].clone(), failed["failure_class"].clone()), (json!(false), json!("database")));
+}
