@@ -373,3 +373,36 @@ fn diff_schema_shows_the_quickstart_schema_difference() {
     assert_eq!(one.status.code(), Some(1));
     assert!(stderr(&one).contains("at least two"), "{}", stderr(&one));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_and_diff_schema_across_sqlite_postgres_and_mariadb() {
+    let Some(estate) = dbfleet_tests::estate::ShopEstate::create().await else { return };
+    let config = estate.dir().join("estate.toml");
+    std::fs::write(&config, estate.environments(true)).unwrap();
+    let config = config.to_str().unwrap();
+    let sql = "SELECT id, customer_id, amount FROM orders ORDER BY id";
+    let output = dbfleet(&["query", "-c", config, "--all", "--compare", "--key", "id", sql]);
+    let diff = dbfleet(&["diff-schema", "-c", config, "--table", "orders"]);
+    estate.drop().await;
+
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let text = stdout(&output);
+    let comparison = &text[text.find("differences between").unwrap_or_else(|| panic!("{text}"))..];
+    assert_eq!(
+        comparison,
+        "differences between dev, staging, legacy: 1 in columns, 2 in rows (rows: dev 2, legacy 3, staging 3)\n\
+         \x20 column amount: type dev=decimal, legacy=float, staging=decimal\n\
+         \x20 row id=2: amount differs: dev=15.5, legacy=15.5, staging=20.00\n\
+         \x20 row id=3: only in staging, legacy (missing from dev)\n"
+    );
+    assert_eq!(diff.status.code(), Some(3), "{}", stderr(&diff));
+    assert_eq!(
+        stdout(&diff),
+        "schema differences between dev, staging, legacy:\ntable orders:\n\
+         \x20 column id: native type dev=integer, legacy=int(11), staging=integer (same logical type)\n\
+         \x20 column customer_id: native type dev=integer, legacy=int(11), staging=integer (same logical type)\n\
+         \x20 column amount: type dev=decimal, legacy=float, staging=decimal\n\
+         \x20 column amount: native type dev=decimal(10,2), legacy=double, staging=numeric(10,2)\n\
+         \x20 column note: only in legacy (missing from dev, staging)\n"
+    );
+}

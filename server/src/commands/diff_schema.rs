@@ -82,10 +82,17 @@ fn write_schema_comparison(out: &mut impl Write, comparison: &SchemaComparison) 
                         values(v.iter().map(|(e, t)| (e.clone(), t.to_string())).collect())
                     )
                 }
-                SchemaDifference::NativeType { column, values: v } => format!(
-                    "column {column}: native type {} (same logical type)",
-                    values(v.iter().map(|(e, t)| (e.clone(), t.clone())).collect())
-                ),
+                SchemaDifference::NativeType { column, values: v } => {
+                    let logical_differs = table
+                        .differences
+                        .iter()
+                        .any(|d| matches!(d, SchemaDifference::LogicalType { column: c, .. } if c == column));
+                    format!(
+                        "column {column}: native type {}{}",
+                        values(v.iter().map(|(e, t)| (e.clone(), t.clone())).collect()),
+                        if logical_differs { "" } else { " (same logical type)" }
+                    )
+                }
                 SchemaDifference::Nullable { column, values: v } => format!(
                     "column {column}: nullable {}",
                     values(v.iter().map(|(e, n)| (e.clone(), n.to_string())).collect())
