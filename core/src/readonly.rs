@@ -9,7 +9,7 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{SetExpr, Statement, Visit, Visitor};
-use sqlparser::dialect::Dialect;
+use sqlparser::dialect::{Dialect, MsSqlDialect};
 use sqlparser::keywords::Keyword;
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::{Token, Tokenizer};
@@ -43,7 +43,8 @@ pub fn classify(sql: &str, dialect: &dyn Dialect) -> Result<Classification, Clas
     if let Some(class) = classify_pragma(sql, dialect)? {
         return Ok(class);
     }
-    let statements = Parser::parse_sql(dialect, sql).map_err(|e| ClassifyError::Parse(e.to_string()))?;
+    let sql = without_query_hints(sql, dialect)?;
+    let statements = Parser::parse_sql(dialect, &sql).map_err(|e| ClassifyError::Parse(e.to_string()))?;
     let statement = match statements.as_slice() {
         [] => return Err(ClassifyError::Empty),
         [one] => one,
@@ -126,6 +127,45 @@ fn is_read_only_kind(statement: &Statement) -> bool {
         | Statement::ShowCollation { .. } => true,
         Statement::Explain { analyze, .. } => !analyze,
         _ => false,
+    }
+}
+
+/// T-SQL query hints at the end of a statement (`… OPTION (MAXRECURSION 0)`,
+/// `OPTION (RECOMPILE)`) only steer the planner, and sqlparser does not read
+/// them: they are cut off, and what remains must still classify on its own.
+fn without_query_hints(sql: &str, dialect: &dyn Dialect) -> Result<String, ClassifyError> {
+    if !dialect.is::<MsSqlDialect>() {
+        return Ok(sql.to_owned());
+    }
+    let mut tokens =
+        Tokenizer::new(dialect, sql).tokenize().map_err(|e| ClassifyError::Parse(e.to_string()))?;
+    let significant = |t: &Token| !matches!(t, Token::Whitespace(_) | Token::SemiColon | Token::EOF);
+    let Some(last) = tokens.iter().rposition(significant) else { return Ok(sql.to_owned()) };
+    if tokens[last] != Token::RParen {
+        return Ok(sql.to_owned());
+    }
+    let mut depth = 0usize;
+    let mut open = None;
+    for (i, token) in tokens[..=last].iter().enumerate().rev() {
+        match token {
+            Token::RParen => depth += 1,
+            Token::LParen => {
+                depth -= 1;
+                if depth == 0 {
+                    open = Some(i);
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    let option = open.and_then(|open| tokens[..open].iter().rposition(significant));
+    match option.map(|i| (i, &tokens[i])) {
+        Some((i, Token::Word(word))) if word.keyword == Keyword::OPTION => {
+            tokens.truncate(i);
+            Ok(tokens.iter().map(ToString::to_string).collect())
+        }
+        _ => Ok(sql.to_owned()),
     }
 }
 
@@ -213,7 +253,7 @@ fn statement_keyword(statement: &Statement) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sqlparser::dialect::{GenericDialect, MySqlDialect, PostgreSqlDialect, SQLiteDialect};
+    use sqlparser::dialect::{GenericDialect, MsSqlDialect, MySqlDialect, PostgreSqlDialect, SQLiteDialect};
 
     fn read_only(sql: &str) -> bool {
         classify(sql, &SQLiteDialect {}).unwrap().read_only
@@ -273,6 +313,31 @@ mod tests {
         let my = MySqlDialect {};
         for sql in ["SHOW TABLES", "DESCRIBE orders", "SHOW DATABASES"] {
             assert!(classify(sql, &my).unwrap().read_only, "{sql}");
+        }
+    }
+
+    #[test]
+    fn t_sql_queries_are_read_only_and_writes_are_not() {
+        let ms = MsSqlDialect {};
+        for sql in [
+            "SELECT TOP (5) id FROM dbo.orders WHERE customer_id = @P1 ORDER BY id",
+            "WITH c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000) SELECT x FROM c \
+             OPTION (MAXRECURSION 0)",
+            "SELECT id FROM orders WHERE amount > (SELECT AVG(amount) FROM orders) OPTION (RECOMPILE);",
+            "SELECT COUNT_BIG(*) FROM [dbo].[orders]",
+            "SELECT @@VERSION",
+            "SELECT N'héllo' AS t, 0x0001FF AS b",
+        ] {
+            let class = classify(sql, &ms).unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+            assert!(class.read_only && class.returns_rows, "{sql}");
+        }
+        for sql in [
+            "INSERT INTO customers VALUES (9, N'x')",
+            "SELECT * INTO copy FROM orders",
+            "DROP TABLE orders",
+            "DELETE FROM orders OPTION (MAXDOP 1)",
+        ] {
+            assert!(!classify(sql, &ms).unwrap().read_only, "{sql}");
         }
     }
 
