@@ -27,6 +27,8 @@ use dbfleet_mysql as _;
 use dbfleet_postgres as _;
 #[cfg(feature = "sqlite")]
 use dbfleet_sqlite as _;
+#[cfg(feature = "sqlserver")]
+use dbfleet_sqlserver as _;
 
 /// Parses the command line, runs the command, and returns its exit code.
 pub fn run() -> ExitCode {

@@ -406,3 +406,68 @@ async fn query_and_diff_schema_across_sqlite_postgres_and_mariadb() {
          \x20 column note: only in legacy (missing from dev, staging)\n"
     );
 }
+
+/// `check` and `query` on a SQL Server environment: the TDS test endpoint of
+/// this tree, or the real server of `DBFLEET_TEST_MSSQL_URL`.
+#[test]
+fn check_and_query_on_sql_server() {
+    let Some(server) = dbfleet_tests::sqlserver::sqlserver() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("dbfleet_cli_{}", std::process::id());
+    let config = dir.path().join("mssql.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[environments.admin]\ndriver = \"sqlserver\"\n{}password_env = \"WAREHOUSE_PW\"\nread_only = false\n\
+             [environments.warehouse]\ndriver = \"sqlserver\"\n{}password_env = \"WAREHOUSE_PW\"\nread_only = false\n",
+            server.settings_without_password("master"),
+            server.settings_without_password(&database),
+        ),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let with_password = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_dbfleet"))
+            .args(args)
+            .env("WAREHOUSE_PW", &server.password)
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{args:?}: {}\n{}", stdout(&output), stderr(&output));
+        output
+    };
+    with_password(&["query", "-c", config, "-e", "admin", &format!("CREATE DATABASE {database}")]);
+    let output = with_password(&["check", "-c", config]);
+    let text = stdout(&output);
+    for env in ["admin", "warehouse"] {
+        let line = text.lines().find(|l| l.contains(&format!(" {env} "))).unwrap_or_else(|| panic!("{text}"));
+        assert!(line.contains("healthy") && line.contains("SQL Server"), "{line}");
+    }
+    with_password(&[
+        "query",
+        "-c",
+        config,
+        "-e",
+        "warehouse",
+        "CREATE TABLE prices (id INT PRIMARY KEY, label NVARCHAR(50), price DECIMAL(6,2), at DATETIME2(3))",
+    ]);
+    with_password(&[
+        "query",
+        "-c",
+        config,
+        "-e",
+        "warehouse",
+        "INSERT INTO prices VALUES (1, N'héllo', 12.50, '2024-05-01 13:45:00.123')",
+    ]);
+    let output =
+        with_password(&["query", "-c", config, "-e", "warehouse", "-f", "ndjson", "SELECT * FROM prices"]);
+    with_password(&["query", "-c", config, "-e", "admin", &format!("DROP DATABASE {database}")]);
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap(),
+        serde_json::json!({"id": 1, "label": "héllo", "price": "12.50", "at": "2024-05-01T13:45:00.123"})
+    );
+
+    let refused = dbfleet(&["check", "-c", config]);
+    assert_eq!(refused.status.code(), Some(1), "an unset password_env is a configuration error");
+    assert!(stderr(&refused).contains("WAREHOUSE_PW"), "{}", stderr(&refused));
+}

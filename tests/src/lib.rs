@@ -2,6 +2,7 @@
 
 pub mod estate;
 pub mod services;
+pub mod sqlserver;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -15,6 +16,7 @@ use dbfleet_core::fleet::{Environment, Status};
 use dbfleet_mysql as _;
 use dbfleet_postgres as _;
 use dbfleet_sqlite as _;
+use dbfleet_sqlserver as _;
 
 /// Loads a configuration from TOML text whose relative paths resolve in `dir`.
 /// `${VAR}` references resolve against `vars`.

@@ -24,14 +24,21 @@ pub fn mysql_url() -> Option<String> {
 
 fn service(engine: &str, var: &str, default: &str) -> Option<String> {
     let url = std::env::var(var).unwrap_or_else(|_| default.to_owned());
-    let address = host_port(&url);
+    reachable(engine, var, &url)?;
+    Some(url)
+}
+
+/// `Some` when the server of `url` accepts TCP connections. Otherwise a loud
+/// skip message naming `var`, or a panic under `CI`.
+pub fn reachable(engine: &str, var: &str, url: &str) -> Option<()> {
+    let address = host_port(url);
     let reachable = address
         .to_socket_addrs()
         .ok()
         .and_then(|mut addrs| addrs.next())
         .is_some_and(|addr| TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok());
     if reachable {
-        return Some(url);
+        return Some(());
     }
     let message = format!("{engine} is not reachable at {address}; set {var} to a reachable server");
     if std::env::var_os("CI").is_some() {

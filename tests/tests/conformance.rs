@@ -14,6 +14,18 @@
 //! - MySQL has no UUID type: the fixture keeps the UUID in CHAR(36), which is
 //!   text. MariaDB's `JSON` is an alias of `LONGTEXT`, so a JSON column may come
 //!   back as text; the suite then compares the parsed text.
+//!
+//! SQL Server runs against the TDS test endpoint of this tree (a TDS 7.4
+//! server executing on SQLite; see `tests/tds-endpoint`), or against a real
+//! server when `DBFLEET_TEST_MSSQL_URL` is set. On SQL Server:
+//! - JSON has no type of its own before SQL Server 2025: the fixture keeps it
+//!   in NVARCHAR(MAX), which is text.
+//! - Refusal by the engine relies on `ApplicationIntent=ReadOnly`, which only
+//!   a readable secondary (and the test endpoint) enforces: against a real
+//!   standalone server that case is skipped, as a read-only login is the
+//!   engine-level guarantee there.
+//! - The endpoint executes on SQLite, so the slow query differs: an endless
+//!   recursive CTE there, a large cross join on a real server.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -22,6 +34,7 @@ use dbfleet_core::fleet::{Environment, Fleet, QueryRequest, StartOptions};
 use dbfleet_core::{ErrorKind, LogicalType, Query, TableFilter, TableKind, TableRef, Value, collect_limited};
 use dbfleet_tests::config_in;
 use dbfleet_tests::services::{mysql_url, postgres_url};
+use dbfleet_tests::sqlserver::{SqlServer, sqlserver};
 use serde_json::json;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +42,7 @@ enum Engine {
     Sqlite,
     Postgres,
     Mysql,
+    SqlServer,
 }
 
 /// A scratch database on one engine, with the fixture loaded.
@@ -49,6 +63,16 @@ impl Scratch {
         let name = format!("dbfleet_conf_{}_{}", std::process::id(), SEQUENCE.fetch_add(1, Ordering::SeqCst));
         let (settings, admin) = match engine {
             Engine::Sqlite => ("path = \"conformance.db\"\nmode = \"create\"\n".to_owned(), None),
+            Engine::SqlServer => {
+                let server = sqlserver()?;
+                let toml = format!(
+                    "[environments.admin]\ndriver = \"sqlserver\"\n{}read_only = false\n",
+                    server.settings("master")
+                );
+                let fleet = start(&config_in(dir.path(), &toml, &[])).await;
+                run(&fleet, "admin", &format!("CREATE DATABASE {name}")).await;
+                (server.settings(&name), Some((fleet, name)))
+            }
             Engine::Postgres | Engine::Mysql => {
                 let (driver, admin_url) = match engine {
                     Engine::Postgres => ("postgres", postgres_url()?),
@@ -76,6 +100,7 @@ impl Scratch {
             Engine::Sqlite => "sqlite",
             Engine::Postgres => "postgres",
             Engine::Mysql => "mysql",
+            Engine::SqlServer => "sqlserver",
         }
     }
 
@@ -102,6 +127,15 @@ impl Scratch {
                 Engine::Postgres => format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
                 _ => format!("DROP DATABASE IF EXISTS {name}"),
             };
+            if self.engine == Engine::SqlServer && real_sqlserver() {
+                // A real server refuses to drop a database that has sessions.
+                run(
+                    &admin,
+                    "admin",
+                    &format!("ALTER DATABASE {name} SET SINGLE_USER WITH ROLLBACK IMMEDIATE"),
+                )
+                .await;
+            }
             run(&admin, "admin", &drop).await;
             admin.shutdown().await;
         }
@@ -137,9 +171,14 @@ fn with_database(url: &str, database: &str) -> String {
     out
 }
 
+fn real_sqlserver() -> bool {
+    sqlserver().is_some_and(|server: SqlServer| server.real)
+}
+
 fn placeholder(engine: Engine, position: usize) -> String {
     match engine {
         Engine::Postgres => format!("${position}"),
+        Engine::SqlServer => format!("@P{position}"),
         _ => "?".to_owned(),
     }
 }
@@ -156,6 +195,11 @@ fn fixture(engine: Engine) -> Vec<&'static str> {
             "CREATE TABLE all_types (id INTEGER PRIMARY KEY, c_bool BOOLEAN, c_int BIGINT, c_float DOUBLE PRECISION, \
              c_decimal NUMERIC(10,2), c_text TEXT, c_bytes BYTEA, c_date DATE, c_time TIME(3), \
              c_timestamp TIMESTAMP(3), c_timestamptz TIMESTAMPTZ(3), c_uuid UUID, c_json JSONB)"
+        }
+        Engine::SqlServer => {
+            "CREATE TABLE all_types (id INT PRIMARY KEY, c_bool BIT, c_int BIGINT, c_float FLOAT, \
+             c_decimal DECIMAL(10,2), c_text NVARCHAR(MAX), c_bytes VARBINARY(64), c_date DATE, c_time TIME(3), \
+             c_timestamp DATETIME2(3), c_timestamptz DATETIMEOFFSET(3), c_uuid UNIQUEIDENTIFIER, c_json NVARCHAR(MAX))"
         }
         Engine::Mysql => {
             "CREATE TABLE all_types (id INT PRIMARY KEY, c_bool BOOLEAN, c_int BIGINT, c_float DOUBLE, \
@@ -174,6 +218,11 @@ fn fixture(engine: Engine) -> Vec<&'static str> {
              '2024-05-01', '13:45:00.123', '2024-05-01 13:45:00.123', '2024-05-01 13:45:00.123+00', \
              '67e55044-10b1-426f-9247-bb680e5fe0c8', '{\"a\": [1, 2]}')"
         }
+        Engine::SqlServer => {
+            "INSERT INTO all_types VALUES (1, 1, 9007199254740993, 1.5, 12.50, N'héllo wörld ✓ 🚀', 0x0001FF, \
+             '2024-05-01', '13:45:00.123', '2024-05-01 13:45:00.123', '2024-05-01 13:45:00.123 +00:00', \
+             '67e55044-10b1-426f-9247-bb680e5fe0c8', N'{\"a\": [1, 2]}')"
+        }
         Engine::Mysql => {
             "INSERT INTO all_types VALUES (1, true, 9007199254740993, 1.5, 12.50, 'héllo wörld ✓ 🚀', X'0001FF', \
              '2024-05-01', '13:45:00.123', '2024-05-01 13:45:00.123', '2024-05-01 13:45:00.123', \
@@ -182,10 +231,11 @@ fn fixture(engine: Engine) -> Vec<&'static str> {
     };
     let customers = match engine {
         Engine::Mysql => "CREATE TABLE customers (id INT PRIMARY KEY, name VARCHAR(100) NOT NULL)",
+        Engine::SqlServer => "CREATE TABLE customers (id INT PRIMARY KEY, name NVARCHAR(100) NOT NULL)",
         _ => "CREATE TABLE customers (id INTEGER PRIMARY KEY, name VARCHAR(100) NOT NULL)",
     };
     let orders = match engine {
-        Engine::Mysql => {
+        Engine::Mysql | Engine::SqlServer => {
             "CREATE TABLE orders (id INT PRIMARY KEY, customer_id INT NOT NULL, amount DECIMAL(10,2) NOT NULL, \
              CONSTRAINT orders_customer_fk FOREIGN KEY (customer_id) REFERENCES customers (id))"
         }
@@ -215,6 +265,10 @@ fn million_rows(engine: Engine) -> &'static str {
         }
         Engine::Postgres => "SELECT x FROM generate_series(1, 1000000) AS x",
         Engine::Mysql => "SELECT seq AS x FROM seq_1_to_1000000",
+        Engine::SqlServer => {
+            "WITH c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000) SELECT x FROM c \
+             OPTION (MAXRECURSION 0)"
+        }
     }
 }
 
@@ -226,6 +280,12 @@ fn slow_query(engine: Engine) -> &'static str {
         }
         Engine::Postgres => "SELECT pg_sleep(5)",
         Engine::Mysql => "SELECT SLEEP(5)",
+        Engine::SqlServer if real_sqlserver() => {
+            "SELECT COUNT_BIG(*) FROM sys.all_objects a CROSS JOIN sys.all_objects b CROSS JOIN sys.all_objects c"
+        }
+        Engine::SqlServer => {
+            "WITH c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT COUNT_BIG(*) FROM c"
+        }
     }
 }
 
@@ -272,8 +332,9 @@ async fn every_logical_type_round_trips(engine: Engine) {
     ];
     assert_eq!(result.rows.len(), 1);
     for ((column, value), (logical, want)) in result.columns.iter().zip(&result.rows[0]).zip(expected) {
-        let sent_as_text =
-            engine == Engine::Mysql && matches!(logical, LogicalType::Json | LogicalType::Uuid);
+        let sent_as_text = (engine == Engine::Mysql
+            && matches!(logical, LogicalType::Json | LogicalType::Uuid))
+            || (engine == Engine::SqlServer && logical == LogicalType::Json);
         if sent_as_text {
             assert!(
                 column.logical_type == logical || column.logical_type == LogicalType::Text,
@@ -387,6 +448,10 @@ async fn read_only_is_refused_by_the_classifier(engine: Engine) {
 }
 
 async fn read_only_is_refused_by_the_engine(engine: Engine) {
+    if engine == Engine::SqlServer && real_sqlserver() {
+        eprintln!("SKIPPED on a real SQL Server: ApplicationIntent=ReadOnly binds only readable secondaries");
+        return;
+    }
     let Some(scratch) = Scratch::new(engine).await else { return };
     let fleet = scratch.fleet(&[("ro", true)]).await;
     // Straight to the pool: the classifier is not in the way.
@@ -431,6 +496,9 @@ async fn unreachable_servers_are_connection_errors(engine: Engine) {
         Engine::Sqlite => "driver = \"sqlite\"\npath = \"missing.db\"\n",
         Engine::Postgres => "driver = \"postgres\"\nurl = \"postgres://postgres@127.0.0.1:1/postgres\"\n",
         Engine::Mysql => "driver = \"mysql\"\nurl = \"mysql://root@127.0.0.1:1/mysql\"\n",
+        Engine::SqlServer => {
+            "driver = \"sqlserver\"\nurl = \"sqlserver://sa@127.0.0.1:1/master?encrypt=not_supported\"\n"
+        }
     };
     let toml = format!("[environments.down]\n{settings}[environments.down.pool]\nconnect_timeout_secs = 3\n");
     let fleet = start(&config_in(dir.path(), &toml, &[])).await;
@@ -459,6 +527,10 @@ async fn bad_credentials_are_auth_errors(engine: Engine) {
             let Some(url) = mysql_url() else { return };
             let host = url.split('@').nth(1).unwrap_or("127.0.0.1:3306/mysql").to_owned();
             format!("driver = \"mysql\"\nurl = \"mysql://root@{host}\"\n")
+        }
+        Engine::SqlServer => {
+            let Some(server) = sqlserver() else { return };
+            format!("driver = \"sqlserver\"\n{}", server.settings_without_password("master"))
         }
     };
     let toml = format!("[environments.locked]\n{settings}password_env = \"LOCKED_PW\"\n");
@@ -537,6 +609,9 @@ async fn catalogs_agree_on_the_fixture(engine: Engine) {
             expected[11] = LogicalType::Text;
         }
     }
+    if engine == Engine::SqlServer {
+        expected[11] = LogicalType::Text;
+    }
     assert_eq!(logical, expected, "{engine:?}");
 
     let unknown = ro.describe_table(&TableRef::new(None, "no_such_table")).await.unwrap_err();
@@ -549,6 +624,7 @@ async fn catalogs_agree_on_the_fixture(engine: Engine) {
         Engine::Sqlite => "SQLite",
         Engine::Postgres => "PostgreSQL",
         Engine::Mysql => "MariaDB",
+        Engine::SqlServer => "SQL Server",
     };
     assert!(version.contains(expected_engine), "{engine:?}: {version}");
     scratch.drop().await;
@@ -622,3 +698,4 @@ macro_rules! conformance {
 conformance!(sqlite, Engine::Sqlite);
 conformance!(postgres, Engine::Postgres);
 conformance!(mysql, Engine::Mysql);
+conformance!(sqlserver, Engine::SqlServer);

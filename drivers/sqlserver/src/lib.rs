@@ -1,0 +1,57 @@
+//! dbfleet driver for SQL Server, on tiberius (tokio, TLS with rustls).
+//! Registers itself as `sqlserver` (aliases `mssql`, `tsql`).
+
+mod catalog;
+mod connection_string;
+mod errors;
+mod params;
+mod pool;
+mod settings;
+mod types;
+mod url;
+
+use std::sync::Arc;
+
+use dbfleet_core::{
+    ConfigProblem, DatabaseDriver, DbError, DriverRegistration, DriverSettings, EnvironmentConfig, Pool,
+    async_trait, inventory, sqlparser,
+};
+
+pub struct SqlServerDriver;
+
+inventory::submit!(DriverRegistration(&SqlServerDriver));
+
+#[async_trait]
+impl DatabaseDriver for SqlServerDriver {
+    fn name(&self) -> &'static str {
+        "sqlserver"
+    }
+
+    fn aliases(&self) -> &'static [&'static str] {
+        &["mssql", "tsql"]
+    }
+
+    fn description(&self) -> &'static str {
+        "Microsoft SQL Server and Azure SQL (tiberius, TLS with rustls)"
+    }
+
+    fn settings_keys(&self) -> &'static [&'static str] {
+        settings::KEYS
+    }
+
+    fn validate(&self, settings: &DriverSettings) -> Result<(), Vec<ConfigProblem>> {
+        settings::validate(settings)
+    }
+
+    fn sql_dialect(&self) -> Box<dyn sqlparser::dialect::Dialect> {
+        Box::new(sqlparser::dialect::MsSqlDialect {})
+    }
+
+    fn target(&self, env: &EnvironmentConfig) -> String {
+        settings::target(env)
+    }
+
+    async fn connect(&self, env: &EnvironmentConfig) -> Result<Arc<dyn Pool>, DbError> {
+        pool::connect(env).await
+    }
+}

@@ -1,0 +1,433 @@
+//! The pool of one SQL Server environment: bb8 over tiberius clients, and
+//! the streaming of results out of it.
+//!
+//! A tiberius client serves one request at a time and must read a response
+//! to its end before the next request. A request that did not run to its end
+//! (a result abandoned half-way, a future dropped by a timeout, an I/O or
+//! protocol error) therefore marks its connection broken, and the pool closes
+//! it instead of handing it out again: draining an abandoned million-row
+//! result would cost more than a new connection. Connections that died while
+//! idle (a server restart) fail the `SELECT 1` run at check-out and are
+//! replaced.
+
+use std::cell::Cell;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
+
+use bb8::{ErrorSink, ManageConnection, PooledConnection, RunError};
+use dbfleet_core::{
+    Column, DatabaseInfo, DbError, EnvironmentConfig, ErrorKind, ExecOutcome, Pool, PoolStats, Query, Row,
+    RowStream, ServerInfo, TableFilter, TableInfo, TableRef, TableSchema, async_trait,
+};
+use futures::{Stream, StreamExt, TryStreamExt};
+use tiberius::{Client, ColumnData, ColumnType, Config, QueryItem, SqlBrowser};
+use tokio::net::TcpStream;
+use tokio_util::compat::{Compat, TokioAsyncWriteCompatExt};
+
+use crate::catalog;
+use crate::errors::{from_tiberius, response_complete};
+use crate::params;
+use crate::settings::client_config;
+use crate::types;
+
+/// Rows per chunk when the consumer sets no tighter limit.
+const CHUNK_ROWS: usize = 500;
+
+type TdsClient = Client<Compat<TcpStream>>;
+
+/// One connection of the pool.
+pub struct Connection {
+    client: TdsClient,
+    /// Set when the last request on it did not run to its end.
+    broken: bool,
+}
+
+/// The last error of a connection attempt, kept for the caller whose wait
+/// for a connection timed out: bb8 then reports only the timeout.
+#[derive(Debug, Clone, Default)]
+struct LastError(Arc<Mutex<Option<DbError>>>);
+
+impl LastError {
+    fn set(&self, err: Option<DbError>) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = err;
+    }
+
+    fn take(&self) -> Option<DbError> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+}
+
+impl ErrorSink<DbError> for LastError {
+    fn sink(&self, err: DbError) {
+        self.set(Some(err));
+    }
+
+    fn boxed_clone(&self) -> Box<dyn ErrorSink<DbError>> {
+        Box::new(self.clone())
+    }
+}
+
+struct Manager {
+    config: Config,
+    /// A named instance without a port: SQL Browser tells the port.
+    sql_browser: bool,
+    connect_timeout: Duration,
+    last_error: LastError,
+}
+
+impl Manager {
+    async fn open(&self) -> Result<TdsClient, DbError> {
+        let attempt = async {
+            match Client::connect(self.config.clone(), self.tcp(&self.config).await?).await {
+                // Azure SQL's gateway may send the login elsewhere, once.
+                Err(tiberius::error::Error::Routing { host, port }) => {
+                    let mut config = self.config.clone();
+                    config.host(&host);
+                    config.port(port);
+                    let tcp = self.tcp(&config).await?;
+                    Client::connect(config, tcp).await.map_err(from_tiberius)
+                }
+                other => other.map_err(from_tiberius),
+            }
+        };
+        match tokio::time::timeout(self.connect_timeout, attempt).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(DbError::new(
+                ErrorKind::Timeout,
+                format!(
+                    "could not connect to {} within {} s (connect_timeout_secs)",
+                    self.config.get_addr(),
+                    self.connect_timeout.as_secs_f64()
+                ),
+            )),
+        }
+    }
+
+    async fn tcp(&self, config: &Config) -> Result<Compat<TcpStream>, DbError> {
+        let tcp = if self.sql_browser {
+            TcpStream::connect_named(config).await.map_err(from_tiberius)?
+        } else {
+            TcpStream::connect(config.get_addr())
+                .await
+                .map_err(|err| DbError::connection(format!("cannot reach {}: {err}", config.get_addr())))?
+        };
+        // Requests are small packets waiting for an answer: do not delay them.
+        tcp.set_nodelay(true).map_err(|err| DbError::connection(err.to_string()))?;
+        Ok(tcp.compat_write())
+    }
+}
+
+impl ManageConnection for Manager {
+    type Connection = Connection;
+    type Error = DbError;
+
+    async fn connect(&self) -> Result<Connection, DbError> {
+        let client = self.open().await?;
+        self.last_error.set(None);
+        Ok(Connection { client, broken: false })
+    }
+
+    async fn is_valid(&self, conn: &mut Connection) -> Result<(), DbError> {
+        let outcome = match conn.client.simple_query("SELECT 1").await {
+            Ok(stream) => stream.into_first_result().await.map(drop),
+            Err(err) => Err(err),
+        };
+        outcome.map_err(|err| {
+            conn.broken = true;
+            from_tiberius(err)
+        })
+    }
+
+    fn has_broken(&self, conn: &mut Connection) -> bool {
+        conn.broken
+    }
+}
+
+/// A pooled connection serving one request. Unless the request ran to its
+/// end (`complete`), the connection goes back to the pool marked broken,
+/// whatever ended it: an error, a consumer that stopped pulling rows, a
+/// future dropped by a timeout.
+struct InUse {
+    conn: PooledConnection<'static, Manager>,
+    complete: Completion,
+}
+
+impl InUse {
+    fn new(conn: PooledConnection<'static, Manager>) -> Self {
+        InUse { conn, complete: Completion::default() }
+    }
+}
+
+impl Drop for InUse {
+    fn drop(&mut self) {
+        if !self.complete.0.get() {
+            self.conn.broken = true;
+        }
+    }
+}
+
+/// Whether the request of an [`InUse`] ran to its end. A field of its own
+/// (a `Cell`), so that it can be set while a result stream borrows the
+/// connection beside it.
+#[derive(Default)]
+struct Completion(Cell<bool>);
+
+impl Completion {
+    /// The response was read to its end.
+    fn done(&self) {
+        self.0.set(true);
+    }
+
+    /// The request failed with `err`: converts it, noting whether the
+    /// response was read to its end all the same.
+    fn failed(&self, err: tiberius::error::Error) -> DbError {
+        self.0.set(response_complete(&err));
+        from_tiberius(err)
+    }
+
+    fn settle<T>(&self, outcome: Result<T, tiberius::error::Error>) -> Result<T, DbError> {
+        match outcome {
+            Ok(value) => {
+                self.done();
+                Ok(value)
+            }
+            Err(err) => Err(self.failed(err)),
+        }
+    }
+}
+
+pub struct SqlServerPool {
+    /// `None` once closed.
+    pool: RwLock<Option<bb8::Pool<Manager>>>,
+    last_error: LastError,
+    max: u32,
+    connect_timeout: Duration,
+}
+
+/// Opens the pool with one connection made first, so that a wrong host,
+/// database or credential fails at start-up with its own error.
+pub async fn connect(env: &EnvironmentConfig) -> Result<Arc<dyn Pool>, DbError> {
+    let (config, address) = client_config(env)?;
+    let last_error = LastError::default();
+    let connect_timeout = env.pool.connect_timeout.max(Duration::from_millis(1));
+    let manager = Manager {
+        config,
+        sql_browser: address.uses_sql_browser(),
+        connect_timeout,
+        last_error: last_error.clone(),
+    };
+    let first = manager.connect().await?;
+    let max = env.pool.max_connections.max(1);
+    let pool = bb8::Pool::builder()
+        .max_size(max)
+        .min_idle((env.pool.min_connections > 0).then(|| env.pool.min_connections.min(max)))
+        .connection_timeout(connect_timeout)
+        .idle_timeout(env.pool.idle_timeout.filter(|t| !t.is_zero()))
+        .error_sink(Box::new(last_error.clone()))
+        .build_unchecked(manager);
+    // When min_connections already filled the pool, the first connection is
+    // surplus and simply closes.
+    let _ = pool.add(first);
+    Ok(Arc::new(SqlServerPool { pool: RwLock::new(Some(pool)), last_error, max, connect_timeout }))
+}
+
+/// What the result generator yields: the columns once, then rows.
+enum Item {
+    Header(Vec<Column>),
+    Rows(Vec<Row>),
+}
+
+impl SqlServerPool {
+    fn handle(&self) -> Option<bb8::Pool<Manager>> {
+        self.pool.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    async fn checkout(&self) -> Result<InUse, DbError> {
+        let pool = self.handle().ok_or_else(|| DbError::connection("the connection pool is closed"))?;
+        match pool.get_owned().await {
+            Ok(conn) => Ok(InUse::new(conn)),
+            Err(RunError::User(err)) => Err(err),
+            Err(RunError::TimedOut) => Err(match self.last_error.take() {
+                Some(err) => DbError {
+                    message: format!(
+                        "no connection within {} s (connect_timeout_secs); last attempt: {}",
+                        self.connect_timeout.as_secs_f64(),
+                        err.message
+                    ),
+                    ..err
+                },
+                None => DbError::connection(format!(
+                    "no connection within {} s (connect_timeout_secs): every connection is in use",
+                    self.connect_timeout.as_secs_f64()
+                )),
+            }),
+        }
+    }
+
+    /// The rows of the first result of a catalog statement.
+    pub(crate) async fn fetch(
+        &self,
+        sql: &'static str,
+        params: Vec<ColumnData<'static>>,
+    ) -> Result<Vec<tiberius::Row>, DbError> {
+        let mut held = self.checkout().await?;
+        let mut query = tiberius::Query::new(sql);
+        for param in params {
+            query.bind(param);
+        }
+        let outcome = match query.query(&mut held.conn.client).await {
+            Ok(stream) => stream.into_first_result().await,
+            Err(err) => Err(err),
+        };
+        held.complete.settle(outcome)
+    }
+}
+
+/// Runs `sql` on `held` and yields its columns, then its rows in chunks of
+/// `chunk_rows`, at most `fetch_limit` rows in all. The generator runs only
+/// when polled, so rows are read from the server no faster than the consumer
+/// pulls them; dropping it drops `held`, which marks the connection broken
+/// unless the response was read to its end.
+fn result_items(
+    mut held: InUse,
+    sql: String,
+    params: Vec<ColumnData<'static>>,
+    chunk_rows: usize,
+    fetch_limit: Option<u64>,
+) -> impl Stream<Item = Result<Item, DbError>> + Send + 'static {
+    async_stream::stream! {
+        let mut query = tiberius::Query::new(sql);
+        for param in params {
+            query.bind(param);
+        }
+        let mut results = match query.query(&mut held.conn.client).await {
+            Ok(results) => results,
+            Err(err) => {
+                yield Err(held.complete.failed(err));
+                return;
+            }
+        };
+        let (header, column_types): (Vec<Column>, Vec<ColumnType>) = match results.columns().await {
+            Ok(Some(columns)) => (
+                columns.iter().map(types::column).collect(),
+                columns.iter().map(tiberius::Column::column_type).collect(),
+            ),
+            // No result set: looking for one read the response to its end.
+            Ok(None) => {
+                held.complete.done();
+                yield Ok(Item::Header(Vec::new()));
+                return;
+            }
+            Err(err) => {
+                yield Err(held.complete.failed(err));
+                return;
+            }
+        };
+        yield Ok(Item::Header(header));
+        let mut chunk = Vec::with_capacity(chunk_rows);
+        let mut in_first_result = false;
+        let mut read: u64 = 0;
+        loop {
+            if fetch_limit.is_some_and(|limit| read >= limit) {
+                break;
+            }
+            match results.try_next().await {
+                Ok(Some(QueryItem::Metadata(_))) if !in_first_result => in_first_result = true,
+                Ok(Some(QueryItem::Metadata(_))) => {
+                    // RowStream cannot say so yet. The rest of the response is
+                    // left unread and the connection replaced.
+                    tracing::info!("the statement returned more than one result set; only the first is returned");
+                    break;
+                }
+                Ok(Some(QueryItem::Row(row))) => {
+                    chunk.push(row.into_iter().zip(&column_types).map(|(data, ty)| types::value(*ty, &data)).collect());
+                    read += 1;
+                    if chunk.len() == chunk_rows {
+                        yield Ok(Item::Rows(std::mem::replace(&mut chunk, Vec::with_capacity(chunk_rows))));
+                    }
+                }
+                Ok(None) => {
+                    held.complete.done();
+                    break;
+                }
+                Err(err) => {
+                    yield Err(held.complete.failed(err));
+                    return;
+                }
+            }
+        }
+        if !chunk.is_empty() {
+            yield Ok(Item::Rows(chunk));
+        }
+    }
+}
+
+#[async_trait]
+impl Pool for SqlServerPool {
+    async fn query(&self, q: &Query) -> Result<RowStream, DbError> {
+        let params = params::bind_all(&q.params)?;
+        let held = self.checkout().await?;
+        let mut items =
+            Box::pin(result_items(held, q.sql.clone(), params, q.chunk_size(CHUNK_ROWS), q.fetch_limit));
+        // The first item is the header: the statement has run by then.
+        let columns = match items.next().await {
+            Some(Ok(Item::Header(columns))) => columns,
+            Some(Err(err)) => return Err(err),
+            Some(Ok(Item::Rows(_))) | None => {
+                return Err(DbError::internal("the result ended before its columns were known"));
+            }
+        };
+        let chunks = items.map_ok(|item| match item {
+            Item::Rows(rows) => rows,
+            Item::Header(_) => Vec::new(),
+        });
+        Ok(RowStream::new(columns, chunks))
+    }
+
+    async fn execute(&self, q: &Query) -> Result<ExecOutcome, DbError> {
+        let params = params::bind_all(&q.params)?;
+        let mut held = self.checkout().await?;
+        let mut query = tiberius::Query::new(q.sql.as_str());
+        for param in params {
+            query.bind(param);
+        }
+        let outcome = query.execute(&mut held.conn.client).await;
+        let result = held.complete.settle(outcome)?;
+        Ok(ExecOutcome { affected_rows: result.total() })
+    }
+
+    async fn list_databases(&self) -> Result<Vec<DatabaseInfo>, DbError> {
+        catalog::list_databases(self).await
+    }
+
+    async fn list_tables(&self, filter: &TableFilter) -> Result<Vec<TableInfo>, DbError> {
+        catalog::list_tables(self, filter).await
+    }
+
+    async fn describe_table(&self, table: &TableRef) -> Result<TableSchema, DbError> {
+        catalog::describe_table(self, table).await
+    }
+
+    async fn ping(&self) -> Result<ServerInfo, DbError> {
+        catalog::server_info(self).await
+    }
+
+    fn stats(&self) -> PoolStats {
+        let Some(pool) = self.handle() else {
+            return PoolStats { max: self.max, ..PoolStats::default() };
+        };
+        let state = pool.state();
+        PoolStats {
+            size: state.connections,
+            idle: state.idle_connections,
+            in_use: state.connections.saturating_sub(state.idle_connections),
+            max: self.max,
+        }
+    }
+
+    /// bb8 has no close of its own: idle connections close as the last
+    /// handle to the pool goes, connections in use when they are returned.
+    async fn close(&self) {
+        self.pool.write().unwrap_or_else(PoisonError::into_inner).take();
+    }
+}
