@@ -162,8 +162,38 @@ fn column_schema(row: &Row) -> Option<ColumnSchema> {
         ),
         logical_type: logical_type_of_name(&data_type),
         nullable: text(row, 6).is_none_or(|n| n.eq_ignore_ascii_case("YES")),
-        default: text(row, 7),
+        default: text(row, 7).map(|default| unwrapped_default(&default).to_owned()),
     })
+}
+
+/// SQL Server stores every default inside parentheses (`((1))`,
+/// `(N'new')`, `(getdate())`); without them it reads like the other engines'.
+fn unwrapped_default(mut default: &str) -> &str {
+    while let Some(inner) = default.strip_prefix('(').and_then(|d| d.strip_suffix(')')) {
+        if !balanced(inner) {
+            break;
+        }
+        default = inner;
+    }
+    default
+}
+
+/// Parentheses outside string literals close in order (`1) + (2` does not).
+fn balanced(expression: &str) -> bool {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    for c in expression.chars() {
+        match c {
+            '\'' => in_string = !in_string,
+            '(' if !in_string => depth += 1,
+            ')' if !in_string => match depth.checked_sub(1) {
+                Some(d) => depth = d,
+                None => return false,
+            },
+            _ => {}
+        }
+    }
+    depth == 0
 }
 
 /// The type as it would be declared: `nvarchar(100)`, `nvarchar(max)`,
@@ -238,6 +268,16 @@ fn indexes(rows: &[Row]) -> Vec<IndexInfo> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stored_defaults_lose_their_wrapping_parentheses() {
+        assert_eq!(unwrapped_default("((1))"), "1");
+        assert_eq!(unwrapped_default("(N'new')"), "N'new'");
+        assert_eq!(unwrapped_default("(getdate())"), "getdate()");
+        assert_eq!(unwrapped_default("((1)+(2))"), "(1)+(2)");
+        assert_eq!(unwrapped_default("('a)b')"), "'a)b'");
+        assert_eq!(unwrapped_default("(1) + (2)"), "(1) + (2)");
+    }
 
     #[test]
     fn declared_types_show_their_size() {
