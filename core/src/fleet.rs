@@ -133,6 +133,9 @@ pub struct QueryResult {
     pub max_rows: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub affected_rows: Option<u64>,
+    /// The statement returned more than one result set; only the first is here.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub more_result_sets: bool,
     pub execution_time_ms: f64,
 }
 
@@ -405,15 +408,15 @@ impl Environment {
         let pool = self.pool()?;
         let started = Instant::now();
         let query = Query::new(request.sql.clone()).with_params(request.params.clone());
-        let (columns, rows, truncated, affected_rows) = self
+        let (columns, rows, truncated, affected_rows, more_result_sets) = self
             .guarded(Limit::Query, async {
                 if returns_rows {
                     let stream = pool.query(&query.with_fetch_limit(max_rows.saturating_add(1))).await?;
                     let limited = collect_limited(stream, max_rows).await?;
-                    Ok((limited.columns, limited.rows, limited.truncated, None))
+                    Ok((limited.columns, limited.rows, limited.truncated, None, limited.more_results))
                 } else {
                     let outcome = pool.execute(&query).await?;
-                    Ok((Vec::new(), Vec::new(), false, Some(outcome.affected_rows)))
+                    Ok((Vec::new(), Vec::new(), false, Some(outcome.affected_rows), false))
                 }
             })
             .await?;
@@ -425,6 +428,7 @@ impl Environment {
             truncated,
             max_rows,
             affected_rows,
+            more_result_sets,
             execution_time_ms: duration_ms(started.elapsed()),
         })
     }

@@ -1,5 +1,8 @@
 //! The chunked row stream: the only way rows leave a driver.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use futures::stream::{BoxStream, Stream, StreamExt};
 
 use crate::error::DbError;
@@ -14,6 +17,7 @@ pub struct RowStream {
     columns: Vec<Column>,
     chunks: BoxStream<'static, Result<Vec<Row>, DbError>>,
     rows_pulled: u64,
+    more_results: Option<Arc<AtomicBool>>,
 }
 
 impl RowStream {
@@ -21,7 +25,19 @@ impl RowStream {
         columns: Vec<Column>,
         chunks: impl Stream<Item = Result<Vec<Row>, DbError>> + Send + 'static,
     ) -> Self {
-        RowStream { columns, chunks: chunks.boxed(), rows_pulled: 0 }
+        RowStream { columns, chunks: chunks.boxed(), rows_pulled: 0, more_results: None }
+    }
+
+    /// For engines whose statements can return several result sets: the
+    /// driver sets `flag` when another result set followed the one streamed.
+    pub fn with_more_results_flag(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.more_results = Some(flag);
+        self
+    }
+
+    /// Another result set followed this one (known once the stream has ended).
+    pub fn more_results(&self) -> bool {
+        self.more_results.as_ref().is_some_and(|flag| flag.load(Ordering::Acquire))
     }
 
     /// A result with columns and no rows.
@@ -72,6 +88,8 @@ pub struct LimitedRows {
     /// Rows the driver handed over: at most `max_rows + 1` when the driver
     /// honours [`crate::driver::Query::fetch_limit`].
     pub rows_pulled: u64,
+    /// The statement returned further result sets, which were not read.
+    pub more_results: bool,
 }
 
 /// Pulls up to `max_rows + 1` rows (the extra one only tells whether the
@@ -89,7 +107,8 @@ pub async fn collect_limited(mut stream: RowStream, max_rows: u64) -> Result<Lim
         }
     }
     let rows_pulled = stream.rows_pulled();
-    Ok(LimitedRows { columns: stream.columns, rows, truncated, rows_pulled })
+    let more_results = stream.more_results();
+    Ok(LimitedRows { columns: stream.columns, rows, truncated, rows_pulled, more_results })
 }
 
 #[cfg(test)]

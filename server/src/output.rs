@@ -52,6 +52,9 @@ pub fn write_result_table(out: &mut impl Write, result: &QueryResult) -> anyhow:
     if result.truncated {
         write!(out, "; truncated at max_rows = {}: narrow the query or raise --max-rows", result.max_rows)?;
     }
+    if result.more_result_sets {
+        write!(out, "; more result sets followed, not shown: run the statements one at a time")?;
+    }
     writeln!(out)?;
     Ok(())
 }

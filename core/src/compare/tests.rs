@@ -14,6 +14,7 @@ fn result(env: &str, columns: &[(&str, LogicalType)], rows: Vec<Vec<Value>>) -> 
         truncated: false,
         max_rows: 1000,
         affected_rows: None,
+        more_result_sets: false,
         execution_time_ms: 0.0,
     }
 }

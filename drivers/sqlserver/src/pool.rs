@@ -11,6 +11,7 @@
 //! replaced.
 
 use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
@@ -287,13 +288,15 @@ impl SqlServerPool {
 /// `chunk_rows`, at most `fetch_limit` rows in all. The generator runs only
 /// when polled, so rows are read from the server no faster than the consumer
 /// pulls them; dropping it drops `held`, which marks the connection broken
-/// unless the response was read to its end.
+/// unless the response was read to its end. A second result set sets
+/// `more_results` and ends the stream.
 fn result_items(
     mut held: InUse,
     sql: String,
     params: Vec<ColumnData<'static>>,
     chunk_rows: usize,
     fetch_limit: Option<u64>,
+    more_results: Arc<AtomicBool>,
 ) -> impl Stream<Item = Result<Item, DbError>> + Send + 'static {
     async_stream::stream! {
         let mut query = tiberius::Query::new(sql);
@@ -334,9 +337,9 @@ fn result_items(
             match results.try_next().await {
                 Ok(Some(QueryItem::Metadata(_))) if !in_first_result => in_first_result = true,
                 Ok(Some(QueryItem::Metadata(_))) => {
-                    // RowStream cannot say so yet. The rest of the response is
-                    // left unread and the connection replaced.
-                    tracing::info!("the statement returned more than one result set; only the first is returned");
+                    // The rest of the response is left unread and the
+                    // connection replaced.
+                    more_results.store(true, Ordering::Release);
                     break;
                 }
                 Ok(Some(QueryItem::Row(row))) => {
@@ -367,8 +370,15 @@ impl Pool for SqlServerPool {
     async fn query(&self, q: &Query) -> Result<RowStream, DbError> {
         let params = params::bind_all(&q.params)?;
         let held = self.checkout().await?;
-        let mut items =
-            Box::pin(result_items(held, q.sql.clone(), params, q.chunk_size(CHUNK_ROWS), q.fetch_limit));
+        let more_results = Arc::new(AtomicBool::new(false));
+        let mut items = Box::pin(result_items(
+            held,
+            q.sql.clone(),
+            params,
+            q.chunk_size(CHUNK_ROWS),
+            q.fetch_limit,
+            more_results.clone(),
+        ));
         // The first item is the header: the statement has run by then.
         let columns = match items.next().await {
             Some(Ok(Item::Header(columns))) => columns,
@@ -381,7 +391,7 @@ impl Pool for SqlServerPool {
             Item::Rows(rows) => rows,
             Item::Header(_) => Vec::new(),
         });
-        Ok(RowStream::new(columns, chunks))
+        Ok(RowStream::new(columns, chunks).with_more_results_flag(more_results))
     }
 
     async fn execute(&self, q: &Query) -> Result<ExecOutcome, DbError> {

@@ -349,10 +349,14 @@ async fn read_only_environments_connect_with_read_only_intent() {
 async fn only_the_first_result_set_is_returned() {
     let endpoint = start_endpoint();
     let pool = connect(&env(&endpoint, PASSWORD, &[])).await;
-    let (columns, found) = rows(&pool, Query::new("SELECT 1 AS a; SELECT 2 AS b")).await;
-    assert_eq!(columns[0].name, "a");
-    assert_eq!(found, [vec![Value::Int(1)]]);
-    assert_eq!(rows(&pool, Query::new("SELECT 5 AS five")).await.1, [vec![Value::Int(5)]]);
+    let stream = pool.query(&Query::new("SELECT 1 AS a; SELECT 2 AS b")).await.unwrap();
+    let limited = collect_limited(stream, 100).await.unwrap();
+    assert_eq!(limited.columns[0].name, "a");
+    assert_eq!(limited.rows, [vec![Value::Int(1)]]);
+    assert!(limited.more_results, "the result says another result set followed");
+    let single =
+        collect_limited(pool.query(&Query::new("SELECT 5 AS five")).await.unwrap(), 100).await.unwrap();
+    assert_eq!((single.rows, single.more_results), (vec![vec![Value::Int(5)]], false));
 }
 
 #[tokio::test]

@@ -56,13 +56,22 @@ struct QueryAnswer {
 }
 
 fn answer(result: QueryResult) -> QueryAnswer {
-    let note = result.truncated.then(|| {
-        format!(
+    let mut notes = Vec::new();
+    if result.truncated {
+        notes.push(format!(
             "Only the first {} rows are shown (max_rows). Narrow the query with WHERE, aggregate it, or add \
              ORDER BY … LIMIT to get the rows that matter.",
             result.max_rows
-        )
-    });
+        ));
+    }
+    if result.more_result_sets {
+        notes.push(
+            "The statement returned more than one result set; only the first is shown. Run the \
+                    statements one at a time to see the others."
+                .to_owned(),
+        );
+    }
+    let note = (!notes.is_empty()).then(|| notes.join(" "));
     QueryAnswer { result, note }
 }
 
