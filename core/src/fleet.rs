@@ -643,7 +643,10 @@ impl Drop for Fleet {
     }
 }
 
+/// Retries after a failed attempt, first after `min_retry_delay`: retrying at
+/// once would only repeat the failure just reported.
 async fn reconnect(env: &Environment, options: StartOptions) {
+    tokio::time::sleep(options.min_retry_delay).await;
     let backoff = ExponentialBuilder::default()
         .with_min_delay(options.min_retry_delay)
         .with_max_delay(options.max_retry_delay)

@@ -179,14 +179,7 @@ async fn concurrent_clients_over_http() {
     let server = start(SQLITE).await;
     let clients = futures::future::join_all((0..4).map(|_| connect(&server, Some(TOKEN)))).await;
     let clients: Vec<_> = clients.into_iter().map(Result::unwrap).collect();
-    let calls = clients.iter().enumerate().flat_map(|(c, client)| {
-        (0..5).map(move |i| async move {
-            let n = c * 10 + i;
-            let result = ok(call(client, "execute_query", json!({"sql": format!("SELECT {n} AS n")})).await);
-            assert_eq!(result["rows"], json!([[n]]));
-        })
-    });
-    futures::future::join_all(calls).await;
+    common::concurrent_calls(&clients.iter().map(|c| &**c).collect::<Vec<_>>()).await;
     for client in clients {
         client.cancel().await.unwrap();
     }

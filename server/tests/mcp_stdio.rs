@@ -102,14 +102,7 @@ async fn failures_are_tool_errors_with_their_kind_and_the_server_keeps_serving()
 async fn concurrent_clients_are_served() {
     let (_dir, config) = config_dir();
     let clients = futures::future::join_all((0..4).map(|_| client(&config))).await;
-    let calls = clients.iter().enumerate().flat_map(|(c, client)| {
-        (0..5).map(move |i| async move {
-            let n = c * 10 + i;
-            let result = ok(call(client, "execute_query", json!({"sql": format!("SELECT {n} AS n")})).await);
-            assert_eq!(result["rows"], json!([[n]]));
-        })
-    });
-    futures::future::join_all(calls).await;
+    common::concurrent_calls(&clients.iter().map(|c| &**c).collect::<Vec<_>>()).await;
     for client in clients {
         client.cancel().await.unwrap();
     }

@@ -136,3 +136,15 @@ pub async fn every_tool_answers(client: &Peer<RoleClient>) {
     let failed = ok(call(client, "test_connection", json!({"environment": "down"})).await);
     assert_eq!((failed["ok"].clone(), failed["failure_class"].clone()), (json!(false), json!("database")));
 }
+
+/// Five queries from each client at once; every answer is its own.
+pub async fn concurrent_calls(clients: &[&Peer<RoleClient>]) {
+    let calls = clients.iter().enumerate().flat_map(|(c, client)| {
+        (0..5).map(move |i| async move {
+            let n = c * 10 + i;
+            let result = ok(call(client, "execute_query", json!({"sql": format!("SELECT {n} AS n")})).await);
+            assert_eq!(result["rows"], json!([[n]]));
+        })
+    });
+    futures::future::join_all(calls).await;
+}
