@@ -68,6 +68,9 @@ fn returns_rows(statement: &Statement) -> bool {
         Statement::Insert(insert) => insert.returning.is_some(),
         Statement::Update(update) => update.returning.is_some(),
         Statement::Delete(delete) => delete.returning.is_some(),
+        // A procedure may return result sets; one that returns none reads as
+        // an empty result.
+        Statement::Execute { .. } => true,
         other => is_read_only_kind(other),
     }
 }
@@ -348,6 +351,8 @@ mod tests {
         assert!(classify("INSERT INTO t VALUES (1) RETURNING id", &pg).unwrap().returns_rows);
         assert!(!classify("INSERT INTO t VALUES (1)", &pg).unwrap().returns_rows);
         assert!(!classify("CREATE TABLE x (a INT)", &pg).unwrap().returns_rows);
+        let exec = classify("EXEC sp_who", &MsSqlDialect {}).unwrap();
+        assert!(exec.returns_rows && !exec.read_only, "a procedure may return rows, and may write");
     }
 
     #[test]

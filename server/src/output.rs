@@ -61,7 +61,11 @@ pub fn write_result_table(out: &mut impl Write, result: &QueryResult) -> anyhow:
 
 /// A comparison for people: what differs, environment by environment.
 pub fn write_comparison(out: &mut impl Write, comparison: &Comparison) -> anyhow::Result<()> {
-    let counts: Vec<String> = comparison.row_counts.iter().map(|(env, n)| format!("{env} {n}")).collect();
+    let counts: Vec<String> = comparison
+        .compared
+        .iter()
+        .filter_map(|env| comparison.row_counts.get(env).map(|n| format!("{env} {n}")))
+        .collect();
     let compared = comparison.compared.join(", ");
     if comparison.identical {
         writeln!(out, "identical: {compared} return the same columns and rows ({})", counts.join(", "))?;

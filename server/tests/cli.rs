@@ -390,7 +390,7 @@ async fn query_and_diff_schema_across_sqlite_postgres_and_mariadb() {
     let comparison = &text[text.find("differences between").unwrap_or_else(|| panic!("{text}"))..];
     assert_eq!(
         comparison,
-        "differences between dev, staging, legacy: 1 in columns, 2 in rows (rows: dev 2, legacy 3, staging 3)\n\
+        "differences between dev, staging, legacy: 1 in columns, 2 in rows (rows: dev 2, staging 3, legacy 3)\n\
          \x20 column amount: type dev=decimal, legacy=float, staging=decimal\n\
          \x20 row id=2: amount differs: dev=15.5, legacy=15.5, staging=20.00\n\
          \x20 row id=3: only in staging, legacy (missing from dev)\n"
