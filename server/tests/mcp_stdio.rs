@@ -254,3 +254,55 @@ async fn the_tools_work_across_sqlite_postgres_and_mariadb() {
     client.cancel().await.unwrap();
     estate.drop().await;
 }
+
+/// The tools on a SQL Server environment (the TDS test endpoint, or the real
+/// server of `DBFLEET_TEST_MSSQL_URL`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tools_work_on_sql_server() {
+    let Some(server) = dbfleet_tests::sqlserver::sqlserver() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("mssql.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[environments.warehouse]\ndriver = \"sqlserver\"\n{}read_only = false\n",
+            server.settings("master")
+        ),
+    )
+    .unwrap();
+    let client = client(&config).await;
+    let table = format!("mcp_orders_{}", std::process::id());
+    let run = |sql: String| {
+        let client = &client;
+        async move { ok(call(client, "execute_query", json!({"sql": sql})).await) }
+    };
+    run(format!(
+        "CREATE TABLE {table} (id INT PRIMARY KEY, amount DECIMAL(10,2) NOT NULL, note NVARCHAR(40))"
+    ))
+    .await;
+    let inserted = run(format!("INSERT INTO {table} VALUES (1, 9.99, N'héllo'), (2, 15.50, NULL)")).await;
+    assert_eq!(inserted["affected_rows"], 2);
+
+    let result = ok(call(
+        &client,
+        "execute_query",
+        json!({"sql": format!("SELECT id, amount, note FROM {table} WHERE id > @P1 ORDER BY id"), "parameters": [0]}),
+    )
+    .await);
+    assert_eq!(result["rows"], json!([[1, "9.99", "héllo"], [2, "15.50", null]]));
+    assert_eq!(result["columns"][1], json!({"name": "amount", "type": "decimal", "logical_type": "decimal"}));
+    let tables = ok(call(&client, "list_tables", json!({"pattern": table})).await);
+    assert_eq!(tables["result"], json!([{"schema": "dbo", "name": table, "kind": "table"}]));
+    let described = ok(call(&client, "describe_table", json!({"table": table})).await);
+    assert_eq!(described["table"]["primary_key"], json!(["id"]));
+    assert_eq!(described["table"]["columns"][1]["type"], "decimal(10,2)");
+    let health = ok(call(&client, "health_check", json!({})).await);
+    assert_eq!(health["environments"][0]["status"], "healthy");
+    let test = ok(call(&client, "test_connection", json!({"environment": "warehouse"})).await);
+    assert!(test["server_version"].as_str().unwrap().contains("SQL Server"), "{test}");
+    let missing = error(call(&client, "execute_query", json!({"sql": "SELECT * FROM no_such_table"})).await);
+    assert_eq!((missing["kind"].clone(), missing["code"].clone()), (json!("query"), json!("208")));
+
+    run(format!("DROP TABLE {table}")).await;
+    client.cancel().await.unwrap();
+}
