@@ -98,6 +98,26 @@ async fn failures_are_tool_errors_with_their_kind_and_the_server_keeps_serving()
     client.cancel().await.unwrap();
 }
 
+/// A query past the environment's `query_timeout_secs` is a tool error of kind
+/// `timeout`, and the environment answers the next call.
+#[tokio::test]
+async fn a_timed_out_query_is_a_tool_error_and_the_environment_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("slow.toml");
+    std::fs::write(
+        &config,
+        "[environments.slow]\ndriver = \"sqlite\"\npath = \":memory:\"\nquery_timeout_secs = 1\n",
+    )
+    .unwrap();
+    let client = client(&config).await;
+    let endless = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c";
+    let err = error(call(&client, "execute_query", json!({"sql": endless})).await);
+    assert_eq!((err["kind"].clone(), err["environment"].clone()), (json!("timeout"), json!("slow")));
+    let result = ok(call(&client, "execute_query", json!({"sql": "SELECT 2 AS two"})).await);
+    assert_eq!(result["rows"], json!([[2]]));
+    client.cancel().await.unwrap();
+}
+
 #[tokio::test]
 async fn concurrent_clients_are_served() {
     let (_dir, config) = config_dir();
