@@ -448,7 +448,7 @@ impl Environment {
         self.guarded(Limit::Query, pool.query(&query)).await
     }
 
-    fn effective_max_rows(&self, requested: Option<u64>) -> Result<u64, DbError> {
+    pub(crate) fn effective_max_rows(&self, requested: Option<u64>) -> Result<u64, DbError> {
         let cap = self.config.max_rows;
         match requested {
             Some(0) => Err(DbError::invalid_argument("max_rows must be at least 1").in_env(self.name())),
@@ -668,7 +668,7 @@ async fn reconnect(env: &Environment, options: StartOptions) {
     }
 }
 
-fn duration_ms(duration: Duration) -> f64 {
+pub(crate) fn duration_ms(duration: Duration) -> f64 {
     (duration.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0
 }
 

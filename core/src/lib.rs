@@ -5,6 +5,7 @@ pub mod compare;
 pub mod config;
 pub mod driver;
 pub mod error;
+pub mod fanout_stream;
 pub mod fleet;
 pub mod readonly;
 pub mod redact;

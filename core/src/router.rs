@@ -48,11 +48,10 @@ impl MultiResult {
 }
 
 impl Fleet {
-    /// Runs `request` on each named environment (each name once, in the order
-    /// given), or on every enabled environment when `environments` is `None`.
-    pub async fn query_many(&self, environments: Option<&[String]>, request: &QueryRequest) -> MultiResult {
-        let started = Instant::now();
-        let names: Vec<String> = match environments {
+    /// The environments a fan-out runs on: each named one once, in the order
+    /// given, or every enabled one when none is named.
+    pub(crate) fn fan_out_names(&self, environments: Option<&[String]>) -> Vec<String> {
+        match environments {
             Some(names) => {
                 let mut unique: Vec<String> = Vec::with_capacity(names.len());
                 for name in names {
@@ -68,7 +67,14 @@ impl Fleet {
                 .filter(|env| env.config().enabled)
                 .map(|env| env.name().to_owned())
                 .collect(),
-        };
+        }
+    }
+
+    /// Runs `request` on each named environment (each name once, in the order
+    /// given), or on every enabled environment when `environments` is `None`.
+    pub async fn query_many(&self, environments: Option<&[String]>, request: &QueryRequest) -> MultiResult {
+        let started = Instant::now();
+        let names = self.fan_out_names(environments);
         let outcomes = futures::future::join_all(names.iter().map(|name| async move {
             let env = self.environment(Some(name))?;
             env.query(request).await

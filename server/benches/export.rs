@@ -32,9 +32,18 @@ fn main() {
     .expect("config written");
     let config = config.to_str().expect("a UTF-8 path").to_owned();
     run(&["check", "-c", &config]);
+    // Three environments on the file `check` just created, for the fan-out stream.
+    let three = dir.path().join("three.toml");
+    let environments: String = ["a", "b", "c"]
+        .map(|name| {
+            format!("[environments.{name}]\ndriver = \"sqlite\"\npath = \"big.db\"\nmax_rows = 10000000\n")
+        })
+        .concat();
+    std::fs::write(&three, environments).expect("config written");
+    let three = three.to_str().expect("a UTF-8 path").to_owned();
 
     let all = format!("SELECT * FROM big LIMIT {ROWS}");
-    let scenarios: [(&str, Vec<&str>); 5] = [
+    let scenarios: [(&str, Vec<&str>); 6] = [
         ("table, --max-rows 1000 (stops early)", vec!["query", "-c", &config, "--max-rows", "1000", &all]),
         (
             "json, --max-rows 1000 (stops early)",
@@ -47,6 +56,10 @@ fn main() {
         (
             "csv, all rows (streamed)",
             vec!["query", "-c", &config, "-f", "csv", "--max-rows", "10000000", &all],
+        ),
+        (
+            "ndjson, all rows from 3 environments at once (streamed)",
+            vec!["query", "-c", &three, "--all", "-f", "ndjson", "--max-rows", "10000000", &all],
         ),
         (
             "json, all rows (collected)",

@@ -95,7 +95,8 @@ pub struct QueryArgs {
     #[arg(long, value_name = "N", default_value_t = dbfleet_core::compare::DEFAULT_MAX_DIFFERENCES)]
     pub max_differences: usize,
 
-    /// Output format.
+    /// Output format. ndjson and csv stream rows as they arrive; on several
+    /// environments ndjson tags every line with its environment.
     #[arg(long, short = 'f', value_enum, default_value_t = Format::Table)]
     pub format: Format,
 

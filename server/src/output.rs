@@ -1,11 +1,14 @@
 //! Rendering results for people (tables) and programs (JSON, NDJSON, CSV).
 
+use std::collections::HashMap;
 use std::io::Write;
 
 use comfy_table::{ContentArrangement, Table, presets};
 use dbfleet_core::compare::{ColumnDifference, Comparison, RowDifference};
+use dbfleet_core::fanout_stream::StreamEvent;
 use dbfleet_core::fleet::{QueryResult, Status};
 use dbfleet_core::{DbError, RowStream, Value};
+use futures::StreamExt;
 
 pub fn table<'a>(header: impl IntoIterator<Item = &'a str>) -> Table {
     let mut table = Table::new();
@@ -150,9 +153,7 @@ pub async fn stream_ndjson(
 ) -> anyhow::Result<Written> {
     let names = unique_names(stream.columns().iter().map(|c| c.name.as_str()));
     for_each_row(stream, max_rows, |row| {
-        let object: serde_json::Map<String, serde_json::Value> =
-            names.iter().cloned().zip(row.iter().map(Value::to_json)).collect();
-        serde_json::to_writer(&mut *out, &object)?;
+        serde_json::to_writer(&mut *out, &RowObject { names: &names, values: row })?;
         writeln!(out)?;
         Ok(())
     })
@@ -191,10 +192,72 @@ async fn for_each_row(
     Ok(Written { rows, truncated: false })
 }
 
+/// Writes a fan-out stream as NDJSON, one line per event, each tagged with its
+/// environment: `columns`, then one `row` object per row, then `end` (row
+/// count, whether the limit cut it) or `error`. Returns the environments that
+/// failed. Memory stays at one chunk per environment.
+pub async fn stream_many_ndjson(
+    out: &mut impl Write,
+    mut events: impl futures::Stream<Item = StreamEvent> + Unpin,
+) -> anyhow::Result<Vec<String>> {
+    let mut names_by_env: HashMap<String, Vec<String>> = HashMap::new();
+    let mut failed = Vec::new();
+    while let Some(event) = events.next().await {
+        let environment = event.environment().to_owned();
+        match event {
+            StreamEvent::Columns { columns, .. } => {
+                write_tagged(out, &environment, "columns", &columns)?;
+                names_by_env.insert(environment, unique_names(columns.iter().map(|c| c.name.as_str())));
+            }
+            StreamEvent::Rows { rows, .. } => {
+                let names = &names_by_env[&environment];
+                for row in &rows {
+                    write_tagged(out, &environment, "row", &RowObject { names, values: row })?;
+                }
+            }
+            StreamEvent::End { summary, .. } => write_tagged(out, &environment, "end", &summary)?,
+            StreamEvent::Error { error, .. } => {
+                write_tagged(out, &environment, "error", &error)?;
+                failed.push(environment);
+            }
+        }
+    }
+    Ok(failed)
+}
+
+/// One NDJSON line `{"environment": …, "<key>": …}`, the environment first.
+fn write_tagged(
+    out: &mut impl Write,
+    environment: &str,
+    key: &str,
+    value: &impl serde::Serialize,
+) -> anyhow::Result<()> {
+    let mut line = serde_json::Serializer::new(&mut *out);
+    let mut map = serde::Serializer::serialize_map(&mut line, Some(2))?;
+    serde::ser::SerializeMap::serialize_entry(&mut map, "environment", environment)?;
+    serde::ser::SerializeMap::serialize_entry(&mut map, key, value)?;
+    serde::ser::SerializeMap::end(map)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// A row as a JSON object whose keys keep the columns' order (serde_json's
+/// own map would sort them).
+struct RowObject<'a> {
+    names: &'a [String],
+    values: &'a [Value],
+}
+
+impl serde::Serialize for RowObject<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.names.iter().zip(self.values))
+    }
+}
+
 /// Column names as JSON keys: a repeated name gets a `_2`, `_3`… suffix so no
 /// value is lost to a key collision (`SELECT a.id, b.id`).
 fn unique_names<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
-    let mut seen = std::collections::HashMap::new();
+    let mut seen = HashMap::new();
     names
         .map(|name| {
             let count = seen.entry(name).or_insert(0);

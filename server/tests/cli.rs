@@ -355,6 +355,46 @@ fn a_fan_out_with_one_environment_down_returns_the_others_and_its_error() {
 }
 
 #[test]
+fn ndjson_streams_several_environments_line_by_line_tagged_with_each() {
+    let (dir, config) = quickstart();
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("\n[environments.down]\ndriver = \"sqlite\"\npath = \"nowhere.db\"\n");
+    std::fs::write(&config, text).unwrap();
+    let config = config.to_str().unwrap();
+    let sql = "SELECT id, amount FROM orders ORDER BY id";
+    let output = dbfleet(&["query", "-c", config, "--all", "-f", "ndjson", "--max-rows", "4", sql]);
+    assert_eq!(output.status.code(), Some(1), "down failed: {}", stderr(&output));
+    let lines: Vec<serde_json::Value> = stdout(&output)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let of =
+        |env: &str| -> Vec<&serde_json::Value> { lines.iter().filter(|l| l["environment"] == env).collect() };
+    let dev = of("dev");
+    assert_eq!(
+        dev[0]["columns"][0],
+        serde_json::json!({"name": "id", "type": "INTEGER", "logical_type": "int"})
+    );
+    let ids: Vec<i64> = dev[1..5].iter().map(|l| l["row"]["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, [1001, 1002, 1003, 1004]);
+    assert!(
+        stdout(&output).contains(r#"{"environment":"dev","row":{"id":1002,"amount":"59.8"}}"#),
+        "keys keep the columns' order"
+    );
+    assert_eq!(dev[5]["end"]["row_count"], 4);
+    assert_eq!(dev[5]["end"]["truncated"], false, "dev has exactly 4 orders");
+    let prod = of("prod");
+    assert_eq!((prod.len(), prod[5]["end"]["truncated"].clone()), (6, serde_json::json!(true)));
+    assert_eq!(of("down")[0]["error"]["kind"], "connection");
+    assert_eq!(lines.len(), 6 + 6 + 1);
+
+    let csv = dbfleet(&["query", "-c", config, "--all", "-f", "csv", sql]);
+    assert_eq!(csv.status.code(), Some(1));
+    assert!(stderr(&csv).contains("ndjson"), "{}", stderr(&csv));
+    drop(dir);
+}
+
+#[test]
 fn diff_schema_shows_the_quickstart_schema_difference() {
     let (_dir, config) = quickstart();
     let config = config.to_str().unwrap();

@@ -1,4 +1,4 @@
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -48,11 +48,14 @@ pub async fn run(config: Option<&Path>, args: QueryArgs) -> anyhow::Result<ExitC
         Format::Ndjson | Format::Csv => {
             let max_rows = args.max_rows.unwrap_or(env.config().max_rows).min(env.config().max_rows);
             let stream = env.stream(&args.sql, params).await?;
+            // stdout is line-buffered; a buffer saves a write per row.
+            let mut out = BufWriter::new(&mut out);
             let written = if args.format == Format::Csv {
                 output::stream_csv(&mut out, stream, max_rows).await?
             } else {
                 output::stream_ndjson(&mut out, stream, max_rows).await?
             };
+            out.flush()?;
             if written.truncated {
                 eprintln!(
                     "output stopped at {} rows (max_rows); raise --max-rows (up to the environment's max_rows) or narrow the query",
@@ -69,8 +72,14 @@ pub async fn run(config: Option<&Path>, args: QueryArgs) -> anyhow::Result<ExitC
 /// Exit codes: 0 every environment answered (and, with `--compare`, agreed),
 /// 1 some environment failed, 3 all answered but the results differ.
 async fn run_many(mut config: Config, args: QueryArgs, params: Vec<Value>) -> anyhow::Result<ExitCode> {
-    if matches!(args.format, Format::Ndjson | Format::Csv) {
-        anyhow::bail!("several environments print as a table or as json (--format table|json)");
+    match args.format {
+        Format::Csv => anyhow::bail!(
+            "several environments stream as ndjson (each line tagged with its environment); csv takes one environment"
+        ),
+        Format::Ndjson if args.compare => {
+            anyhow::bail!("--compare prints as a table or as json (--format table|json)")
+        }
+        _ => {}
     }
     let requested = if args.all { None } else { Some(args.environments.clone()) };
     // Connect only what is asked for; names that do not exist are reported
@@ -80,6 +89,14 @@ async fn run_many(mut config: Config, args: QueryArgs, params: Vec<Value>) -> an
     }
     let fleet = Fleet::start(&config, StartOptions { reconnect: false, ..StartOptions::default() })?;
     fleet.wait_ready().await;
+    if args.format == Format::Ndjson {
+        let events = fleet.stream_many(requested.as_deref(), &args.sql, &params, args.max_rows);
+        let mut out = BufWriter::new(std::io::stdout().lock());
+        let failed = output::stream_many_ndjson(&mut out, events).await?;
+        out.flush()?;
+        fleet.shutdown().await;
+        return Ok(if failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+    }
     let request = QueryRequest { sql: args.sql.clone(), params, max_rows: args.max_rows };
     let outcome = fleet.query_many(requested.as_deref(), &request).await;
     let options = CompareOptions {

@@ -69,3 +69,9 @@ pub fn error_code<T: std::fmt::Debug>(result: tiberius::Result<T>) -> u32 {
         other => panic!("expected a server error, got {other:?}"),
     }
 }
+
+/// The first column of every row of the first result, as `i32`.
+pub async fn int_column(client: &mut TdsClient, sql: &str, params: &[&dyn tiberius::ToSql]) -> Vec<i32> {
+    let rows = client.query(sql, params).await.unwrap().into_first_result().await.unwrap();
+    rows.iter().map(|r| r.get(0).expect("an int, not NULL")).collect()
+}

@@ -95,16 +95,7 @@ async fn transaction_manager_requests_commit_and_roll_back() {
     client.begin_transaction().await.unwrap();
     client.execute("INSERT INTO customers VALUES (4, N'Barbara')", &[]).await.unwrap();
     client.commit_transaction().await.unwrap();
-    let ids: Vec<i32> = client
-        .query("SELECT id FROM customers ORDER BY id", &[])
-        .await
-        .unwrap()
-        .into_first_result()
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0).unwrap())
-        .collect();
+    let ids = common::int_column(&mut client, "SELECT id FROM customers ORDER BY id", &[]).await;
     assert_eq!(ids, [1, 2, 4]);
 }
 

@@ -156,19 +156,8 @@ async fn untyped_expressions_take_the_type_of_their_value() {
 async fn parameters_filter_rows() {
     let endpoint = common::start();
     let mut client = common::fixture_database(&endpoint, "filter").await;
-    let ids: Vec<i32> = client
-        .query(
-            "SELECT id FROM orders WHERE customer_id = @P1 AND amount > @P2 ORDER BY id",
-            &[&1i32, &5.5f64],
-        )
-        .await
-        .unwrap()
-        .into_first_result()
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0).unwrap())
-        .collect();
+    let sql = "SELECT id FROM orders WHERE customer_id = @P1 AND amount > @P2 ORDER BY id";
+    let ids = common::int_column(&mut client, sql, &[&1i32, &5.5f64]).await;
     assert_eq!(ids, [11]);
 }
 
