@@ -9,6 +9,7 @@ use dbfleet_core::fanout_stream::StreamEvent;
 use dbfleet_core::fleet::{QueryResult, Status};
 use dbfleet_core::{DbError, RowStream, Value};
 use futures::StreamExt;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 pub fn table<'a>(header: impl IntoIterator<Item = &'a str>) -> Table {
     let mut table = Table::new();
@@ -178,18 +179,32 @@ async fn for_each_row(
     max_rows: u64,
     mut write: impl FnMut(&[Value]) -> anyhow::Result<()>,
 ) -> anyhow::Result<Written> {
+    let progress = row_progress();
     let mut rows = 0;
     while let Some(chunk) = stream.next_chunk().await {
         let chunk = chunk.map_err(|err: DbError| anyhow::Error::new(err))?;
         for row in &chunk {
             if rows == max_rows {
+                progress.finish_and_clear();
                 return Ok(Written { rows, truncated: true });
             }
             write(row)?;
             rows += 1;
         }
+        progress.set_position(rows);
     }
+    progress.finish_and_clear();
     Ok(Written { rows, truncated: false })
+}
+
+/// A row counter on stderr while an export runs. indicatif draws nothing
+/// when stderr is not a terminal, so logs and pipes stay clean.
+fn row_progress() -> ProgressBar {
+    let progress = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(4));
+    let style = ProgressStyle::with_template("{spinner} {human_pos} rows written in {elapsed} {msg}")
+        .expect("a valid progress template");
+    progress.set_style(style);
+    progress
 }
 
 /// Writes a fan-out stream as NDJSON, one line per event, each tagged with its
@@ -202,6 +217,8 @@ pub async fn stream_many_ndjson(
 ) -> anyhow::Result<Vec<String>> {
     let mut names_by_env: HashMap<String, Vec<String>> = HashMap::new();
     let mut failed = Vec::new();
+    let mut finished = 0;
+    let progress = row_progress();
     while let Some(event) = events.next().await {
         let environment = event.environment().to_owned();
         match event {
@@ -214,14 +231,22 @@ pub async fn stream_many_ndjson(
                 for row in &rows {
                     write_tagged(out, &environment, "row", &RowObject { names, values: row })?;
                 }
+                progress.inc(rows.len() as u64);
             }
-            StreamEvent::End { summary, .. } => write_tagged(out, &environment, "end", &summary)?,
+            StreamEvent::End { summary, .. } => {
+                write_tagged(out, &environment, "end", &summary)?;
+                finished += 1;
+                progress.set_message(format!("({finished} environments finished)"));
+            }
             StreamEvent::Error { error, .. } => {
                 write_tagged(out, &environment, "error", &error)?;
                 failed.push(environment);
+                finished += 1;
+                progress.set_message(format!("({finished} environments finished)"));
             }
         }
     }
+    progress.finish_and_clear();
     Ok(failed)
 }
 
