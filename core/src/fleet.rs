@@ -5,6 +5,9 @@
 //! environment connects concurrently, bounded by its connect timeout; one that
 //! fails stays listed as `unhealthy` with its error and is retried in the
 //! background with capped exponential backoff and jitter until it connects.
+//! An environment that was connected and then loses its server is marked
+//! `unhealthy` by the call that found out, and probed the same way until it
+//! answers again, so its status recovers without anyone calling it.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex, RwLock};
@@ -13,7 +16,7 @@ use std::time::{Duration, Instant};
 use backon::{ExponentialBuilder, Retryable};
 use secrecy::ExposeSecret;
 use serde::Serialize;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio::task::AbortHandle;
 
 use crate::config::{Config, EnvironmentConfig};
@@ -163,6 +166,9 @@ pub struct Environment {
     config: EnvironmentConfig,
     driver: &'static dyn DatabaseDriver,
     state: RwLock<EnvState>,
+    /// Signalled when a call finds the connected environment unreachable;
+    /// the environment's background task then probes until it answers.
+    lost: Notify,
 }
 
 impl Environment {
@@ -179,6 +185,7 @@ impl Environment {
                 server_version: None,
                 consecutive_failures: 0,
             }),
+            lost: Notify::new(),
         }
     }
 
@@ -284,6 +291,7 @@ impl Environment {
                 let err = self.scrub(err);
                 if matches!(err.kind, ErrorKind::Connection | ErrorKind::Auth) {
                     self.record_failure(err.clone());
+                    self.lost.notify_one();
                 } else {
                     self.mark_reachable();
                 }
@@ -346,6 +354,39 @@ impl Environment {
             }
             Err(err) => {
                 let err = self.scrub(err);
+                self.record_failure(err.clone());
+                Err(err)
+            }
+        }
+    }
+
+    /// One recovery attempt: ping the live pool (its driver replaces broken
+    /// connections), or open one when there is none. Unlike a call, a failed
+    /// probe does not signal `lost` again.
+    async fn probe(&self) -> Result<(), DbError> {
+        let Some(pool) = self.read_state().pool else { return self.connect_once().await };
+        let limit = self.config.pool.connect_timeout;
+        let started = Instant::now();
+        let outcome = match tokio::time::timeout(limit, pool.ping()).await {
+            Ok(outcome) => outcome.map_err(|err| self.scrub(err)),
+            Err(_) => Err(DbError::new(
+                ErrorKind::Timeout,
+                format!("no answer within {} s (connect_timeout_secs)", limit.as_secs_f64()),
+            )
+            .in_env(self.name())),
+        };
+        match outcome {
+            Ok(info) => {
+                self.update_state(|state| {
+                    state.status = Status::Healthy;
+                    state.last_error = None;
+                    state.consecutive_failures = 0;
+                    state.latency = Some(started.elapsed());
+                    state.server_version = Some(info.version);
+                });
+                Ok(())
+            }
+            Err(err) => {
                 self.record_failure(err.clone());
                 Err(err)
             }
@@ -538,11 +579,24 @@ impl Fleet {
                 tokio::spawn(async move {
                     let first = env.connect_once().await;
                     pending_tx.send_modify(|n| *n -= 1);
-                    if let Err(err) = first {
+                    if let Err(err) = &first {
                         tracing::warn!(environment = %env.name(), error = %err, "could not connect");
-                        if options.reconnect {
-                            reconnect(&env, options).await;
+                    }
+                    if !options.reconnect {
+                        return;
+                    }
+                    if first.is_err() {
+                        reconnect(&env, options).await;
+                    }
+                    loop {
+                        env.lost.notified().await;
+                        // A signal left over from calls that failed while the
+                        // last recovery ran: nothing is lost any more.
+                        if env.status() == Status::Healthy {
+                            continue;
                         }
+                        tracing::warn!(environment = %env.name(), "lost its server; probing until it answers");
+                        reconnect(&env, options).await;
                     }
                 })
                 .abort_handle()
@@ -652,7 +706,7 @@ async fn reconnect(env: &Environment, options: StartOptions) {
         .with_max_delay(options.max_retry_delay)
         .with_jitter()
         .without_max_times();
-    let outcome = (|| env.connect_once())
+    let outcome = (|| env.probe())
         .retry(backoff)
         .notify(|err, delay| {
             tracing::warn!(

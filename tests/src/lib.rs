@@ -1,6 +1,7 @@
 //! Helpers shared by the workspace integration tests.
 
 pub mod estate;
+pub mod faults;
 pub mod services;
 pub mod sqlserver;
 

@@ -49,7 +49,7 @@ pub fn reachable(engine: &str, var: &str, url: &str) -> Option<()> {
 }
 
 /// `host:port` of a URL such as `postgres://user:pw@host:5432/db`.
-fn host_port(url: &str) -> String {
+pub fn host_port(url: &str) -> String {
     let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
     let authority = after_scheme.split(['/', '?']).next().unwrap_or_default();
     authority.rsplit_once('@').map_or(authority, |(_, host)| host).to_owned()

@@ -1,0 +1,257 @@
+//! Faults on real servers (PostgreSQL and MariaDB): a server that goes away
+//! and comes back, connections the server kills, and pool limits under load.
+//! Each test works in a scratch database of its own.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use dbfleet_core::fleet::{Fleet, QueryRequest, StartOptions, Status};
+use dbfleet_core::{ErrorKind, Value};
+use dbfleet_tests::faults::Proxy;
+use dbfleet_tests::services::{host_port, mysql_url, postgres_url};
+use dbfleet_tests::{config_in, unique, wait_for_status};
+
+#[derive(Clone, Copy, PartialEq)]
+enum Engine {
+    Postgres,
+    Mariadb,
+}
+
+impl Engine {
+    fn admin_url(self) -> Option<String> {
+        match self {
+            Engine::Postgres => postgres_url(),
+            Engine::Mariadb => mysql_url(),
+        }
+    }
+
+    fn driver(self) -> &'static str {
+        match self {
+            Engine::Postgres => "postgres",
+            Engine::Mariadb => "mariadb",
+        }
+    }
+
+    fn sleep(self, seconds: f64) -> String {
+        match self {
+            Engine::Postgres => format!("SELECT pg_sleep({seconds})"),
+            Engine::Mariadb => format!("SELECT SLEEP({seconds})"),
+        }
+    }
+
+    /// The sessions the server has open on `database`, other than the asking one.
+    fn sessions_sql(self, database: &str) -> String {
+        match self {
+            Engine::Postgres => format!(
+                "SELECT pid FROM pg_stat_activity WHERE datname = '{database}' AND pid <> pg_backend_pid()"
+            ),
+            Engine::Mariadb => format!(
+                "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = '{database}' AND ID <> CONNECTION_ID()"
+            ),
+        }
+    }
+
+    fn kill_sql(self, session: &str) -> String {
+        match self {
+            Engine::Postgres => format!("SELECT pg_terminate_backend({session})"),
+            Engine::Mariadb => format!("KILL {session}"),
+        }
+    }
+}
+
+/// A scratch database on one server, with an admin environment to watch it.
+struct Scratch {
+    engine: Engine,
+    admin: Arc<Fleet>,
+    database: String,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+fn fast_retry() -> StartOptions {
+    StartOptions {
+        reconnect: true,
+        min_retry_delay: Duration::from_millis(100),
+        max_retry_delay: Duration::from_millis(500),
+    }
+}
+
+async fn start(dir: &std::path::Path, toml: &str) -> Arc<Fleet> {
+    let fleet = Fleet::start(&config_in(dir, toml, &[]), fast_retry()).unwrap();
+    fleet.wait_ready().await;
+    fleet
+}
+
+impl Scratch {
+    async fn create(engine: Engine) -> Option<Scratch> {
+        let admin_url = engine.admin_url()?;
+        let dir = tempfile::tempdir().unwrap();
+        let admin = start(
+            dir.path(),
+            &format!(
+                "[environments.admin]\ndriver = \"{}\"\nurl = \"{admin_url}\"\nread_only = false\n",
+                engine.driver()
+            ),
+        )
+        .await;
+        let database = format!("dbfleet_faults_{}_{}", std::process::id(), unique());
+        let scratch = Scratch {
+            engine,
+            url: format!("{}/{database}", admin_url.rsplit_once('/').unwrap().0),
+            admin,
+            database,
+            _dir: dir,
+        };
+        scratch.admin_run(&format!("CREATE DATABASE {}", scratch.database)).await;
+        Some(scratch)
+    }
+
+    async fn admin_run(&self, sql: &str) -> Vec<Vec<Value>> {
+        let request = QueryRequest { sql: sql.into(), ..Default::default() };
+        let env = self.admin.environment(Some("admin")).unwrap();
+        env.query(&request).await.unwrap_or_else(|e| panic!("{sql}: {e}")).rows
+    }
+
+    async fn sessions(&self) -> Vec<String> {
+        let rows = self.admin_run(&self.engine.sessions_sql(&self.database)).await;
+        rows.iter().map(|row| row[0].to_text()).collect()
+    }
+
+    /// An environment `db` on the scratch database (at `url`), plus a SQLite
+    /// one that has nothing to do with it.
+    async fn fleet(&self, url: &str, pool: &str) -> Arc<Fleet> {
+        start(
+            self._dir.path(),
+            &format!(
+                "[environments.db]\ndriver = \"{}\"\nurl = \"{url}\"\n[environments.db.pool]\n{pool}\n\
+                 [environments.local]\ndriver = \"sqlite\"\npath = \":memory:\"\n",
+                self.engine.driver()
+            ),
+        )
+        .await
+    }
+
+    async fn drop(self) {
+        let drop = match self.engine {
+            Engine::Postgres => format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.database),
+            Engine::Mariadb => format!("DROP DATABASE IF EXISTS {}", self.database),
+        };
+        self.admin_run(&drop).await;
+        self.admin.shutdown().await;
+    }
+}
+
+fn select_one() -> QueryRequest {
+    QueryRequest { sql: "SELECT 1 AS one".into(), ..Default::default() }
+}
+
+async fn server_goes_away_and_comes_back(engine: Engine) {
+    let Some(scratch) = Scratch::create(engine).await else { return };
+    let mut proxy = Proxy::start(&host_port(&scratch.url)).await;
+    let fleet = scratch.fleet(&proxy.url(&scratch.url), "connect_timeout_secs = 2").await;
+    let db = fleet.environment(Some("db")).unwrap();
+    let local = fleet.environment(Some("local")).unwrap();
+    assert_eq!(db.status(), Status::Healthy);
+    db.query(&select_one()).await.unwrap();
+
+    proxy.cut().await;
+    let err = db.query(&select_one()).await.unwrap_err();
+    assert_eq!((err.kind, err.environment.as_deref()), (ErrorKind::Connection, Some("db")), "{err}");
+    assert_eq!(db.status(), Status::Unhealthy);
+    let statuses = fleet.statuses();
+    assert!(statuses[0].last_error.is_some(), "the error is kept for health reports");
+    assert_eq!(statuses[1].status, Status::Healthy, "the other environment is untouched");
+    local.query(&select_one()).await.unwrap();
+
+    // Nobody calls `db` now: its own probes notice the server is back.
+    proxy.restore().await;
+    assert!(
+        wait_for_status(&db, Status::Healthy, Duration::from_secs(20)).await,
+        "{:?}",
+        fleet.statuses()[0]
+    );
+    assert!(fleet.statuses()[0].last_error.is_none());
+    db.query(&select_one()).await.unwrap();
+    fleet.shutdown().await;
+    scratch.drop().await;
+}
+
+async fn killed_connections_are_replaced(engine: Engine) {
+    let Some(scratch) = Scratch::create(engine).await else { return };
+    let fleet = scratch.fleet(&scratch.url, "max_connections = 3").await;
+    let db = fleet.environment(Some("db")).unwrap();
+    let sleep = QueryRequest { sql: engine.sleep(0.2), ..Default::default() };
+    for outcome in futures::future::join_all((0..3).map(|_| db.query(&sleep))).await {
+        outcome.unwrap();
+    }
+    let sessions = scratch.sessions().await;
+    assert!(!sessions.is_empty(), "the pool holds connections");
+    for session in &sessions {
+        scratch.admin_run(&engine.kill_sql(session)).await;
+    }
+    for _ in 0..5 {
+        db.query(&select_one()).await.unwrap_or_else(|e| panic!("after the server killed its sessions: {e}"));
+    }
+    assert_eq!(db.status(), Status::Healthy);
+    fleet.shutdown().await;
+    scratch.drop().await;
+}
+
+async fn the_pool_limit_bounds_the_sessions_opened(engine: Engine) {
+    let Some(scratch) = Scratch::create(engine).await else { return };
+    let fleet = scratch.fleet(&scratch.url, "max_connections = 2\nconnect_timeout_secs = 20").await;
+    let db = fleet.environment(Some("db")).unwrap();
+    let most = AtomicI64::new(0);
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let sleep = QueryRequest { sql: engine.sleep(0.3), ..Default::default() };
+    let load = async {
+        let outcomes = futures::future::join_all((0..8).map(|_| db.query(&sleep))).await;
+        done.store(true, Ordering::Release);
+        outcomes
+    };
+    let watch = async {
+        while !done.load(Ordering::Acquire) {
+            most.fetch_max(scratch.sessions().await.len() as i64, Ordering::Relaxed);
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
+    };
+    let (outcomes, ()) = tokio::join!(load, watch);
+    for outcome in outcomes {
+        outcome.expect("queries beyond the limit wait for a connection");
+    }
+    assert_eq!(most.load(Ordering::Relaxed), 2, "at most max_connections sessions, and all of them used");
+    assert_eq!(db.pool().unwrap().stats().max, 2);
+    fleet.shutdown().await;
+    scratch.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_going_away_is_reported_and_recovers_by_itself() {
+    server_goes_away_and_comes_back(Engine::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_going_away_is_reported_and_recovers_by_itself() {
+    server_goes_away_and_comes_back(Engine::Mariadb).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_sessions_killed_by_the_server_are_replaced() {
+    killed_connections_are_replaced(Engine::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_sessions_killed_by_the_server_are_replaced() {
+    killed_connections_are_replaced(Engine::Mariadb).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_pool_limit_bounds_the_sessions_opened() {
+    the_pool_limit_bounds_the_sessions_opened(Engine::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_pool_limit_bounds_the_sessions_opened() {
+    the_pool_limit_bounds_the_sessions_opened(Engine::Mariadb).await;
+}
