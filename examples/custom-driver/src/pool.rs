@@ -1,0 +1,182 @@
+//! The pool of a CSV environment: one in-memory SQLite connection holding
+//! every file's table, shared by all calls.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use dbfleet_core::{
+    Column, ColumnSchema, DatabaseInfo, DbError, ExecOutcome, LogicalType, Pool, PoolStats, Query, Row,
+    RowStream, ServerInfo, TableFilter, TableInfo, TableKind, TableRef, TableSchema, Value, async_trait,
+};
+use rusqlite::Connection;
+use rusqlite::types::{Value as SqliteValue, ValueRef};
+
+use crate::load::{LoadedTable, load_directory};
+
+const CHUNK_ROWS: usize = 512;
+
+pub struct CsvPool {
+    directory: PathBuf,
+    tables: Vec<LoadedTable>,
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl CsvPool {
+    pub fn open(directory: PathBuf) -> Result<CsvPool, DbError> {
+        let sqlite = |err: rusqlite::Error| DbError::internal(err.to_string());
+        let mut conn = Connection::open_in_memory().map_err(sqlite)?;
+        let tables = load_directory(&mut conn, &directory)?;
+        // The files are the truth: nothing may change the loaded copy.
+        conn.execute_batch("PRAGMA query_only = ON").map_err(sqlite)?;
+        Ok(CsvPool { directory, tables, conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    fn table(&self, name: &str) -> Result<&LoadedTable, DbError> {
+        self.tables.iter().find(|t| t.name.eq_ignore_ascii_case(name)).ok_or_else(|| {
+            let files: Vec<String> = self.tables.iter().map(|t| format!("{}.csv", t.name)).collect();
+            DbError::query(format!("no table named '{name}'; the files are: {}", files.join(", ")))
+        })
+    }
+}
+
+#[async_trait]
+impl Pool for CsvPool {
+    async fn query(&self, q: &Query) -> Result<RowStream, DbError> {
+        let conn = self.conn.clone();
+        let query = q.clone();
+        let (columns, rows) = tokio::task::spawn_blocking(move || {
+            let conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            run(&conn, &query)
+        })
+        .await
+        .map_err(|err| DbError::internal(format!("the query stopped: {err}")))??;
+        // The data is in memory already, so the rows are read in one go (up
+        // to the fetch limit) and handed over in chunks.
+        let mut rows = rows.into_iter().peekable();
+        let chunks = std::iter::from_fn(move || {
+            rows.peek()?;
+            Some(Ok(rows.by_ref().take(CHUNK_ROWS).collect::<Vec<Row>>()))
+        });
+        Ok(RowStream::new(columns, futures::stream::iter(chunks)))
+    }
+
+    async fn execute(&self, _q: &Query) -> Result<ExecOutcome, DbError> {
+        Err(DbError::query("a CSV environment is read-only: its files are never written"))
+    }
+
+    async fn list_databases(&self) -> Result<Vec<DatabaseInfo>, DbError> {
+        let name = self.directory.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        Ok(vec![DatabaseInfo {
+            name,
+            kind: "directory".into(),
+            location: Some(self.directory.display().to_string()),
+        }])
+    }
+
+    async fn list_tables(&self, filter: &TableFilter) -> Result<Vec<TableInfo>, DbError> {
+        let tables = self.tables.iter().map(|t| TableInfo {
+            schema: None,
+            name: t.name.clone(),
+            kind: TableKind::Table,
+        });
+        Ok(tables.filter(|t| filter.matches(t)).collect())
+    }
+
+    async fn describe_table(&self, table: &TableRef) -> Result<TableSchema, DbError> {
+        let loaded = self.table(&table.name)?;
+        let columns = loaded
+            .columns
+            .iter()
+            .map(|c| ColumnSchema {
+                name: c.name.clone(),
+                native_type: c.sql_type.name().to_owned(),
+                logical_type: c.sql_type.logical(),
+                nullable: c.nullable,
+                default: None,
+            })
+            .collect();
+        Ok(TableSchema {
+            schema: None,
+            name: loaded.name.clone(),
+            kind: TableKind::Table,
+            columns,
+            primary_key: Vec::new(),
+            indexes: Vec::new(),
+            foreign_keys: Vec::new(),
+        })
+    }
+
+    async fn ping(&self) -> Result<ServerInfo, DbError> {
+        let rows: usize = self.tables.iter().map(|t| t.rows).sum();
+        Ok(ServerInfo {
+            version: format!("{} CSV files, {rows} rows (SQLite {})", self.tables.len(), rusqlite::version()),
+        })
+    }
+
+    fn stats(&self) -> PoolStats {
+        let busy = u32::from(self.conn.try_lock().is_err());
+        PoolStats { size: 1, idle: 1 - busy, in_use: busy, max: 1 }
+    }
+
+    async fn close(&self) {}
+}
+
+/// Runs one statement, reading at most the query's fetch limit of rows.
+fn run(conn: &Connection, query: &Query) -> Result<(Vec<Column>, Vec<Row>), DbError> {
+    let failed = |err: rusqlite::Error| DbError::query(err.to_string());
+    let mut statement = conn.prepare(&query.sql).map_err(failed)?;
+    let declared: Vec<(String, Option<String>)> =
+        statement.columns().iter().map(|c| (c.name().to_owned(), c.decl_type().map(str::to_owned))).collect();
+    let params = query.params.iter().map(to_param).collect::<Result<Vec<_>, _>>()?;
+    let limit = usize::try_from(query.fetch_limit.unwrap_or(u64::MAX)).unwrap_or(usize::MAX);
+    let mut cursor = statement.query(rusqlite::params_from_iter(params)).map_err(failed)?;
+    let mut rows: Vec<Row> = Vec::new();
+    while rows.len() < limit {
+        let Some(row) = cursor.next().map_err(failed)? else { break };
+        let values = (0..declared.len()).map(|i| row.get_ref(i).map(to_value)).collect::<Result<_, _>>();
+        rows.push(values.map_err(failed)?);
+    }
+    let columns = declared
+        .into_iter()
+        .enumerate()
+        .map(|(i, (name, declared))| {
+            let logical = match declared.as_deref() {
+                Some("INTEGER") => LogicalType::Int,
+                Some("REAL") => LogicalType::Float,
+                Some("TEXT") => LogicalType::Text,
+                // An expression: the type of its first non-null value.
+                _ => rows
+                    .iter()
+                    .map(|r| r[i].logical_type())
+                    .find(|t| *t != LogicalType::Null)
+                    .unwrap_or(LogicalType::Null),
+            };
+            Column::new(name, declared.unwrap_or_default(), logical)
+        })
+        .collect();
+    Ok((columns, rows))
+}
+
+fn to_value(value: ValueRef<'_>) -> Value {
+    match value {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(i) => Value::Int(i),
+        ValueRef::Real(f) => Value::Float(f),
+        ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) => Value::Bytes(b.to_vec()),
+    }
+}
+
+fn to_param(value: &Value) -> Result<SqliteValue, DbError> {
+    Ok(match value {
+        Value::Null => SqliteValue::Null,
+        Value::Bool(b) => SqliteValue::Integer(i64::from(*b)),
+        Value::Int(i) => SqliteValue::Integer(*i),
+        Value::Float(f) => SqliteValue::Real(*f),
+        Value::Text(t) => SqliteValue::Text(t.clone()),
+        Value::Array(_) | Value::Json(_) => {
+            return Err(DbError::invalid_argument("a CSV environment takes scalar parameters only"));
+        }
+        other => SqliteValue::Text(other.to_text()),
+    })
+}
