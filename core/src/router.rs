@@ -7,12 +7,25 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 use serde::Serialize;
 
 use crate::compare::{CompareOptions, Comparison, compare};
 use crate::error::DbError;
 use crate::fleet::{Fleet, QueryRequest, QueryResult};
 use crate::readonly::classify;
+
+/// One environment of a fan-out has finished.
+#[derive(Debug, Clone, Copy)]
+pub struct Answered<'a> {
+    pub environment: &'a str,
+    /// It returned a result (not an error).
+    pub ok: bool,
+    /// Environments finished so far, this one included, of `total`.
+    pub done: usize,
+    pub total: usize,
+}
 
 /// The outcome of one statement on several environments.
 #[derive(Debug, Clone, Serialize)]
@@ -73,16 +86,30 @@ impl Fleet {
     /// Runs `request` on each named environment (each name once, in the order
     /// given), or on every enabled environment when `environments` is `None`.
     pub async fn query_many(&self, environments: Option<&[String]>, request: &QueryRequest) -> MultiResult {
+        self.query_many_observed(environments, request, |_| {}).await
+    }
+
+    /// [`Fleet::query_many`], calling `on_answer` as each environment
+    /// answers or fails, in the order they finish (for progress reports).
+    pub async fn query_many_observed(
+        &self,
+        environments: Option<&[String]>,
+        request: &QueryRequest,
+        mut on_answer: impl FnMut(Answered<'_>),
+    ) -> MultiResult {
         let started = Instant::now();
         let names = self.fan_out_names(environments);
-        let outcomes = futures::future::join_all(names.iter().map(|name| async move {
-            let env = self.environment(Some(name))?;
-            env.query(request).await
-        }))
-        .await;
+        let mut running: FuturesUnordered<_> = names
+            .iter()
+            .map(|name| async move {
+                let outcome = async { self.environment(Some(name))?.query(request).await }.await;
+                (name, outcome)
+            })
+            .collect();
         let mut results = BTreeMap::new();
         let mut errors = BTreeMap::new();
-        for (name, outcome) in names.iter().zip(outcomes) {
+        while let Some((name, outcome)) = running.next().await {
+            let ok = outcome.is_ok();
             match outcome {
                 Ok(result) => {
                     results.insert(name.clone(), result);
@@ -91,7 +118,14 @@ impl Fleet {
                     errors.insert(name.clone(), err.in_env(name));
                 }
             }
+            on_answer(Answered {
+                environment: name,
+                ok,
+                done: results.len() + errors.len(),
+                total: names.len(),
+            });
         }
+        drop(running); // it borrows `names`, which the summary takes
         let summary = Summary {
             requested: names.len(),
             succeeded: results.len(),

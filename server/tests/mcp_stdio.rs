@@ -178,6 +178,52 @@ fn stdout_carries_only_protocol_messages() {
     assert!(logs.contains("DEBUG"), "debug logs went to stderr: {logs}");
 }
 
+/// A multi-environment call that carries a progress token gets one progress
+/// notification per environment, before its result.
+#[test]
+fn a_fan_out_reports_progress_per_environment() {
+    let (_dir, config) = config_dir();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dbfleet"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    for request in [
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18",
+            "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}}),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "execute_query_multi_env",
+            "arguments": {"sql": "SELECT 1 AS one"}, "_meta": {"progressToken": "fan-out"}}}),
+    ] {
+        writeln!(stdin, "{request}").unwrap();
+    }
+    let mut progress = Vec::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let message: Value = serde_json::from_str(&line.unwrap()).unwrap();
+        if message["method"] == "notifications/progress" {
+            progress.push(message["params"].clone());
+        } else if message["id"] == 2 {
+            assert_eq!(message["result"]["structuredContent"]["summary"]["requested"], 3);
+            break;
+        }
+    }
+    drop(stdin);
+    child.wait().unwrap();
+    let steps: Vec<(f64, f64)> =
+        progress.iter().map(|p| (p["progress"].as_f64().unwrap(), p["total"].as_f64().unwrap())).collect();
+    assert_eq!(steps, [(1.0, 3.0), (2.0, 3.0), (3.0, 3.0)], "{progress:?}");
+    assert!(progress.iter().all(|p| p["progressToken"] == "fan-out"));
+    let mut named: Vec<String> = progress.iter().map(|p| p["message"].as_str().unwrap().to_owned()).collect();
+    named.sort();
+    assert!(named[0].starts_with("dev answered") && named[1].starts_with("down failed"), "{named:?}");
+    assert!(named[2].starts_with("prod answered"), "{named:?}");
+}
+
 /// Every tool on an estate of SQLite, PostgreSQL and MariaDB, and the exact
 /// differences of the shop seeded on all three.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

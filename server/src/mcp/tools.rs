@@ -9,8 +9,11 @@ use dbfleet_core::fleet::{Environment, Fleet, QueryRequest, QueryResult};
 use dbfleet_core::{DbError, TableFilter, TableRef, Value};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::{CallToolResult, Implementation, ServerCapabilities, ServerConfig};
-use rmcp::{ServerHandler, tool, tool_handler, tool_router};
+use rmcp::model::{
+    CallToolResult, Implementation, ProgressNotificationParam, ServerCapabilities, ServerConfig,
+};
+use rmcp::service::RequestContext;
+use rmcp::{RoleServer, ServerHandler, tool, tool_handler, tool_router};
 use serde::Serialize;
 use serde_json::json;
 
@@ -168,14 +171,41 @@ impl DbfleetTools {
         `identical`, `row_counts`, column differences, and row differences, each naming the environments \
         that have the row and those that lack it, or a changed column with each environment's value. Give \
         `key_columns` to match rows by key; without them rows compare as multisets.")]
-    async fn execute_query_multi_env(&self, args: Parameters<Lenient<MultiQueryArgs>>) -> CallToolResult {
+    async fn execute_query_multi_env(
+        &self,
+        args: Parameters<Lenient<MultiQueryArgs>>,
+        context: RequestContext<RoleServer>,
+    ) -> CallToolResult {
         let args = match arguments(args) {
             Ok(args) => args,
             Err(err) => return failure(err),
         };
         let request =
             QueryRequest { sql: args.sql.clone(), params: params(args.parameters), max_rows: args.max_rows };
-        let outcome = self.fleet.query_many(args.environments.as_deref(), &request).await;
+        let outcome = match context.meta.get_progress_token() {
+            None => self.fleet.query_many(args.environments.as_deref(), &request).await,
+            Some(token) => {
+                let (answered, mut reports) = tokio::sync::mpsc::unbounded_channel();
+                let query =
+                    self.fleet.query_many_observed(args.environments.as_deref(), &request, move |a| {
+                        let verdict = if a.ok { "answered" } else { "failed" };
+                        let message = format!("{} {verdict} ({} of {})", a.environment, a.done, a.total);
+                        let _ = answered.send((a.done, a.total, message));
+                    });
+                // The query owns the sender, so the reports end with it.
+                let report = async {
+                    while let Some((done, total, message)) = reports.recv().await {
+                        let progress = ProgressNotificationParam::new(token.clone(), done as f64)
+                            .with_total(total as f64)
+                            .with_message(message);
+                        if let Err(err) = context.peer.notify_progress(progress).await {
+                            tracing::debug!(error = %err, "progress notification not sent");
+                        }
+                    }
+                };
+                tokio::join!(query, report).0
+            }
+        };
         let comparison = if args.compare.unwrap_or(true) && outcome.results.len() >= 2 {
             let options = CompareOptions {
                 key_columns: args.key_columns.unwrap_or_default(),
