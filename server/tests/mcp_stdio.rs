@@ -224,6 +224,64 @@ fn a_fan_out_reports_progress_per_environment() {
     assert!(named[2].starts_with("prod answered"), "{named:?}");
 }
 
+/// A call the client cancels gives its connection back at once: with a pool
+/// of one, the next call on that environment gets it (instead of waiting for
+/// the endless statement's 60 s timeout and failing after its 2 s connect
+/// timeout).
+#[test]
+fn a_cancelled_call_stops_its_statement() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("one.toml");
+    std::fs::write(
+        &config,
+        "[environments.one]\ndriver = \"sqlite\"\npath = \":memory:\"\nquery_timeout_secs = 60\n\
+         [environments.one.pool]\nmax_connections = 1\nconnect_timeout_secs = 2\n",
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dbfleet"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let endless = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c";
+    for request in [
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18",
+            "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}}),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "execute_query",
+            "arguments": {"sql": endless}}}),
+    ] {
+        writeln!(stdin, "{request}").unwrap();
+    }
+    let initialized: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(initialized["id"], 1);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    for request in [
+        json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 2}}),
+        json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "execute_query",
+            "arguments": {"sql": "SELECT 3 AS three"}}}),
+    ] {
+        writeln!(stdin, "{request}").unwrap();
+    }
+    let answer = loop {
+        let message: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+        if message["id"] == 3 {
+            break message;
+        }
+    };
+    drop(stdin);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(answer["result"]["isError"], false, "{answer}");
+    assert_eq!(answer["result"]["structuredContent"]["rows"], json!([[3]]));
+}
+
 /// Every tool on an estate of SQLite, PostgreSQL and MariaDB, and the exact
 /// differences of the shop seeded on all three.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

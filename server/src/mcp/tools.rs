@@ -8,12 +8,14 @@ use dbfleet_core::compare::{CompareOptions, DEFAULT_MAX_DIFFERENCES};
 use dbfleet_core::fleet::{Environment, Fleet, QueryRequest, QueryResult};
 use dbfleet_core::{DbError, TableFilter, TableRef, Value};
 use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
-    CallToolResult, Implementation, ProgressNotificationParam, ServerCapabilities, ServerConfig,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ErrorCode, Implementation,
+    ProgressNotificationParam, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
-use rmcp::{RoleServer, ServerHandler, tool, tool_handler, tool_router};
+use rmcp::{ErrorData, RoleServer, ServerHandler, tool, tool_handler, tool_router};
 use serde::Serialize;
 use serde_json::json;
 
@@ -319,6 +321,22 @@ impl DbfleetTools {
 
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for DbfleetTools {
+    /// A call the client cancels stops at once: its future is dropped, and
+    /// with it the statement running on the engine and the connection it held.
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let cancelled = context.ct.clone();
+        tokio::select! {
+            response = self.tool_router.call(ToolCallContext::new(self, request, context)) => response,
+            () = cancelled.cancelled() => {
+                Err(ErrorData::new(ErrorCode::INVALID_REQUEST, "the call was cancelled by the client", None))
+            }
+        }
+    }
+
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
             .with_server_info(Implementation::new("dbfleet", env!("CARGO_PKG_VERSION")))
