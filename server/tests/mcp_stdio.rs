@@ -224,18 +224,19 @@ fn a_fan_out_reports_progress_per_environment() {
     assert!(named[2].starts_with("prod answered"), "{named:?}");
 }
 
-/// A call the client cancels gives its connection back at once: with a pool
-/// of one, the next call on that environment gets it (instead of waiting for
-/// the endless statement's 60 s timeout and failing after its 2 s connect
-/// timeout).
-#[test]
-fn a_cancelled_call_stops_its_statement() {
+/// Starts a statement that would run for a minute on an environment whose
+/// pool has one connection, cancels it, and returns the answer to the next
+/// call on that environment: it gets the connection only if the cancelled
+/// call gave it back (else it fails after its 2 s connect timeout).
+fn cancel_then_query(environment: &str, endless: &str) -> Value {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("one.toml");
     std::fs::write(
         &config,
-        "[environments.one]\ndriver = \"sqlite\"\npath = \":memory:\"\nquery_timeout_secs = 60\n\
-         [environments.one.pool]\nmax_connections = 1\nconnect_timeout_secs = 2\n",
+        format!(
+            "[environments.one]\n{environment}query_timeout_secs = 60\n\
+             [environments.one.pool]\nmax_connections = 1\nconnect_timeout_secs = 2\n"
+        ),
     )
     .unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_dbfleet"))
@@ -249,7 +250,6 @@ fn a_cancelled_call_stops_its_statement() {
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let endless = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c";
     for request in [
         json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18",
             "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}}),
@@ -261,6 +261,7 @@ fn a_cancelled_call_stops_its_statement() {
     }
     let initialized: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
     assert_eq!(initialized["id"], 1);
+    // Lets the statement reach the engine before it is cancelled.
     std::thread::sleep(std::time::Duration::from_millis(300));
     for request in [
         json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 2}}),
@@ -278,6 +279,32 @@ fn a_cancelled_call_stops_its_statement() {
     drop(stdin);
     child.kill().unwrap();
     child.wait().unwrap();
+    answer
+}
+
+#[test]
+fn a_cancelled_call_gives_its_connection_back_on_sqlite() {
+    let answer = cancel_then_query(
+        "driver = \"sqlite\"\npath = \":memory:\"\n",
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c",
+    );
+    assert_eq!(answer["result"]["isError"], false, "{answer}");
+    assert_eq!(answer["result"]["structuredContent"]["rows"], json!([[3]]));
+}
+
+#[test]
+fn a_cancelled_call_gives_its_connection_back_on_postgres() {
+    let Some(url) = dbfleet_tests::services::postgres_url() else { return };
+    let answer =
+        cancel_then_query(&format!("driver = \"postgres\"\nurl = \"{url}\"\n"), "SELECT pg_sleep(60)");
+    assert_eq!(answer["result"]["isError"], false, "{answer}");
+    assert_eq!(answer["result"]["structuredContent"]["rows"], json!([[3]]));
+}
+
+#[test]
+fn a_cancelled_call_gives_its_connection_back_on_mariadb() {
+    let Some(url) = dbfleet_tests::services::mysql_url() else { return };
+    let answer = cancel_then_query(&format!("driver = \"mariadb\"\nurl = \"{url}\"\n"), "SELECT SLEEP(60)");
     assert_eq!(answer["result"]["isError"], false, "{answer}");
     assert_eq!(answer["result"]["structuredContent"]["rows"], json!([[3]]));
 }

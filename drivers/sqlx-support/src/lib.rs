@@ -8,17 +8,28 @@ use sqlx::pool::PoolConnection;
 use sqlx::{AssertSqlSafe, Database, Executor, IntoArguments};
 
 /// Holds the connection of a result being streamed. A result abandoned
-/// half-way (a row limit, a timeout) closes its connection instead of
-/// returning it to the pool: returning it would first drain every row left.
+/// half-way (a row limit, a timeout, a cancelled call) drops its connection
+/// instead of returning it to the pool, where it would first drain every row
+/// left. It is detached, which frees its pool slot at once, and the socket is
+/// closed: sqlx's graceful `close_on_drop` was seen to keep the slot for its
+/// five-second close timeout while the statement still ran on the server.
 struct StreamConnection<DB: Database> {
-    conn: PoolConnection<DB>,
+    conn: Option<PoolConnection<DB>>,
     finished: bool,
+}
+
+impl<DB: Database> StreamConnection<DB> {
+    fn get(&mut self) -> &mut PoolConnection<DB> {
+        self.conn.as_mut().expect("the connection is held until the stream is dropped")
+    }
 }
 
 impl<DB: Database> Drop for StreamConnection<DB> {
     fn drop(&mut self) {
-        if !self.finished {
-            self.conn.close_on_drop();
+        if let Some(conn) = self.conn.take()
+            && !self.finished
+        {
+            drop(conn.detach());
         }
     }
 }
@@ -42,10 +53,10 @@ where
     D: Fn(&DB::Row) -> Result<Row, DbError> + Send + 'static,
 {
     async_stream::stream! {
-        let mut held = StreamConnection { conn, finished: false };
+        let mut held = StreamConnection { conn: Some(conn), finished: false };
         let mut chunk = Vec::with_capacity(chunk_rows);
         {
-            let mut rows = sqlx::query_with(AssertSqlSafe(sql), args).fetch(&mut *held.conn);
+            let mut rows = sqlx::query_with(AssertSqlSafe(sql), args).fetch(&mut **held.get());
             while let Some(row) = rows.next().await {
                 match row.map_err(map_err).and_then(|row| decode(&row)) {
                     Ok(values) => chunk.push(values),
