@@ -8,6 +8,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use common::{call, config_dir, error, ok};
+use dbfleet_core::fleet::{Fleet, QueryRequest, StartOptions};
 use dbfleet_tests::estate::ShopEstate;
 use rmcp::service::RunningService;
 use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
@@ -228,7 +229,7 @@ fn a_fan_out_reports_progress_per_environment() {
 /// pool has one connection, cancels it, and returns the answer to the next
 /// call on that environment: it gets the connection only if the cancelled
 /// call gave it back (else it fails after its 2 s connect timeout).
-fn cancel_then_query(environment: &str, endless: &str) -> Value {
+fn cancel_then_query(environment: &str, endless: &str) -> Serving {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("one.toml");
     std::fs::write(
@@ -276,37 +277,78 @@ fn cancel_then_query(environment: &str, endless: &str) -> Value {
             break message;
         }
     };
-    drop(stdin);
-    child.kill().unwrap();
-    child.wait().unwrap();
-    answer
+    Serving { answer, child, _stdin: stdin, _dir: dir }
+}
+
+/// The server of [`cancel_then_query`], still running, and its answer.
+struct Serving {
+    answer: Value,
+    child: std::process::Child,
+    _stdin: std::process::ChildStdin,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 #[test]
 fn a_cancelled_call_gives_its_connection_back_on_sqlite() {
-    let answer = cancel_then_query(
+    let served = cancel_then_query(
         "driver = \"sqlite\"\npath = \":memory:\"\n",
         "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c",
     );
-    assert_eq!(answer["result"]["isError"], false, "{answer}");
-    assert_eq!(answer["result"]["structuredContent"]["rows"], json!([[3]]));
+    assert_eq!(served.answer["result"]["isError"], false, "{}", served.answer);
+    assert_eq!(served.answer["result"]["structuredContent"]["rows"], json!([[3]]));
 }
 
-#[test]
-fn a_cancelled_call_gives_its_connection_back_on_postgres() {
+/// On PostgreSQL the cancelled statement also stops on the server (which
+/// checks for a vanished client every second), long before its timeout, while
+/// dbfleet goes on serving.
+#[tokio::test]
+async fn a_cancelled_call_gives_its_connection_back_and_stops_on_postgres() {
     let Some(url) = dbfleet_tests::services::postgres_url() else { return };
-    let answer =
-        cancel_then_query(&format!("driver = \"postgres\"\nurl = \"{url}\"\n"), "SELECT pg_sleep(60)");
-    assert_eq!(answer["result"]["isError"], false, "{answer}");
-    assert_eq!(answer["result"]["structuredContent"]["rows"], json!([[3]]));
+    let marker = format!("cancel_{}_{}", std::process::id(), dbfleet_tests::unique());
+    let endless = format!("SELECT pg_sleep(60) AS {marker}");
+    let served = cancel_then_query(&format!("driver = \"postgres\"\nurl = \"{url}\"\n"), &endless);
+    assert_eq!(served.answer["result"]["isError"], false, "{}", served.answer);
+    assert_eq!(served.answer["result"]["structuredContent"]["rows"], json!([[3]]));
+
+    let dir = tempfile::tempdir().unwrap();
+    let admin = format!("[environments.admin]\ndriver = \"postgres\"\nurl = \"{url}\"\n");
+    let fleet =
+        Fleet::start(&dbfleet_tests::config_in(dir.path(), &admin, &[]), StartOptions::default()).unwrap();
+    fleet.wait_ready().await;
+    let watch = QueryRequest {
+        sql: format!(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE state = 'active' AND query LIKE '%{marker}%' AND pid <> pg_backend_pid()"
+        ),
+        ..Default::default()
+    };
+    let env = fleet.environment(Some("admin")).unwrap();
+    let mut running = Vec::new();
+    for _ in 0..100 {
+        running = env.query(&watch).await.unwrap().rows;
+        if running == [[dbfleet_core::Value::Int(0)]] {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(running, [[dbfleet_core::Value::Int(0)]], "the statement still runs on the server");
+    fleet.shutdown().await;
+    drop(served);
 }
 
 #[test]
 fn a_cancelled_call_gives_its_connection_back_on_mariadb() {
     let Some(url) = dbfleet_tests::services::mysql_url() else { return };
-    let answer = cancel_then_query(&format!("driver = \"mariadb\"\nurl = \"{url}\"\n"), "SELECT SLEEP(60)");
-    assert_eq!(answer["result"]["isError"], false, "{answer}");
-    assert_eq!(answer["result"]["structuredContent"]["rows"], json!([[3]]));
+    let served = cancel_then_query(&format!("driver = \"mariadb\"\nurl = \"{url}\"\n"), "SELECT SLEEP(60)");
+    assert_eq!(served.answer["result"]["isError"], false, "{}", served.answer);
+    assert_eq!(served.answer["result"]["structuredContent"]["rows"], json!([[3]]));
 }
 
 /// Every tool on an estate of SQLite, PostgreSQL and MariaDB, and the exact

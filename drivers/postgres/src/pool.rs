@@ -34,6 +34,7 @@ pub async fn connect(env: &EnvironmentConfig) -> Result<Arc<dyn Pool>, DbError> 
     let probe = PgConnection::connect_with(&options).await.map_err(from_sqlx)?;
     let _ = probe.close().await;
     let pool = PgPoolOptions::new()
+        .after_connect(|conn, _| Box::pin(watch_for_disconnects(conn)))
         .max_connections(env.pool.max_connections)
         .min_connections(env.pool.min_connections)
         .acquire_timeout(env.pool.connect_timeout)
@@ -42,6 +43,22 @@ pub async fn connect(env: &EnvironmentConfig) -> Result<Arc<dyn Pool>, DbError> 
         .await
         .map_err(from_sqlx)?;
     Ok(Arc::new(PostgresPool { pool }))
+}
+
+/// Has the server check every second, while a statement runs, whether the
+/// client is still there, so that a statement whose result dbfleet abandoned
+/// (a cancelled call, a row limit) stops at once instead of running until its
+/// statement timeout. PostgreSQL 14 and later; older servers (and servers
+/// that only speak PostgreSQL's protocol) keep running it.
+async fn watch_for_disconnects(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    // The version test is the server's own: sqlx does not parse version
+    // strings such as "15.2 (Debian 15.2-1)".
+    let set = "SELECT set_config('client_connection_check_interval', '1000', false) \
+               WHERE current_setting('server_version_num')::int >= 140000";
+    if let Err(err) = conn.execute(set).await {
+        tracing::debug!(error = %err, "the server does not check for disconnected clients");
+    }
+    Ok(())
 }
 
 /// A statement prepared on a connection: its result columns and its
