@@ -351,6 +351,20 @@ fn a_cancelled_call_gives_its_connection_back_on_mariadb() {
     assert_eq!(served.answer["result"]["structuredContent"]["rows"], json!([[3]]));
 }
 
+#[test]
+fn a_cancelled_call_gives_its_connection_back_on_sql_server() {
+    let Some(server) = dbfleet_tests::sqlserver::sqlserver() else { return };
+    let endless = if server.real {
+        "SELECT COUNT_BIG(*) FROM sys.all_objects a CROSS JOIN sys.all_objects b CROSS JOIN sys.all_objects c"
+    } else {
+        "WITH c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT COUNT_BIG(*) FROM c"
+    };
+    let environment = format!("driver = \"sqlserver\"\n{}", server.settings("master"));
+    let served = cancel_then_query(&environment, endless);
+    assert_eq!(served.answer["result"]["isError"], false, "{}", served.answer);
+    assert_eq!(served.answer["result"]["structuredContent"]["rows"], json!([[3]]));
+}
+
 /// Every tool on an estate of SQLite, PostgreSQL and MariaDB, and the exact
 /// differences of the shop seeded on all three.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
