@@ -5,6 +5,8 @@
 //! environment never fails the others: it gets an error entry instead.
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
 use std::time::Instant;
 
 use futures::StreamExt;
@@ -13,8 +15,16 @@ use serde::Serialize;
 
 use crate::compare::{CompareOptions, Comparison, compare};
 use crate::error::DbError;
-use crate::fleet::{Fleet, QueryRequest, QueryResult};
+use crate::fleet::{Environment, Fleet, QueryRequest, QueryResult};
 use crate::readonly::classify;
+
+/// What one piece of work gave on several environments: results and errors
+/// keyed by environment.
+#[derive(Debug, Clone, Serialize)]
+pub struct PerEnvironment<T> {
+    pub results: BTreeMap<String, T>,
+    pub errors: BTreeMap<String, DbError>,
+}
 
 /// One environment of a fan-out has finished.
 #[derive(Debug, Clone, Copy)]
@@ -81,6 +91,35 @@ impl Fleet {
                 .map(|env| env.name().to_owned())
                 .collect(),
         }
+    }
+
+    /// Runs `work` concurrently on each named environment (each name once),
+    /// or on every enabled one when `environments` is `None`; an environment
+    /// that is unknown, disabled or down gets an error entry.
+    pub async fn each<T, F, Fut>(&self, environments: Option<&[String]>, work: F) -> PerEnvironment<T>
+    where
+        F: Fn(Arc<Environment>) -> Fut,
+        Fut: Future<Output = Result<T, DbError>>,
+    {
+        let names = self.fan_out_names(environments);
+        let outcomes = futures::future::join_all(names.iter().map(|name| async {
+            let env = self.environment(Some(name))?;
+            work(env).await
+        }))
+        .await;
+        let mut answer = PerEnvironment { results: BTreeMap::new(), errors: BTreeMap::new() };
+        for (name, outcome) in names.into_iter().zip(outcomes) {
+            match outcome {
+                Ok(value) => {
+                    answer.results.insert(name, value);
+                }
+                Err(err) => {
+                    let err = err.in_env(&name);
+                    answer.errors.insert(name, err);
+                }
+            }
+        }
+        answer
     }
 
     /// Runs `request` on each named environment (each name once, in the order

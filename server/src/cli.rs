@@ -37,6 +37,60 @@ pub enum Command {
     Query(QueryArgs),
     /// Compare table definitions across environments.
     DiffSchema(DiffSchemaArgs),
+    /// List the databases and schemas of one environment, or of several.
+    Databases(ListArgs),
+    /// List the tables and views of one environment, or of several.
+    Tables(TablesArgs),
+    /// Describe a table or view: columns, primary key, indexes, foreign keys.
+    Describe(DescribeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    /// Environment (default: the configured default environment); repeat it
+    /// for several.
+    #[arg(long = "env", short = 'e', value_name = "ENV")]
+    pub environments: Vec<String>,
+
+    /// Every enabled environment.
+    #[arg(long, conflicts_with = "environments")]
+    pub all: bool,
+
+    /// Output format: table (readable) or json.
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TablesArgs {
+    #[command(flatten)]
+    pub list: ListArgs,
+
+    /// Only this schema.
+    #[arg(long, value_name = "SCHEMA")]
+    pub schema: Option<String>,
+
+    /// Only names matching this SQL LIKE pattern (case-insensitive), e.g. `ord%`.
+    #[arg(long, value_name = "PATTERN")]
+    pub pattern: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DescribeArgs {
+    /// Environment (default: the configured default environment).
+    #[arg(long = "env", short = 'e', value_name = "ENV")]
+    pub environment: Option<String>,
+
+    /// The table or view.
+    pub table: String,
+
+    /// Its schema (default: the environment's own).
+    #[arg(long, value_name = "SCHEMA")]
+    pub schema: Option<String>,
+
+    /// Output format: table (readable) or json.
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 #[derive(Debug, clap::Args)]

@@ -414,6 +414,93 @@ fn diff_schema_shows_the_quickstart_schema_difference() {
     assert!(stderr(&one).contains("at least two"), "{}", stderr(&one));
 }
 
+#[test]
+fn tables_databases_and_describe_on_the_quickstart() {
+    let (_dir, config) = quickstart();
+    let config = config.to_str().unwrap();
+    let names = |doc: &serde_json::Value| -> Vec<String> {
+        doc.as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap().to_owned()).collect()
+    };
+
+    let output = dbfleet(&["tables", "-c", config, "-f", "json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(doc["environment"], "dev", "the default environment");
+    assert_eq!(names(&doc["result"]), ["customers", "order_totals", "orders", "products"]);
+
+    let output = dbfleet(&["tables", "-c", config, "--all", "--pattern", "ORD%", "-f", "json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    for env in ["dev", "prod"] {
+        assert_eq!(names(&doc["results"][env]), ["order_totals", "orders"], "{env}");
+    }
+    assert_eq!(doc["results"]["dev"][0]["kind"], "view");
+
+    let output = dbfleet(&["tables", "-c", config, "-e", "prod", "-e", "nowhere"]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    assert!(text.contains("== prod ==") && text.contains("│ main   ┆ orders"), "{text}");
+    assert!(text.contains("== nowhere ==\nerror: unknown_environment"), "{text}");
+
+    let output = dbfleet(&["databases", "-c", config, "-e", "prod", "-f", "json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(doc["result"][0]["name"], "main");
+    assert!(doc["result"][0]["location"].as_str().unwrap().ends_with("prod.db"));
+
+    let output = dbfleet(&["describe", "-c", config, "-e", "prod", "orders"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.starts_with("table main.orders in prod\n"), "{text}");
+    assert!(text.contains("│ status      ┆ TEXT           ┆ text         ┆ no       ┆ 'new'   │"), "{text}");
+    assert!(text.contains("primary key (id)\nindex orders_by_customer (customer_id)\n"), "{text}");
+    assert!(text.contains("foreign key (customer_id) → customers (id)"), "{text}");
+
+    let output = dbfleet(&["describe", "-c", config, "products", "-f", "json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(doc["environment"], "dev");
+    assert_eq!(doc["table"]["columns"][4]["name"], "weight_grams", "dev's extra column");
+
+    let output = dbfleet(&["describe", "-c", config, "invoices"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("no such table: invoices"), "{}", stderr(&output));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tables_and_describe_across_sqlite_postgres_and_mariadb() {
+    let Some(estate) = dbfleet_tests::estate::ShopEstate::create().await else { return };
+    let config = estate.dir().join("estate.toml");
+    std::fs::write(&config, estate.environments(true)).unwrap();
+    let config = config.to_str().unwrap();
+    let tables = dbfleet(&["tables", "-c", config, "--all", "-f", "json"]);
+    let described: Vec<serde_json::Value> = ["dev", "staging", "legacy"]
+        .iter()
+        .map(|env| {
+            let output = dbfleet(&["describe", "-c", config, "-e", env, "orders", "-f", "json"]);
+            assert!(output.status.success(), "{env}: {}", stderr(&output));
+            serde_json::from_slice(&output.stdout).unwrap()
+        })
+        .collect();
+    estate.drop().await;
+
+    assert!(tables.status.success(), "{}", stderr(&tables));
+    let doc: serde_json::Value = serde_json::from_slice(&tables.stdout).unwrap();
+    for env in ["dev", "staging", "legacy"] {
+        let names: Vec<&str> =
+            doc["results"][env].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["customers", "orders"], "{env}");
+    }
+    let amount_types: Vec<(&str, &str)> = described
+        .iter()
+        .map(|d| {
+            let amount = &d["table"]["columns"][2];
+            (amount["type"].as_str().unwrap(), amount["logical_type"].as_str().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        amount_types,
+        [("DECIMAL(10,2)", "decimal"), ("numeric(10,2)", "decimal"), ("double", "float")]
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn query_and_diff_schema_across_sqlite_postgres_and_mariadb() {
     let Some(estate) = dbfleet_tests::estate::ShopEstate::create().await else { return };

@@ -1,5 +1,6 @@
 //! One module per CLI command.
 
+mod catalog;
 mod check;
 mod diff_schema;
 mod drivers;
@@ -24,6 +25,9 @@ pub async fn dispatch(cli: Cli) -> ExitCode {
         Command::Envs => envs::run(config),
         Command::Query(args) => query::run(config, args).await,
         Command::DiffSchema(args) => diff_schema::run(config, args).await,
+        Command::Databases(args) => catalog::databases(config, args).await,
+        Command::Tables(args) => catalog::tables(config, args).await,
+        Command::Describe(args) => catalog::describe(config, args).await,
     };
     outcome.unwrap_or_else(|err| {
         eprintln!("error: {err:#}");

@@ -1,6 +1,5 @@
 //! The MCP tools: each one a thin layer over the fleet.
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -80,13 +79,6 @@ fn answer(result: QueryResult) -> QueryAnswer {
     QueryAnswer { result, note }
 }
 
-/// Per-environment answers of a listing on several environments.
-#[derive(Serialize)]
-struct PerEnvironment<T> {
-    results: BTreeMap<String, T>,
-    errors: BTreeMap<String, DbError>,
-}
-
 impl DbfleetTools {
     pub fn new(fleet: Arc<Fleet>) -> Self {
         DbfleetTools { fleet, tool_router: Self::tool_router() }
@@ -118,16 +110,7 @@ impl DbfleetTools {
         if environment.is_some() {
             return Err(DbError::invalid_argument("give either environment or all_environments, not both"));
         }
-        let envs: Vec<Arc<Environment>> =
-            self.fleet.environments().iter().filter(|env| env.config().enabled).cloned().collect();
-        let outcomes = futures::future::join_all(envs.iter().map(|env| work(env.clone()))).await;
-        let mut answer = PerEnvironment { results: BTreeMap::new(), errors: BTreeMap::new() };
-        for (env, outcome) in envs.iter().zip(outcomes) {
-            match outcome {
-                Ok(value) => answer.results.insert(env.name().to_owned(), value).map(|_| ()),
-                Err(err) => answer.errors.insert(env.name().to_owned(), err).map(|_| ()),
-            };
-        }
+        let answer = self.fleet.each(None, work).await;
         serde_json::to_value(answer).map_err(|e| DbError::internal(e.to_string()))
     }
 }
