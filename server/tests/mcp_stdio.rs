@@ -129,53 +129,110 @@ async fn concurrent_clients_are_served() {
     }
 }
 
+/// The built server spoken to in raw JSON-RPC lines, for what a client
+/// library hides: every byte of stdout, notifications, cancellation.
+struct RawServer {
+    child: std::process::Child,
+    stdin: Option<std::process::ChildStdin>,
+    lines: std::io::Lines<BufReader<std::process::ChildStdout>>,
+    /// Drains stderr as the server writes it, so that a full pipe never stops it.
+    logs: Option<std::thread::JoinHandle<String>>,
+}
+
+impl RawServer {
+    /// Starts `dbfleet [args] serve --config FILE` and completes the handshake.
+    fn start(config: &Path, args: &[&str]) -> RawServer {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_dbfleet"))
+            .args(args)
+            .args(["serve", "--config"])
+            .arg(config)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take();
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut stderr = child.stderr.take().unwrap();
+        let logs = Some(std::thread::spawn(move || {
+            let mut logs = String::new();
+            let _ = std::io::Read::read_to_string(&mut stderr, &mut logs);
+            logs
+        }));
+        let mut server = RawServer { child, stdin, lines, logs };
+        server.send(json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}}));
+        assert_eq!(server.next()["id"], 0, "initialized");
+        server.send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+        server
+    }
+
+    fn send(&mut self, message: Value) {
+        writeln!(self.stdin.as_mut().unwrap(), "{message}").unwrap();
+    }
+
+    fn call(&mut self, id: u64, tool: &str, arguments: Value) {
+        self.send(json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+            "params": {"name": tool, "arguments": arguments}}));
+    }
+
+    /// The next line of stdout, which must be one JSON-RPC message.
+    fn next(&mut self) -> Value {
+        let line = self.lines.next().expect("the server answers").unwrap();
+        let message: Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("not a JSON-RPC message ({e}): {line}"));
+        assert_eq!(message["jsonrpc"], "2.0", "{line}");
+        message
+    }
+
+    /// The answer to request `id`, and the messages that came before it.
+    fn answer(&mut self, id: u64) -> (Value, Vec<Value>) {
+        let mut before = Vec::new();
+        loop {
+            let message = self.next();
+            if message["id"] == id && message.get("method").is_none() {
+                return (message, before);
+            }
+            before.push(message);
+        }
+    }
+
+    /// Closes stdin, checks that what is left on stdout is protocol too, and
+    /// returns everything the server wrote to stderr.
+    fn finish(mut self) -> String {
+        drop(self.stdin.take());
+        for line in self.lines.by_ref() {
+            let line = line.unwrap();
+            assert!(serde_json::from_str::<Value>(&line).is_ok(), "not a JSON-RPC message: {line}");
+        }
+        self.logs.take().unwrap().join().unwrap()
+    }
+}
+
+impl Drop for RawServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// With debug logging on, stdout still carries nothing but JSON-RPC messages.
 #[test]
 fn stdout_carries_only_protocol_messages() {
     let (_dir, config) = config_dir();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dbfleet"))
-        .args(["--log-level", "debug", "serve", "--config"])
-        .arg(&config)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let requests = [
-        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18",
-            "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}}),
-        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
-        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "execute_query",
-            "arguments": {"sql": "SELECT * FROM customers"}}}),
-        json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "execute_query",
-            "arguments": {"sql": "SELECT 1", "environment": "down"}}}),
-        json!({"jsonrpc": "2.0", "id": 4, "method": "no/such/method"}),
-    ];
-    let mut stdin = child.stdin.take().unwrap();
-    for request in &requests {
-        writeln!(stdin, "{request}").unwrap();
-    }
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut server = RawServer::start(&config, &["--log-level", "debug"]);
+    server.call(1, "execute_query", json!({"sql": "SELECT * FROM customers"}));
+    server.call(2, "execute_query", json!({"sql": "SELECT 1", "environment": "down"}));
+    server.send(json!({"jsonrpc": "2.0", "id": 3, "method": "no/such/method"}));
+    // Answers may come in any order.
     let mut answered = Vec::new();
-    while answered.len() < 4 {
-        let line = lines.next().expect("the server answers every request").unwrap();
-        let message: Value =
-            serde_json::from_str(&line).unwrap_or_else(|e| panic!("not a JSON-RPC message ({e}): {line}"));
-        assert_eq!(message["jsonrpc"], "2.0", "{line}");
-        if let Some(id) = message["id"].as_u64() {
-            answered.push(id);
-        }
+    while answered.len() < 3 {
+        answered.extend(server.next()["id"].as_u64());
     }
-    drop(stdin);
-    for line in lines {
-        let line = line.unwrap();
-        assert!(serde_json::from_str::<Value>(&line).is_ok(), "not a JSON-RPC message: {line}");
-    }
-    let output = child.wait_with_output().unwrap();
     answered.sort();
-    assert_eq!(answered, [1, 2, 3, 4]);
-    let logs = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(answered, [1, 2, 3]);
+    let logs = server.finish();
     assert!(logs.contains("DEBUG"), "debug logs went to stderr: {logs}");
 }
 
@@ -184,37 +241,14 @@ fn stdout_carries_only_protocol_messages() {
 #[test]
 fn a_fan_out_reports_progress_per_environment() {
     let (_dir, config) = config_dir();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dbfleet"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    for request in [
-        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18",
-            "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}}),
-        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
-        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "execute_query_multi_env",
-            "arguments": {"sql": "SELECT 1 AS one"}, "_meta": {"progressToken": "fan-out"}}}),
-    ] {
-        writeln!(stdin, "{request}").unwrap();
-    }
-    let mut progress = Vec::new();
-    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-        let message: Value = serde_json::from_str(&line.unwrap()).unwrap();
-        if message["method"] == "notifications/progress" {
-            progress.push(message["params"].clone());
-        } else if message["id"] == 2 {
-            assert_eq!(message["result"]["structuredContent"]["summary"]["requested"], 3);
-            break;
-        }
-    }
-    drop(stdin);
-    child.wait().unwrap();
+    let mut server = RawServer::start(&config, &[]);
+    server.send(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+        "name": "execute_query_multi_env", "arguments": {"sql": "SELECT 1 AS one"},
+        "_meta": {"progressToken": "fan-out"}}}));
+    let (answer, before) = server.answer(1);
+    assert_eq!(answer["result"]["structuredContent"]["summary"]["requested"], 3);
+    let progress: Vec<&Value> =
+        before.iter().filter(|m| m["method"] == "notifications/progress").map(|m| &m["params"]).collect();
     let steps: Vec<(f64, f64)> =
         progress.iter().map(|p| (p["progress"].as_f64().unwrap(), p["total"].as_f64().unwrap())).collect();
     assert_eq!(steps, [(1.0, 3.0), (2.0, 3.0), (3.0, 3.0)], "{progress:?}");
@@ -227,8 +261,9 @@ fn a_fan_out_reports_progress_per_environment() {
 
 /// Starts a statement that would run for a minute on an environment whose
 /// pool has one connection, cancels it, and returns the answer to the next
-/// call on that environment: it gets the connection only if the cancelled
-/// call gave it back (else it fails after its 2 s connect timeout).
+/// call on that environment (it gets the connection only if the cancelled
+/// call gave it back; else it fails after its 2 s connect timeout), with the
+/// server still running.
 fn cancel_then_query(environment: &str, endless: &str) -> Serving {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("one.toml");
@@ -240,59 +275,20 @@ fn cancel_then_query(environment: &str, endless: &str) -> Serving {
         ),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dbfleet"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    for request in [
-        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18",
-            "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}}),
-        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
-        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "execute_query",
-            "arguments": {"sql": endless}}}),
-    ] {
-        writeln!(stdin, "{request}").unwrap();
-    }
-    let initialized: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
-    assert_eq!(initialized["id"], 1);
+    let mut server = RawServer::start(&config, &[]);
+    server.call(1, "execute_query", json!({"sql": endless}));
     // Lets the statement reach the engine before it is cancelled.
     std::thread::sleep(std::time::Duration::from_millis(300));
-    for request in [
-        json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 2}}),
-        json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "execute_query",
-            "arguments": {"sql": "SELECT 3 AS three"}}}),
-    ] {
-        writeln!(stdin, "{request}").unwrap();
-    }
-    let answer = loop {
-        let message: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
-        if message["id"] == 3 {
-            break message;
-        }
-    };
-    Serving { answer, child, _stdin: stdin, _dir: dir }
+    server.send(json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 1}}));
+    server.call(2, "execute_query", json!({"sql": "SELECT 3 AS three"}));
+    let answer = server.answer(2).0;
+    Serving { answer, _server: server, _dir: dir }
 }
 
-/// The server of [`cancel_then_query`], still running, and its answer.
 struct Serving {
     answer: Value,
-    child: std::process::Child,
-    _stdin: std::process::ChildStdin,
+    _server: RawServer,
     _dir: tempfile::TempDir,
-}
-
-impl Drop for Serving {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[test]
