@@ -226,6 +226,50 @@ fn logs_go_to_stderr_only() {
     assert_eq!(stdout(&output), "{\"one\":1}\n");
 }
 
+/// A password refused by PostgreSQL, MariaDB and SQL Server appears in no
+/// output and no log line, even at trace level.
+#[test]
+fn a_refused_password_is_never_printed_or_logged() {
+    let (Some(pg), Some(my), Some(mssql)) = (
+        dbfleet_tests::services::postgres_url(),
+        dbfleet_tests::services::mysql_url(),
+        dbfleet_tests::sqlserver::sqlserver(),
+    ) else {
+        return;
+    };
+    let server = |url: &str| url.split('@').nth(1).unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("locked.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[environments.pg]\ndriver = \"postgres\"\nurl = \"postgres://no_such_role_dbfleet@{}\"\n\
+             password_env = \"LOCKED_PW\"\n\
+             [environments.my]\ndriver = \"mysql\"\nurl = \"mysql://no_such_user_dbfleet@{}\"\n\
+             password_env = \"LOCKED_PW\"\n\
+             [environments.ms]\ndriver = \"sqlserver\"\n{}password_env = \"LOCKED_PW\"\n",
+            server(&pg),
+            server(&my),
+            mssql.settings_without_password("master")
+        ),
+    )
+    .unwrap();
+    let password = "Sup3r-S3cret-QX7";
+    for args in [&["check"][..], &["query", "-e", "ms", "SELECT 1"], &["query", "--all", "SELECT 1"]] {
+        let output = Command::new(env!("CARGO_BIN_EXE_dbfleet"))
+            .args(["--log-level", "trace", "-c", config.to_str().unwrap()])
+            .args(args)
+            .env("LOCKED_PW", password)
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{args:?}: the logins are refused");
+        let everything = format!("{}{}", stdout(&output), stderr(&output));
+        assert!(everything.contains("auth"), "{args:?}: the refusals are reported: {everything}");
+        assert!(!everything.contains(password), "{args:?} leaked the password");
+    }
+}
+
 #[test]
 fn check_and_query_across_sqlite_postgres_and_mariadb() {
     let (Some(pg), Some(my)) =
