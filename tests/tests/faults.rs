@@ -226,6 +226,34 @@ async fn the_pool_limit_bounds_the_sessions_opened(engine: Engine) {
     scratch.drop().await;
 }
 
+async fn an_exhausted_pool_is_a_timeout_not_an_outage(engine: Engine) {
+    let Some(scratch) = Scratch::create(engine).await else { return };
+    let fleet = scratch.fleet(&scratch.url, "max_connections = 1\nconnect_timeout_secs = 1").await;
+    let db = fleet.environment(Some("db")).unwrap();
+    let long = QueryRequest { sql: engine.sleep(3.0), ..Default::default() };
+    let (long, waiting) = tokio::join!(db.query(&long), async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        db.query(&select_one()).await
+    });
+    long.unwrap();
+    let err = waiting.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Timeout, "{err}");
+    assert!(err.message.contains("busy"), "{err}");
+    assert_eq!(db.status(), Status::Healthy, "a loaded environment is not a lost one");
+    fleet.shutdown().await;
+    scratch.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_exhausted_pool_is_a_timeout_not_an_outage() {
+    an_exhausted_pool_is_a_timeout_not_an_outage(Engine::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_exhausted_pool_is_a_timeout_not_an_outage() {
+    an_exhausted_pool_is_a_timeout_not_an_outage(Engine::Mariadb).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_going_away_is_reported_and_recovers_by_itself() {
     server_goes_away_and_comes_back(Engine::Postgres).await;

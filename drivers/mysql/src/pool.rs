@@ -78,7 +78,7 @@ struct Prepared {
 // user chose, with values bound as parameters (hence `AssertSqlSafe`).
 impl MySqlFleetPool {
     async fn prepare(&self, q: &Query) -> Result<Prepared, DbError> {
-        let mut conn = self.pool.acquire().await.map_err(from_sqlx)?;
+        let mut conn = dbfleet_sqlx_support::acquire(&self.pool, from_sqlx).await?;
         let statement =
             (&mut *conn).prepare(AssertSqlSafe(q.sql.clone()).into_sql_str()).await.map_err(from_sqlx)?;
         let columns = statement

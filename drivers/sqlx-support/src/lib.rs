@@ -2,7 +2,7 @@
 //! a result in chunks over a pooled connection, the errors every sqlx backend
 //! reports alike, and pool statistics.
 
-use dbfleet_core::{DbError, PoolStats, Row};
+use dbfleet_core::{DbError, ErrorKind, PoolStats, Row};
 use futures::{Stream, StreamExt};
 use sqlx::pool::PoolConnection;
 use sqlx::{AssertSqlSafe, Database, Executor, IntoArguments};
@@ -77,6 +77,30 @@ where
     }
 }
 
+/// Takes a connection from the pool. sqlx reports a pool whose every
+/// connection stayed busy and a server it cannot reach with one error; the
+/// first is a `timeout` (the environment is fine, only loaded), the second a
+/// `connection` failure through `map_err`.
+pub async fn acquire<DB: Database>(
+    pool: &sqlx::Pool<DB>,
+    map_err: fn(sqlx::Error) -> DbError,
+) -> Result<PoolConnection<DB>, DbError> {
+    match pool.acquire().await {
+        Ok(conn) => Ok(conn),
+        Err(sqlx::Error::PoolTimedOut) if pool_stats(pool).in_use >= pool.options().get_max_connections() => {
+            Err(DbError::new(
+                ErrorKind::Timeout,
+                format!(
+                    "all {} connections stayed busy for connect_timeout_secs; wait for the running \
+                     statements or raise [pool] max_connections",
+                    pool.options().get_max_connections()
+                ),
+            ))
+        }
+        Err(err) => Err(map_err(err)),
+    }
+}
+
 /// The errors every sqlx backend reports the same way. Drivers classify
 /// database errors by their own codes before falling back to this.
 pub fn transport_error(err: sqlx::Error) -> DbError {
@@ -84,7 +108,7 @@ pub fn transport_error(err: sqlx::Error) -> DbError {
         sqlx::Error::Io(io) => DbError::connection(format!("cannot reach the server: {io}")),
         sqlx::Error::Tls(tls) => DbError::connection(format!("TLS failed: {tls}")),
         sqlx::Error::PoolTimedOut => DbError::connection(
-            "no connection within connect_timeout_secs: the server is unreachable or the pool is exhausted",
+            "no connection within connect_timeout_secs: the server is unreachable or every connection stayed busy",
         ),
         sqlx::Error::PoolClosed => DbError::connection("the connection pool is closed"),
         sqlx::Error::Configuration(err) => DbError::invalid_argument(err.to_string()),
