@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use dbfleet_core::fleet::{Fleet, QueryRequest, StartOptions, Status};
-use dbfleet_core::{ErrorKind, Value};
+use dbfleet_core::{ErrorKind, TableFilter, Value};
 use dbfleet_tests::faults::Proxy;
 use dbfleet_tests::services::{host_port, mysql_url, postgres_url};
 use dbfleet_tests::{config_in, unique, wait_for_status};
@@ -231,15 +231,18 @@ async fn an_exhausted_pool_is_a_timeout_not_an_outage(engine: Engine) {
     let fleet = scratch.fleet(&scratch.url, "max_connections = 1\nconnect_timeout_secs = 1").await;
     let db = fleet.environment(Some("db")).unwrap();
     let long = QueryRequest { sql: engine.sleep(3.0), ..Default::default() };
-    let (long, waiting) = tokio::join!(db.query(&long), async {
+    let (one, all) = (select_one(), TableFilter::default());
+    let (long, (waiting, listing, health)) = tokio::join!(db.query(&long), async {
         tokio::time::sleep(Duration::from_millis(200)).await;
-        db.query(&select_one()).await
+        tokio::join!(db.query(&one), db.list_tables(&all), fleet.health_check(Some("db")))
     });
     long.unwrap();
-    let err = waiting.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::Timeout, "{err}");
-    assert!(err.message.contains("busy"), "{err}");
-    assert_eq!(db.status(), Status::Healthy, "a loaded environment is not a lost one");
+    for err in [waiting.unwrap_err(), listing.unwrap_err()] {
+        assert_eq!(err.kind, ErrorKind::Timeout, "{err}");
+        assert!(err.message.contains("busy"), "{err}");
+    }
+    assert_eq!(health.unwrap()[0].status, Status::Healthy, "a loaded environment is not a lost one");
+    assert_eq!(db.status(), Status::Healthy);
     fleet.shutdown().await;
     scratch.drop().await;
 }

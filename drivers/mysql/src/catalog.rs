@@ -6,17 +6,17 @@ use dbfleet_core::{
     ColumnSchema, DatabaseInfo, DbError, ForeignKeyInfo, IndexInfo, TableFilter, TableInfo, TableKind,
     TableRef, TableSchema,
 };
-use sqlx::MySqlPool;
+use sqlx::MySqlConnection;
 
 use crate::errors::from_sqlx;
 use crate::types::logical_type_of_column;
 
-pub async fn list_databases(pool: &MySqlPool) -> Result<Vec<DatabaseInfo>, DbError> {
+pub async fn list_databases(conn: &mut MySqlConnection) -> Result<Vec<DatabaseInfo>, DbError> {
     let names: Vec<(String,)> = sqlx::query_as(
         "SELECT CAST(SCHEMA_NAME AS CHAR) FROM information_schema.SCHEMATA \
          WHERE SCHEMA_NAME NOT IN ('information_schema', 'performance_schema', 'mysql', 'sys') ORDER BY 1",
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await
     .map_err(from_sqlx)?;
     Ok(names
@@ -27,7 +27,10 @@ pub async fn list_databases(pool: &MySqlPool) -> Result<Vec<DatabaseInfo>, DbErr
 
 /// Tables and views of the schema asked for, else of the connected database,
 /// else of every user schema.
-pub async fn list_tables(pool: &MySqlPool, filter: &TableFilter) -> Result<Vec<TableInfo>, DbError> {
+pub async fn list_tables(
+    conn: &mut MySqlConnection,
+    filter: &TableFilter,
+) -> Result<Vec<TableInfo>, DbError> {
     let rows: Vec<(String, String, String)> = sqlx::query_as(
         "SELECT CAST(TABLE_SCHEMA AS CHAR), CAST(TABLE_NAME AS CHAR), CAST(TABLE_TYPE AS CHAR) \
          FROM information_schema.TABLES \
@@ -39,7 +42,7 @@ pub async fn list_tables(pool: &MySqlPool, filter: &TableFilter) -> Result<Vec<T
     )
     .bind(&filter.schema)
     .bind(&filter.schema)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await
     .map_err(from_sqlx)?;
     Ok(rows
@@ -53,14 +56,14 @@ pub async fn list_tables(pool: &MySqlPool, filter: &TableFilter) -> Result<Vec<T
         .collect())
 }
 
-pub async fn describe_table(pool: &MySqlPool, table: &TableRef) -> Result<TableSchema, DbError> {
+pub async fn describe_table(conn: &mut MySqlConnection, table: &TableRef) -> Result<TableSchema, DbError> {
     let found: Option<(String, String)> = sqlx::query_as(
         "SELECT CAST(TABLE_SCHEMA AS CHAR), CAST(TABLE_TYPE AS CHAR) FROM information_schema.TABLES \
          WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ?",
     )
     .bind(&table.schema)
     .bind(&table.name)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *conn)
     .await
     .map_err(from_sqlx)?;
     let Some((schema, kind)) = found else {
@@ -78,7 +81,7 @@ pub async fn describe_table(pool: &MySqlPool, table: &TableRef) -> Result<TableS
     )
     .bind(&schema)
     .bind(&table.name)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await
     .map_err(from_sqlx)?;
     let columns = columns
@@ -100,7 +103,7 @@ pub async fn describe_table(pool: &MySqlPool, table: &TableRef) -> Result<TableS
     )
     .bind(&schema)
     .bind(&table.name)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await
     .map_err(from_sqlx)?;
     let mut primary_key = Vec::new();
@@ -124,7 +127,7 @@ pub async fn describe_table(pool: &MySqlPool, table: &TableRef) -> Result<TableS
     )
     .bind(&schema)
     .bind(&table.name)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await
     .map_err(from_sqlx)?;
     let mut foreign_keys: Vec<ForeignKeyInfo> = Vec::new();

@@ -77,8 +77,14 @@ struct Prepared {
 // User SQL is the product here: it is run as given, on the environment the
 // user chose, with values bound as parameters (hence `AssertSqlSafe`).
 impl MySqlFleetPool {
+    /// A connection from the pool; one whose every connection stayed busy
+    /// is a `timeout`, not a lost server.
+    async fn connection(&self) -> Result<PoolConnection<MySql>, DbError> {
+        dbfleet_sqlx_support::acquire(&self.pool, from_sqlx).await
+    }
+
     async fn prepare(&self, q: &Query) -> Result<Prepared, DbError> {
-        let mut conn = dbfleet_sqlx_support::acquire(&self.pool, from_sqlx).await?;
+        let mut conn = self.connection().await?;
         let statement =
             (&mut *conn).prepare(AssertSqlSafe(q.sql.clone()).into_sql_str()).await.map_err(from_sqlx)?;
         let columns = statement
@@ -167,20 +173,22 @@ impl Pool for MySqlFleetPool {
     }
 
     async fn list_databases(&self) -> Result<Vec<DatabaseInfo>, DbError> {
-        catalog::list_databases(&self.pool).await
+        catalog::list_databases(&mut *self.connection().await?).await
     }
 
     async fn list_tables(&self, filter: &TableFilter) -> Result<Vec<TableInfo>, DbError> {
-        catalog::list_tables(&self.pool, filter).await
+        catalog::list_tables(&mut *self.connection().await?, filter).await
     }
 
     async fn describe_table(&self, table: &TableRef) -> Result<TableSchema, DbError> {
-        catalog::describe_table(&self.pool, table).await
+        catalog::describe_table(&mut *self.connection().await?, table).await
     }
 
     async fn ping(&self) -> Result<ServerInfo, DbError> {
-        let version: String =
-            sqlx::query_scalar("SELECT VERSION()").fetch_one(&self.pool).await.map_err(from_sqlx)?;
+        let version: String = sqlx::query_scalar("SELECT VERSION()")
+            .fetch_one(&mut *self.connection().await?)
+            .await
+            .map_err(from_sqlx)?;
         // MariaDB reports e.g. "10.11.19-MariaDB-0+deb12u1"; name the engine either way.
         let version = match version.split_once("-MariaDB") {
             Some((number, _)) => format!("MariaDB {number} ({version})"),

@@ -6,7 +6,7 @@ use dbfleet_core::{
     ColumnSchema, DatabaseInfo, DbError, ForeignKeyInfo, IndexInfo, TableFilter, TableInfo, TableKind,
     TableRef, TableSchema,
 };
-use sqlx::{AssertSqlSafe, PgPool};
+use sqlx::{AssertSqlSafe, PgConnection};
 
 use crate::errors::from_sqlx;
 use crate::types::logical_type_of_name;
@@ -21,7 +21,7 @@ type ColumnRow = (String, String, String, bool, Option<String>, String, String);
 /// constraint, referenced schema, referenced table, columns, referenced columns
 type ForeignKeyRow = (String, String, String, Vec<String>, Vec<String>);
 
-pub async fn list_databases(pool: &PgPool) -> Result<Vec<DatabaseInfo>, DbError> {
+pub async fn list_databases(conn: &mut PgConnection) -> Result<Vec<DatabaseInfo>, DbError> {
     let sql = format!(
         "SELECT datname::text, 'database' FROM pg_database WHERE NOT datistemplate \
          UNION ALL \
@@ -29,18 +29,18 @@ pub async fn list_databases(pool: &PgPool) -> Result<Vec<DatabaseInfo>, DbError>
          ORDER BY 2, 1"
     );
     let rows: Vec<(String, String)> =
-        sqlx::query_as(AssertSqlSafe(sql)).fetch_all(pool).await.map_err(from_sqlx)?;
+        sqlx::query_as(AssertSqlSafe(sql)).fetch_all(&mut *conn).await.map_err(from_sqlx)?;
     Ok(rows.into_iter().map(|(name, kind)| DatabaseInfo { name, kind, location: None }).collect())
 }
 
-pub async fn list_tables(pool: &PgPool, filter: &TableFilter) -> Result<Vec<TableInfo>, DbError> {
+pub async fn list_tables(conn: &mut PgConnection, filter: &TableFilter) -> Result<Vec<TableInfo>, DbError> {
     let sql = format!(
         "SELECT n.nspname::text, c.relname::text, c.relkind::text FROM pg_class c \
          JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND {USER_SCHEMA} ORDER BY 1, 2"
     );
     let rows: Vec<(String, String, String)> =
-        sqlx::query_as(AssertSqlSafe(sql)).fetch_all(pool).await.map_err(from_sqlx)?;
+        sqlx::query_as(AssertSqlSafe(sql)).fetch_all(&mut *conn).await.map_err(from_sqlx)?;
     Ok(rows
         .into_iter()
         .map(|(schema, name, kind)| TableInfo {
@@ -52,7 +52,7 @@ pub async fn list_tables(pool: &PgPool, filter: &TableFilter) -> Result<Vec<Tabl
         .collect())
 }
 
-pub async fn describe_table(pool: &PgPool, table: &TableRef) -> Result<TableSchema, DbError> {
+pub async fn describe_table(conn: &mut PgConnection, table: &TableRef) -> Result<TableSchema, DbError> {
     // The named schema, else the first schema on the search path that has it.
     let found: Option<(i64, String, String)> = sqlx::query_as(
         "SELECT c.oid::int8, n.nspname::text, c.relkind::text FROM pg_class c \
@@ -63,7 +63,7 @@ pub async fn describe_table(pool: &PgPool, table: &TableRef) -> Result<TableSche
     )
     .bind(&table.name)
     .bind(&table.schema)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *conn)
     .await
     .map_err(from_sqlx)?;
     let Some((oid, schema, kind)) = found else {
@@ -83,7 +83,7 @@ pub async fn describe_table(pool: &PgPool, table: &TableRef) -> Result<TableSche
          WHERE a.attrelid = $1::int8::oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
     )
     .bind(oid)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await
     .map_err(from_sqlx)?;
     let columns = columns
@@ -108,7 +108,7 @@ pub async fn describe_table(pool: &PgPool, table: &TableRef) -> Result<TableSche
          WHERE i.indrelid = $1::int8::oid AND i.indisprimary ORDER BY k.ord",
     )
     .bind(oid)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await
     .map_err(from_sqlx)?;
 
@@ -122,7 +122,7 @@ pub async fn describe_table(pool: &PgPool, table: &TableRef) -> Result<TableSche
          GROUP BY ic.relname, i.indisunique ORDER BY 1",
     )
     .bind(oid)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await
     .map_err(from_sqlx)?;
 
@@ -137,7 +137,7 @@ pub async fn describe_table(pool: &PgPool, table: &TableRef) -> Result<TableSche
          WHERE con.conrelid = $1::int8::oid AND con.contype = 'f' ORDER BY 1",
     )
     .bind(oid)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await
     .map_err(from_sqlx)?;
 
