@@ -377,13 +377,7 @@ impl Environment {
         };
         match outcome {
             Ok(info) => {
-                self.update_state(|state| {
-                    state.status = Status::Healthy;
-                    state.last_error = None;
-                    state.consecutive_failures = 0;
-                    state.latency = Some(started.elapsed());
-                    state.server_version = Some(info.version);
-                });
+                self.record_ping(started.elapsed(), info.version);
                 Ok(())
             }
             Err(err) => {
@@ -393,17 +387,24 @@ impl Environment {
         }
     }
 
+    /// The live pool answered a ping: the environment is healthy.
+    fn record_ping(&self, latency: Duration, version: String) {
+        self.update_state(|state| {
+            state.status = Status::Healthy;
+            state.last_error = None;
+            state.consecutive_failures = 0;
+            state.latency = Some(latency);
+            state.server_version = Some(version);
+        });
+    }
+
     /// Pings the live pool and records the latency; an environment without a
     /// pool reports its last state.
     async fn check(&self) {
         let Ok(pool) = self.pool() else { return };
         let started = Instant::now();
         if let Ok(info) = self.guarded(Limit::Connect, pool.ping()).await {
-            self.update_state(|state| {
-                state.latency = Some(started.elapsed());
-                state.server_version = Some(info.version);
-                state.last_error = None;
-            });
+            self.record_ping(started.elapsed(), info.version);
         }
     }
 

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::compare::{CompareOptions, Comparison, compare};
 use crate::error::DbError;
-use crate::fleet::{Environment, Fleet, QueryRequest, QueryResult};
+use crate::fleet::{Environment, Fleet, QueryRequest, QueryResult, duration_ms};
 use crate::readonly::classify;
 
 /// What one piece of work gave on several environments: results and errors
@@ -101,23 +101,44 @@ impl Fleet {
         F: Fn(Arc<Environment>) -> Fut,
         Fut: Future<Output = Result<T, DbError>>,
     {
-        let names = self.fan_out_names(environments);
-        let outcomes = futures::future::join_all(names.iter().map(|name| async {
-            let env = self.environment(Some(name))?;
-            work(env).await
-        }))
-        .await;
+        self.each_observed(&self.fan_out_names(environments), work, |_| {}).await
+    }
+
+    /// [`Fleet::each`] on `names`, calling `on_answer` as each environment
+    /// answers or fails, in the order they finish (for progress reports).
+    async fn each_observed<T, F, Fut>(
+        &self,
+        names: &[String],
+        work: F,
+        mut on_answer: impl FnMut(Answered<'_>),
+    ) -> PerEnvironment<T>
+    where
+        F: Fn(Arc<Environment>) -> Fut,
+        Fut: Future<Output = Result<T, DbError>>,
+    {
+        let mut running: FuturesUnordered<_> = names
+            .iter()
+            .map(|name| {
+                let work = &work;
+                async move {
+                    let outcome = async { work(self.environment(Some(name))?).await }.await;
+                    (name, outcome)
+                }
+            })
+            .collect();
         let mut answer = PerEnvironment { results: BTreeMap::new(), errors: BTreeMap::new() };
-        for (name, outcome) in names.into_iter().zip(outcomes) {
+        while let Some((name, outcome)) = running.next().await {
+            let ok = outcome.is_ok();
             match outcome {
                 Ok(value) => {
-                    answer.results.insert(name, value);
+                    answer.results.insert(name.clone(), value);
                 }
                 Err(err) => {
-                    let err = err.in_env(&name);
-                    answer.errors.insert(name, err);
+                    answer.errors.insert(name.clone(), err.in_env(name));
                 }
             }
+            let done = answer.results.len() + answer.errors.len();
+            on_answer(Answered { environment: name, ok, done, total: names.len() });
         }
         answer
     }
@@ -134,42 +155,17 @@ impl Fleet {
         &self,
         environments: Option<&[String]>,
         request: &QueryRequest,
-        mut on_answer: impl FnMut(Answered<'_>),
+        on_answer: impl FnMut(Answered<'_>),
     ) -> MultiResult {
         let started = Instant::now();
         let names = self.fan_out_names(environments);
-        let mut running: FuturesUnordered<_> = names
-            .iter()
-            .map(|name| async move {
-                let outcome = async { self.environment(Some(name))?.query(request).await }.await;
-                (name, outcome)
-            })
-            .collect();
-        let mut results = BTreeMap::new();
-        let mut errors = BTreeMap::new();
-        while let Some((name, outcome)) = running.next().await {
-            let ok = outcome.is_ok();
-            match outcome {
-                Ok(result) => {
-                    results.insert(name.clone(), result);
-                }
-                Err(err) => {
-                    errors.insert(name.clone(), err.in_env(name));
-                }
-            }
-            on_answer(Answered {
-                environment: name,
-                ok,
-                done: results.len() + errors.len(),
-                total: names.len(),
-            });
-        }
-        drop(running); // it borrows `names`, which the summary takes
+        let PerEnvironment { results, errors } =
+            self.each_observed(&names, |env| async move { env.query(request).await }, on_answer).await;
         let summary = Summary {
             requested: names.len(),
             succeeded: results.len(),
             failed: errors.len(),
-            total_time_ms: (started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0,
+            total_time_ms: duration_ms(started.elapsed()),
             environments: names,
         };
         MultiResult { results, errors, summary }

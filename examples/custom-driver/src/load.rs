@@ -24,6 +24,11 @@ impl SqlType {
         }
     }
 
+    /// The type a loaded column was declared with.
+    pub fn from_name(name: &str) -> Option<SqlType> {
+        [SqlType::Integer, SqlType::Real, SqlType::Text].into_iter().find(|t| t.name() == name)
+    }
+
     pub fn logical(self) -> LogicalType {
         match self {
             SqlType::Integer => LogicalType::Int,

@@ -11,7 +11,7 @@ use dbfleet_core::{
 use rusqlite::Connection;
 use rusqlite::types::{Value as SqliteValue, ValueRef};
 
-use crate::load::{LoadedTable, load_directory};
+use crate::load::{LoadedTable, SqlType, load_directory};
 
 const CHUNK_ROWS: usize = 512;
 
@@ -140,12 +140,10 @@ fn run(conn: &Connection, query: &Query) -> Result<(Vec<Column>, Vec<Row>), DbEr
         .into_iter()
         .enumerate()
         .map(|(i, (name, declared))| {
-            let logical = match declared.as_deref() {
-                Some("INTEGER") => LogicalType::Int,
-                Some("REAL") => LogicalType::Float,
-                Some("TEXT") => LogicalType::Text,
+            let logical = match declared.as_deref().and_then(SqlType::from_name) {
+                Some(sql_type) => sql_type.logical(),
                 // An expression: the type of its first non-null value.
-                _ => rows
+                None => rows
                     .iter()
                     .map(|r| r[i].logical_type())
                     .find(|t| *t != LogicalType::Null)
