@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::config::{ConfigProblem, DriverSettings, EnvironmentConfig};
 use crate::error::DbError;
+use crate::readonly::EngineRules;
 use crate::stream::RowStream;
 use crate::value::{LogicalType, Value};
 
@@ -29,13 +30,21 @@ pub trait DatabaseDriver: Send + Sync + 'static {
     /// every problem names the setting.
     fn validate(&self, settings: &DriverSettings) -> Result<(), Vec<ConfigProblem>>;
     /// The SQL dialect used to classify statements as read-only or not.
-    fn sql_dialect(&self) -> Box<dyn sqlparser::dialect::Dialect> {
+    fn sql_dialect(&self) -> Box<dyn sqlparser::dialect::Dialect + Send + Sync> {
         Box::new(sqlparser::dialect::GenericDialect {})
+    }
+    /// What the read-only check must know about the engine beyond its
+    /// grammar: its functions with side effects, its executable comments.
+    fn engine_rules(&self) -> EngineRules {
+        EngineRules::default()
     }
     /// Where the environment points, without secrets (`host:port/db`, a file path).
     fn target(&self, env: &EnvironmentConfig) -> String;
-    /// Opens a pool for the environment. Read-only environments must get
-    /// read-only sessions where the engine supports them.
+    /// Opens a pool for the environment. On a read-only environment every
+    /// statement must run where the engine itself refuses writes (a
+    /// read-only transaction that is always rolled back, a read-only
+    /// connection), and no session state a statement sets may outlive its
+    /// call: connections are reset before reuse, or closed.
     async fn connect(&self, env: &EnvironmentConfig) -> Result<Arc<dyn Pool>, DbError>;
 }
 

@@ -24,7 +24,7 @@ use crate::driver::{
     DatabaseDriver, DatabaseInfo, Pool, PoolStats, Query, TableFilter, TableInfo, TableRef, TableSchema,
 };
 use crate::error::{DbError, ErrorKind};
-use crate::readonly::{ClassifyError, classify};
+use crate::readonly::{Classifier, ClassifyError};
 use crate::redact;
 use crate::registry;
 use crate::stream::{RowStream, collect_limited};
@@ -165,6 +165,7 @@ struct EnvState {
 pub struct Environment {
     config: EnvironmentConfig,
     driver: &'static dyn DatabaseDriver,
+    classifier: Classifier,
     state: RwLock<EnvState>,
     /// Signalled when a call finds the connected environment unreachable;
     /// the environment's background task then probes until it answers.
@@ -174,9 +175,12 @@ pub struct Environment {
 impl Environment {
     fn new(config: EnvironmentConfig, driver: &'static dyn DatabaseDriver) -> Self {
         let status = if config.enabled { Status::Connecting } else { Status::Disabled };
+        let classifier =
+            Classifier::new(driver.sql_dialect(), driver.engine_rules(), &config.side_effect_functions);
         Environment {
             config,
             driver,
+            classifier,
             state: RwLock::new(EnvState {
                 status,
                 pool: None,
@@ -499,11 +503,19 @@ impl Environment {
         }
     }
 
-    /// Refuses what a read-only environment must not run; tells whether the
-    /// statement returns rows.
+    /// Refuses what a read-only environment must not run, and statements
+    /// longer than `max_statement_bytes`; tells whether the statement returns
+    /// rows.
     fn check_statement(&self, sql: &str) -> Result<bool, DbError> {
-        let dialect = self.driver.sql_dialect();
-        match classify(sql, dialect.as_ref()) {
+        if sql.len() > self.config.max_statement_bytes {
+            return Err(DbError::invalid_argument(format!(
+                "the statement is {} bytes long, more than max_statement_bytes ({})",
+                sql.len(),
+                self.config.max_statement_bytes
+            ))
+            .in_env(self.name()));
+        }
+        match self.classifier.classify(sql) {
             Ok(class) if self.config.read_only && !class.read_only => Err(DbError::new(
                 ErrorKind::ReadOnly,
                 format!(
@@ -779,6 +791,8 @@ mod tests {
             read_only: true,
             max_rows: 10,
             query_timeout: Duration::from_secs(1),
+            max_statement_bytes: crate::config::DEFAULT_MAX_STATEMENT_BYTES,
+            side_effect_functions: Vec::new(),
             pool: PoolConfig::default(),
             password: Some(SecretString::from(password.to_owned())),
             settings: DriverSettings::default(),

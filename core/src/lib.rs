@@ -26,6 +26,7 @@ pub use driver::{
     Query, ServerInfo, TableFilter, TableInfo, TableKind, TableRef, TableSchema,
 };
 pub use error::{DbError, ErrorKind};
+pub use readonly::EngineRules;
 pub use registry::DriverRegistration;
 pub use stream::{LimitedRows, RowStream, collect_limited};
 pub use value::{Column, LogicalType, Row, Value};

@@ -2,6 +2,7 @@
 
 pub mod estate;
 pub mod faults;
+pub mod scratch;
 pub mod services;
 pub mod sqlserver;
 

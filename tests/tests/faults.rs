@@ -2,145 +2,15 @@
 //! and comes back, connections the server kills, and pool limits under load.
 //! Each test works in a scratch database of its own.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use dbfleet_core::fleet::{Fleet, QueryRequest, StartOptions, Status};
-use dbfleet_core::{ErrorKind, TableFilter, Value};
+use dbfleet_core::fleet::{QueryRequest, Status};
+use dbfleet_core::{ErrorKind, TableFilter};
 use dbfleet_tests::faults::Proxy;
-use dbfleet_tests::services::{host_port, mysql_url, postgres_url};
-use dbfleet_tests::{config_in, unique, wait_for_status};
-
-#[derive(Clone, Copy, PartialEq)]
-enum Engine {
-    Postgres,
-    Mariadb,
-}
-
-impl Engine {
-    fn admin_url(self) -> Option<String> {
-        match self {
-            Engine::Postgres => postgres_url(),
-            Engine::Mariadb => mysql_url(),
-        }
-    }
-
-    fn driver(self) -> &'static str {
-        match self {
-            Engine::Postgres => "postgres",
-            Engine::Mariadb => "mariadb",
-        }
-    }
-
-    fn sleep(self, seconds: f64) -> String {
-        match self {
-            Engine::Postgres => format!("SELECT pg_sleep({seconds})"),
-            Engine::Mariadb => format!("SELECT SLEEP({seconds})"),
-        }
-    }
-
-    /// The sessions the server has open on `database`, other than the asking one.
-    fn sessions_sql(self, database: &str) -> String {
-        match self {
-            Engine::Postgres => format!(
-                "SELECT pid FROM pg_stat_activity WHERE datname = '{database}' AND pid <> pg_backend_pid()"
-            ),
-            Engine::Mariadb => format!(
-                "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = '{database}' AND ID <> CONNECTION_ID()"
-            ),
-        }
-    }
-
-    fn kill_sql(self, session: &str) -> String {
-        match self {
-            Engine::Postgres => format!("SELECT pg_terminate_backend({session})"),
-            Engine::Mariadb => format!("KILL {session}"),
-        }
-    }
-}
-
-/// A scratch database on one server, with an admin environment to watch it.
-struct Scratch {
-    engine: Engine,
-    admin: Arc<Fleet>,
-    database: String,
-    url: String,
-    _dir: tempfile::TempDir,
-}
-
-fn fast_retry() -> StartOptions {
-    StartOptions {
-        reconnect: true,
-        min_retry_delay: Duration::from_millis(100),
-        max_retry_delay: Duration::from_millis(500),
-    }
-}
-
-async fn start(dir: &std::path::Path, toml: &str) -> Arc<Fleet> {
-    let fleet = Fleet::start(&config_in(dir, toml, &[]), fast_retry()).unwrap();
-    fleet.wait_ready().await;
-    fleet
-}
-
-impl Scratch {
-    async fn create(engine: Engine) -> Option<Scratch> {
-        let admin_url = engine.admin_url()?;
-        let dir = tempfile::tempdir().unwrap();
-        let admin = start(
-            dir.path(),
-            &format!(
-                "[environments.admin]\ndriver = \"{}\"\nurl = \"{admin_url}\"\nread_only = false\n",
-                engine.driver()
-            ),
-        )
-        .await;
-        let database = format!("dbfleet_faults_{}_{}", std::process::id(), unique());
-        let scratch = Scratch {
-            engine,
-            url: format!("{}/{database}", admin_url.rsplit_once('/').unwrap().0),
-            admin,
-            database,
-            _dir: dir,
-        };
-        scratch.admin_run(&format!("CREATE DATABASE {}", scratch.database)).await;
-        Some(scratch)
-    }
-
-    async fn admin_run(&self, sql: &str) -> Vec<Vec<Value>> {
-        let request = QueryRequest { sql: sql.into(), ..Default::default() };
-        let env = self.admin.environment(Some("admin")).unwrap();
-        env.query(&request).await.unwrap_or_else(|e| panic!("{sql}: {e}")).rows
-    }
-
-    async fn sessions(&self) -> Vec<String> {
-        let rows = self.admin_run(&self.engine.sessions_sql(&self.database)).await;
-        rows.iter().map(|row| row[0].to_text()).collect()
-    }
-
-    /// An environment `db` on the scratch database (at `url`), plus a SQLite
-    /// one that has nothing to do with it.
-    async fn fleet(&self, url: &str, pool: &str) -> Arc<Fleet> {
-        start(
-            self._dir.path(),
-            &format!(
-                "[environments.db]\ndriver = \"{}\"\nurl = \"{url}\"\n[environments.db.pool]\n{pool}\n\
-                 [environments.local]\ndriver = \"sqlite\"\npath = \":memory:\"\n",
-                self.engine.driver()
-            ),
-        )
-        .await
-    }
-
-    async fn drop(self) {
-        let drop = match self.engine {
-            Engine::Postgres => format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.database),
-            Engine::Mariadb => format!("DROP DATABASE IF EXISTS {}", self.database),
-        };
-        self.admin_run(&drop).await;
-        self.admin.shutdown().await;
-    }
-}
+use dbfleet_tests::scratch::{Engine, Scratch};
+use dbfleet_tests::services::host_port;
+use dbfleet_tests::wait_for_status;
 
 fn select_one() -> QueryRequest {
     QueryRequest { sql: "SELECT 1 AS one".into(), ..Default::default() }

@@ -13,8 +13,9 @@ use toml::Table;
 use super::expand::{ExpandError, expand};
 use super::locate::{KeySpans, line_col};
 use super::{
-    Config, ConfigProblem, DEFAULT_MAX_ROWS, DEFAULT_QUERY_TIMEOUT, DEFAULT_READ_ONLY, DriverSettings,
-    EnvironmentConfig, PoolConfig, ServerConfig, Transport,
+    Config, ConfigProblem, DEFAULT_MAX_ROWS, DEFAULT_MAX_STATEMENT_BYTES, DEFAULT_QUERY_TIMEOUT,
+    DEFAULT_READ_ONLY, DriverSettings, EnvironmentConfig, MAX_STATEMENT_BYTES_LIMIT, PoolConfig,
+    ServerConfig, Transport,
 };
 use crate::registry;
 
@@ -106,7 +107,8 @@ pub fn load_config_str(
 
 const ROOT_KEYS: &[&str] = &["default_environment", "server", "defaults", "environments", "database"];
 const SERVER_KEYS: &[&str] = &["transport", "listen", "auth_token_env"];
-const DEFAULTS_KEYS: &[&str] = &["max_rows", "query_timeout_secs", "read_only", "pool"];
+const DEFAULTS_KEYS: &[&str] =
+    &["max_rows", "query_timeout_secs", "read_only", "max_statement_bytes", "side_effect_functions", "pool"];
 const POOL_KEYS: &[&str] =
     &["max_connections", "min_connections", "connect_timeout_secs", "idle_timeout_secs"];
 const ENVIRONMENT_KEYS: &[&str] = &[
@@ -116,6 +118,8 @@ const ENVIRONMENT_KEYS: &[&str] = &[
     "read_only",
     "max_rows",
     "query_timeout_secs",
+    "max_statement_bytes",
+    "side_effect_functions",
     "password",
     "password_env",
     "password_file",
@@ -125,10 +129,18 @@ const PASSWORD_KEYS: &[&str] = &["password", "password_env", "password_file"];
 
 /// What `[defaults]` sets for every environment.
 struct Defaults {
+    limits: Limits,
+    pool: PoolConfig,
+}
+
+/// The keys `[defaults]` and environments share.
+#[derive(Clone)]
+struct Limits {
     max_rows: u64,
     query_timeout: Duration,
     read_only: bool,
-    pool: PoolConfig,
+    max_statement_bytes: usize,
+    side_effect_functions: Vec<String>,
 }
 
 /// Where a value stands: the environment (if any) and the dotted path from
@@ -317,36 +329,55 @@ impl Checker<'_> {
 
     fn defaults(&mut self, value: Option<&toml::Value>) -> Defaults {
         let mut defaults = Defaults {
-            max_rows: DEFAULT_MAX_ROWS,
-            query_timeout: DEFAULT_QUERY_TIMEOUT,
-            read_only: DEFAULT_READ_ONLY,
+            limits: Limits {
+                max_rows: DEFAULT_MAX_ROWS,
+                query_timeout: DEFAULT_QUERY_TIMEOUT,
+                read_only: DEFAULT_READ_ONLY,
+                max_statement_bytes: DEFAULT_MAX_STATEMENT_BYTES,
+                side_effect_functions: Vec::new(),
+            },
             pool: PoolConfig::default(),
         };
         let at = At::root().child("defaults");
         let Some(table) = self.table(&At::root(), "defaults", value) else { return defaults };
         self.unknown_keys(&at, table, DEFAULTS_KEYS);
-        self.limits(&at, table, &mut defaults.max_rows, &mut defaults.query_timeout, &mut defaults.read_only);
+        self.limits(&at, table, &mut defaults.limits);
         defaults.pool = self.pool(&at, table.get("pool"), &defaults.pool);
         defaults
     }
 
-    /// The keys `[defaults]` and environments share.
-    fn limits(
-        &mut self,
-        at: &At<'_>,
-        table: &Table,
-        max_rows: &mut u64,
-        timeout: &mut Duration,
-        read_only: &mut bool,
-    ) {
+    /// The keys `[defaults]` and environments share; an environment's
+    /// `side_effect_functions` add to those of `[defaults]`.
+    fn limits(&mut self, at: &At<'_>, table: &Table, limits: &mut Limits) {
         if let Some(n) = self.integer(at, table, "max_rows", 1..=10_000_000) {
-            *max_rows = n as u64;
+            limits.max_rows = n as u64;
         }
         if let Some(n) = self.integer(at, table, "query_timeout_secs", 1..=86_400) {
-            *timeout = Duration::from_secs(n as u64);
+            limits.query_timeout = Duration::from_secs(n as u64);
         }
         if let Some(b) = self.boolean(at, table, "read_only") {
-            *read_only = b;
+            limits.read_only = b;
+        }
+        if let Some(n) = self.integer(at, table, "max_statement_bytes", 64..=MAX_STATEMENT_BYTES_LIMIT as i64)
+        {
+            limits.max_statement_bytes = n as usize;
+        }
+        if let Some(names) = self.strings(at, table, "side_effect_functions") {
+            for name in names {
+                let valid = !name.is_empty()
+                    && name.trim_end_matches('*').split('.').all(|part| {
+                        !part.is_empty() && part.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '$')
+                    });
+                if valid {
+                    limits.side_effect_functions.push(name);
+                } else {
+                    self.problem(
+                        at,
+                        Some("side_effect_functions"),
+                        format!("'{name}' is not a function name such as purge, app.purge or purge_*"),
+                    );
+                }
+            }
         }
     }
 
@@ -429,9 +460,8 @@ impl Checker<'_> {
         let description =
             self.string(at, table, "description").and_then(|d| self.expanded(at, "description", &d));
         let enabled = self.boolean(at, table, "enabled").unwrap_or(true);
-        let (mut max_rows, mut query_timeout, mut read_only) =
-            (defaults.max_rows, defaults.query_timeout, defaults.read_only);
-        self.limits(at, table, &mut max_rows, &mut query_timeout, &mut read_only);
+        let mut limits = defaults.limits.clone();
+        self.limits(at, table, &mut limits);
         let pool = self.pool(at, table.get("pool"), &defaults.pool);
         let password = self.password(at, table);
 
@@ -470,9 +500,11 @@ impl Checker<'_> {
             driver: driver?.name().to_owned(),
             description,
             enabled,
-            read_only,
-            max_rows,
-            query_timeout,
+            read_only: limits.read_only,
+            max_rows: limits.max_rows,
+            query_timeout: limits.query_timeout,
+            max_statement_bytes: limits.max_statement_bytes,
+            side_effect_functions: limits.side_effect_functions,
             pool,
             password,
             settings,
@@ -588,6 +620,17 @@ impl Checker<'_> {
                 None
             }
         }
+    }
+
+    fn strings(&mut self, at: &At<'_>, table: &Table, key: &str) -> Option<Vec<String>> {
+        let found = table.get(key)?;
+        let strings = found.as_array().and_then(|items| {
+            items.iter().map(|item| item.as_str().map(str::to_owned)).collect::<Option<Vec<_>>>()
+        });
+        if strings.is_none() {
+            self.problem(at, Some(key), format!("expected a list of strings, found {}", found.type_str()));
+        }
+        strings
     }
 
     fn boolean(&mut self, at: &At<'_>, table: &Table, key: &str) -> Option<bool> {

@@ -62,6 +62,11 @@ pub struct EnvironmentConfig {
     pub read_only: bool,
     pub max_rows: u64,
     pub query_timeout: Duration,
+    /// Longer statements are refused before they are parsed.
+    pub max_statement_bytes: usize,
+    /// Functions with side effects beyond those the driver knows, refused on
+    /// a read-only environment (`purge`, `app.purge`, `purge_*`).
+    pub side_effect_functions: Vec<String>,
     pub pool: PoolConfig,
     /// This environment's password, from `password`, `password_env` or
     /// `password_file`. Handed only to this environment's driver.
@@ -104,6 +109,9 @@ impl Default for PoolConfig {
 pub const DEFAULT_MAX_ROWS: u64 = 1000;
 pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_READ_ONLY: bool = true;
+pub const DEFAULT_MAX_STATEMENT_BYTES: usize = 1024 * 1024;
+/// The largest `max_statement_bytes` accepted.
+pub const MAX_STATEMENT_BYTES_LIMIT: usize = 16 * 1024 * 1024;
 
 /// One problem found in a configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]

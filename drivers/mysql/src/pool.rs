@@ -7,6 +7,7 @@ use dbfleet_core::{
     Column, DatabaseInfo, DbError, EnvironmentConfig, ExecOutcome, LogicalType, Pool, PoolStats, Query, Row,
     RowStream, ServerInfo, TableFilter, TableInfo, TableRef, TableSchema, async_trait,
 };
+use dbfleet_sqlx_support::{CallConnection, Canceller};
 use futures::StreamExt;
 use sqlx::mysql::{MySqlArguments, MySqlConnection, MySqlPool, MySqlPoolOptions, MySqlRow, MySqlTypeInfo};
 use sqlx::pool::PoolConnection;
@@ -25,51 +26,86 @@ const CHUNK_ROWS: usize = 500;
 
 pub struct MySqlFleetPool {
     pool: MySqlPool,
+    read_only: bool,
 }
+
+/// Opens a call on a read-only environment: a read-only transaction (set
+/// for this transaction, so a statement that changes the session's default
+/// cannot make it read-write), always rolled back; and the connection id,
+/// to cancel the statement by.
+const BEGIN_READ_ONLY: &str = "START TRANSACTION READ ONLY; SELECT CONNECTION_ID()";
+const BEGIN: &str = "SELECT CONNECTION_ID()";
 
 /// Opens the pool after one direct connection, which surfaces the real cause
 /// of a failure (the pool would only report that it timed out).
 pub async fn connect(env: &EnvironmentConfig) -> Result<Arc<dyn Pool>, DbError> {
     let options = connect_options(env)?;
-    let probe = MySqlConnection::connect_with(&options).await.map_err(from_sqlx)?;
+    let mut probe = MySqlConnection::connect_with(&options).await.map_err(from_sqlx)?;
+    let version: Result<String, _> = sqlx::query_scalar("SELECT VERSION()").fetch_one(&mut probe).await;
     let _ = probe.close().await;
-    let read_only = env.read_only;
-    let timeout = env.query_timeout;
+    let session = Arc::new(session_settings(&version.map_err(from_sqlx)?, env.read_only, env.query_timeout));
+    let reset = session.clone();
     let pool = MySqlPoolOptions::new()
         .max_connections(env.pool.max_connections)
         .min_connections(env.pool.min_connections)
         .acquire_timeout(env.pool.connect_timeout)
         .idle_timeout(env.pool.idle_timeout)
-        .after_connect(move |conn, _| Box::pin(async move { configure(conn, read_only, timeout).await }))
+        .after_connect(move |conn, _| {
+            let session = session.clone();
+            Box::pin(async move {
+                sqlx::raw_sql(AssertSqlSafe(session.configure.clone())).execute(conn).await?;
+                Ok(())
+            })
+        })
+        .after_release(move |conn, _| {
+            let reset = reset.clone();
+            Box::pin(async move {
+                sqlx::raw_sql(AssertSqlSafe(reset.reset.clone())).execute(conn).await?;
+                Ok(true)
+            })
+        })
         .connect_with(options)
         .await
         .map_err(from_sqlx)?;
-    Ok(Arc::new(MySqlFleetPool { pool }))
+    Ok(Arc::new(MySqlFleetPool { pool, read_only: env.read_only }))
 }
 
-/// Session settings: read-only transactions for read-only environments (so
-/// the server refuses writes too), and a server-side statement timeout —
-/// `max_statement_time` on MariaDB, `max_execution_time` (SELECT only) on MySQL.
-async fn configure(
-    conn: &mut MySqlConnection,
-    read_only: bool,
-    timeout: Duration,
-) -> Result<(), sqlx::Error> {
-    let version: String = sqlx::query_scalar("SELECT VERSION()").fetch_one(&mut *conn).await?;
-    let limit = if version.contains("MariaDB") {
+/// What every session of the environment runs.
+struct SessionSettings {
+    /// On connect: a server-side statement timeout (`max_statement_time` on
+    /// MariaDB, `max_execution_time`, for SELECT only, on MySQL) and, on a
+    /// read-only environment, read-only transactions by default.
+    configure: String,
+    /// On every connection given back to the pool: roll back what is open,
+    /// release named locks, and set the session's settings again, in case a
+    /// statement (or a function it called) changed them. MySQL's own
+    /// reset-connection command would also clear user variables and
+    /// temporary tables, but sqlx does not send it.
+    reset: String,
+}
+
+fn session_settings(version: &str, read_only: bool, timeout: Duration) -> SessionSettings {
+    let mut configure = if version.contains("MariaDB") {
         format!("SET SESSION max_statement_time = {}", timeout.as_secs_f64())
     } else {
         format!("SET SESSION max_execution_time = {}", timeout.as_millis())
     };
-    conn.execute(AssertSqlSafe(limit)).await?;
     if read_only {
-        conn.execute("SET SESSION TRANSACTION READ ONLY").await?;
+        configure.push_str("; SET SESSION TRANSACTION READ ONLY");
     }
-    Ok(())
+    let release = if releases_all_locks(version) { "DO RELEASE_ALL_LOCKS(); " } else { "" };
+    SessionSettings { reset: format!("ROLLBACK; {release}{configure}"), configure }
+}
+
+/// `RELEASE_ALL_LOCKS()` exists from MySQL 5.7 and MariaDB 10.5 on.
+fn releases_all_locks(version: &str) -> bool {
+    let mut numbers = version.split(|c: char| !c.is_ascii_digit()).filter_map(|n| n.parse::<u32>().ok());
+    let (major, minor) = (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0));
+    if version.contains("MariaDB") { (major, minor) >= (10, 5) } else { (major, minor) >= (5, 7) }
 }
 
 struct Prepared {
-    conn: PoolConnection<MySql>,
+    call: CallConnection<MySql>,
     columns: Vec<(String, MySqlTypeInfo)>,
     args: MySqlArguments,
 }
@@ -83,10 +119,52 @@ impl MySqlFleetPool {
         dbfleet_sqlx_support::acquire(&self.pool, from_sqlx).await
     }
 
-    async fn prepare(&self, q: &Query) -> Result<Prepared, DbError> {
+    /// A connection for one user statement, inside a read-only transaction on
+    /// a read-only environment.
+    async fn call(&self) -> Result<CallConnection<MySql>, DbError> {
         let mut conn = self.connection().await?;
-        let statement =
-            (&mut *conn).prepare(AssertSqlSafe(q.sql.clone()).into_sql_str()).await.map_err(from_sqlx)?;
+        let begin = if self.read_only { BEGIN_READ_ONLY } else { BEGIN };
+        let row = sqlx::raw_sql(begin).fetch_one(&mut *conn).await.map_err(from_sqlx)?;
+        let id: u64 = row.try_get(0).map_err(from_sqlx)?;
+        let pool = self.pool.clone();
+        let cancel: Canceller = Box::new(move || Box::pin(kill_query(pool, id)));
+        Ok(CallConnection::new(conn, Some(cancel)))
+    }
+
+    /// A call with its statement prepared. A statement that does not prepare
+    /// (bad SQL, wrong parameters) gives the connection back at once.
+    async fn prepare(&self, q: &Query) -> Result<Prepared, DbError> {
+        let mut call = self.call().await?;
+        match describe(call.get(), q).await {
+            Ok((columns, args)) => Ok(Prepared { call, columns, args }),
+            Err(err) => {
+                call.finish();
+                Err(err)
+            }
+        }
+    }
+}
+
+/// Stops what connection `id` runs, from another connection; the same login
+/// may stop its own statements.
+async fn kill_query(pool: MySqlPool, id: u64) {
+    let killed = async {
+        let mut conn = pool.acquire().await?;
+        conn.execute(AssertSqlSafe(format!("KILL QUERY {id}"))).await
+    };
+    match killed.await {
+        Ok(_) => tracing::debug!(id, "stopped an abandoned statement"),
+        Err(err) => tracing::warn!(id, error = %err, "could not stop an abandoned statement"),
+    }
+}
+
+/// The statement's result columns, and its parameters bound.
+async fn describe(
+    conn: &mut MySqlConnection,
+    q: &Query,
+) -> Result<(Vec<(String, MySqlTypeInfo)>, MySqlArguments), DbError> {
+    {
+        let statement = conn.prepare(AssertSqlSafe(q.sql.clone()).into_sql_str()).await.map_err(from_sqlx)?;
         let columns = statement
             .columns()
             .iter()
@@ -107,7 +185,7 @@ impl MySqlFleetPool {
         for (i, value) in q.params.iter().enumerate() {
             bind(&mut args, i + 1, value)?;
         }
-        Ok(Prepared { conn, columns, args })
+        Ok((columns, args))
     }
 }
 
@@ -132,12 +210,12 @@ fn refine_header(header: &mut [Column], first: &[Row]) {
 #[async_trait]
 impl Pool for MySqlFleetPool {
     async fn query(&self, q: &Query) -> Result<RowStream, DbError> {
-        let Prepared { mut conn, columns, args } = self.prepare(q).await?;
+        let Prepared { mut call, columns, args } = self.prepare(q).await?;
         if columns.is_empty() {
-            sqlx::query_with(AssertSqlSafe(q.sql.clone()), args)
-                .execute(&mut *conn)
-                .await
-                .map_err(from_sqlx)?;
+            call.set_waiting(true);
+            let done = sqlx::query_with(AssertSqlSafe(q.sql.clone()), args).execute(&mut **call.get()).await;
+            call.finish();
+            done.map_err(from_sqlx)?;
             return Ok(RowStream::empty(Vec::new()));
         }
         let mut header: Vec<Column> = columns
@@ -148,7 +226,7 @@ impl Pool for MySqlFleetPool {
             .collect();
         let chunk_rows = q.chunk_size(CHUNK_ROWS);
         let chunks = dbfleet_sqlx_support::chunks(
-            conn,
+            call,
             q.sql.clone(),
             args,
             chunk_rows,
@@ -164,11 +242,11 @@ impl Pool for MySqlFleetPool {
     }
 
     async fn execute(&self, q: &Query) -> Result<ExecOutcome, DbError> {
-        let Prepared { mut conn, args, .. } = self.prepare(q).await?;
-        let done = sqlx::query_with(AssertSqlSafe(q.sql.clone()), args)
-            .execute(&mut *conn)
-            .await
-            .map_err(from_sqlx)?;
+        let Prepared { mut call, args, .. } = self.prepare(q).await?;
+        call.set_waiting(true);
+        let done = sqlx::query_with(AssertSqlSafe(q.sql.clone()), args).execute(&mut **call.get()).await;
+        call.finish();
+        let done = done.map_err(from_sqlx)?;
         Ok(ExecOutcome { affected_rows: done.rows_affected() })
     }
 

@@ -4,14 +4,15 @@
 mod catalog;
 mod errors;
 mod pool;
+mod read_only;
 mod settings;
 mod types;
 
 use std::sync::Arc;
 
 use dbfleet_core::{
-    ConfigProblem, DatabaseDriver, DbError, DriverRegistration, DriverSettings, EnvironmentConfig, Pool,
-    async_trait, inventory, sqlparser,
+    ConfigProblem, DatabaseDriver, DbError, DriverRegistration, DriverSettings, EngineRules,
+    EnvironmentConfig, Pool, async_trait, inventory, sqlparser,
 };
 
 pub struct PostgresDriver;
@@ -40,8 +41,12 @@ impl DatabaseDriver for PostgresDriver {
         settings::validate(settings)
     }
 
-    fn sql_dialect(&self) -> Box<dyn sqlparser::dialect::Dialect> {
+    fn sql_dialect(&self) -> Box<dyn sqlparser::dialect::Dialect + Send + Sync> {
         Box::new(sqlparser::dialect::PostgreSqlDialect {})
+    }
+
+    fn engine_rules(&self) -> EngineRules {
+        read_only::RULES
     }
 
     fn target(&self, env: &EnvironmentConfig) -> String {

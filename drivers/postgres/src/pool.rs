@@ -6,10 +6,12 @@ use dbfleet_core::{
     Column, DatabaseInfo, DbError, EnvironmentConfig, ExecOutcome, Pool, PoolStats, Query, Row, RowStream,
     ServerInfo, TableFilter, TableInfo, TableRef, TableSchema, async_trait,
 };
+use dbfleet_sqlx_support::{CallConnection, Canceller};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgPoolOptions, PgRow, PgTypeInfo};
 use sqlx::{
-    AssertSqlSafe, Column as _, Connection, Either, Executor, Postgres, SqlSafeStr, Statement, TypeInfo,
+    AssertSqlSafe, Column as _, Connection, Either, Executor, Postgres, Row as _, SqlSafeStr, Statement,
+    TypeInfo,
 };
 
 use crate::catalog;
@@ -22,7 +24,23 @@ const CHUNK_ROWS: usize = 500;
 
 pub struct PostgresPool {
     pool: PgPool,
+    read_only: bool,
 }
+
+/// Opens a call on a read-only environment: a read-only transaction, which
+/// no statement inside it can turn read-write, and which is always rolled
+/// back; and the session's process id, to cancel the statement by.
+const BEGIN_READ_ONLY: &str = "BEGIN READ ONLY; SELECT pg_backend_pid()";
+const BEGIN: &str = "SELECT pg_backend_pid()";
+
+/// Run on every connection given back to the pool, so that nothing a
+/// statement did to its session outlives its call: an open transaction
+/// (rolled back), settings (back to those of the connection string),
+/// session-level advisory locks, listeners, cursors, temporary tables and
+/// sequence state. `DISCARD ALL` would also drop the prepared statements
+/// sqlx keeps per connection, so its other parts are listed one by one.
+const RESET: &str = "ROLLBACK; CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; UNLISTEN *; \
+                     SELECT pg_advisory_unlock_all(); DISCARD TEMP; DISCARD SEQUENCES";
 
 /// Opens the pool and one connection, so that a wrong host, database or
 /// credential fails at start-up.
@@ -35,6 +53,12 @@ pub async fn connect(env: &EnvironmentConfig) -> Result<Arc<dyn Pool>, DbError> 
     let _ = probe.close().await;
     let pool = PgPoolOptions::new()
         .after_connect(|conn, _| Box::pin(watch_for_disconnects(conn)))
+        .after_release(|conn, _| {
+            Box::pin(async move {
+                sqlx::raw_sql(RESET).execute(conn).await?;
+                Ok(true)
+            })
+        })
         .max_connections(env.pool.max_connections)
         .min_connections(env.pool.min_connections)
         .acquire_timeout(env.pool.connect_timeout)
@@ -42,7 +66,7 @@ pub async fn connect(env: &EnvironmentConfig) -> Result<Arc<dyn Pool>, DbError> 
         .connect_with(options)
         .await
         .map_err(from_sqlx)?;
-    Ok(Arc::new(PostgresPool { pool }))
+    Ok(Arc::new(PostgresPool { pool, read_only: env.read_only }))
 }
 
 /// Has the server check every second, while a statement runs, whether the
@@ -61,10 +85,10 @@ async fn watch_for_disconnects(conn: &mut PgConnection) -> Result<(), sqlx::Erro
     Ok(())
 }
 
-/// A statement prepared on a connection: its result columns and its
+/// A statement prepared on a call's connection: its result columns and its
 /// parameters bound with the types the server inferred.
 struct Prepared {
-    conn: PoolConnection<Postgres>,
+    call: CallConnection<Postgres>,
     columns: Vec<(String, PgTypeInfo)>,
     args: PgArguments,
 }
@@ -78,10 +102,40 @@ impl PostgresPool {
         dbfleet_sqlx_support::acquire(&self.pool, from_sqlx).await
     }
 
-    async fn prepare(&self, q: &Query) -> Result<Prepared, DbError> {
+    /// A connection for one user statement, inside a read-only transaction on
+    /// a read-only environment.
+    async fn call(&self) -> Result<CallConnection<Postgres>, DbError> {
         let mut conn = self.connection().await?;
-        let statement =
-            (&mut *conn).prepare(AssertSqlSafe(q.sql.clone()).into_sql_str()).await.map_err(from_sqlx)?;
+        let begin = if self.read_only { BEGIN_READ_ONLY } else { BEGIN };
+        let row = sqlx::raw_sql(begin).fetch_one(&mut *conn).await.map_err(from_sqlx)?;
+        let pid: i32 = row.try_get(0).map_err(from_sqlx)?;
+        let pool = self.pool.clone();
+        let cancel: Canceller = Box::new(move || Box::pin(cancel_backend(pool, pid)));
+        Ok(CallConnection::new(conn, Some(cancel)))
+    }
+
+    /// A call with its statement prepared. A statement that does not prepare
+    /// (bad SQL, wrong parameters) gives the connection back at once.
+    async fn prepare(&self, q: &Query) -> Result<Prepared, DbError> {
+        let mut call = self.call().await?;
+        match describe(call.get(), q).await {
+            Ok((columns, args)) => Ok(Prepared { call, columns, args }),
+            Err(err) => {
+                call.finish();
+                Err(err)
+            }
+        }
+    }
+}
+
+/// The statement's result columns, and its parameters bound with the types
+/// the server inferred for them.
+async fn describe(
+    conn: &mut PgConnection,
+    q: &Query,
+) -> Result<(Vec<(String, PgTypeInfo)>, PgArguments), DbError> {
+    {
+        let statement = conn.prepare(AssertSqlSafe(q.sql.clone()).into_sql_str()).await.map_err(from_sqlx)?;
         let columns = statement
             .columns()
             .iter()
@@ -102,7 +156,20 @@ impl PostgresPool {
         for (i, (value, info)) in q.params.iter().zip(&parameters).enumerate() {
             bind(&mut args, i + 1, info, value)?;
         }
-        Ok(Prepared { conn, columns, args })
+        Ok((columns, args))
+    }
+}
+
+/// Cancels what the session `pid` runs, from another connection; the same
+/// login may cancel its own sessions.
+async fn cancel_backend(pool: PgPool, pid: i32) {
+    let cancelled = async {
+        let mut conn = pool.acquire().await?;
+        sqlx::query("SELECT pg_cancel_backend($1)").bind(pid).execute(&mut *conn).await
+    };
+    match cancelled.await {
+        Ok(_) => tracing::debug!(pid, "cancelled an abandoned statement"),
+        Err(err) => tracing::warn!(pid, error = %err, "could not cancel an abandoned statement"),
     }
 }
 
@@ -113,12 +180,12 @@ fn decode_row(row: &PgRow, types: &[PgTypeInfo]) -> Result<Row, DbError> {
 #[async_trait]
 impl Pool for PostgresPool {
     async fn query(&self, q: &Query) -> Result<RowStream, DbError> {
-        let Prepared { mut conn, columns, args } = self.prepare(q).await?;
+        let Prepared { mut call, columns, args } = self.prepare(q).await?;
         if columns.is_empty() {
-            sqlx::query_with(AssertSqlSafe(q.sql.clone()), args)
-                .execute(&mut *conn)
-                .await
-                .map_err(from_sqlx)?;
+            call.set_waiting(true);
+            let done = sqlx::query_with(AssertSqlSafe(q.sql.clone()), args).execute(&mut **call.get()).await;
+            call.finish();
+            done.map_err(from_sqlx)?;
             return Ok(RowStream::empty(Vec::new()));
         }
         let header = columns
@@ -130,7 +197,7 @@ impl Pool for PostgresPool {
         let types: Vec<PgTypeInfo> = columns.into_iter().map(|(_, info)| info).collect();
         let chunk_rows = q.chunk_size(CHUNK_ROWS);
         let chunks = dbfleet_sqlx_support::chunks(
-            conn,
+            call,
             q.sql.clone(),
             args,
             chunk_rows,
@@ -141,11 +208,11 @@ impl Pool for PostgresPool {
     }
 
     async fn execute(&self, q: &Query) -> Result<ExecOutcome, DbError> {
-        let Prepared { mut conn, args, .. } = self.prepare(q).await?;
-        let done = sqlx::query_with(AssertSqlSafe(q.sql.clone()), args)
-            .execute(&mut *conn)
-            .await
-            .map_err(from_sqlx)?;
+        let Prepared { mut call, args, .. } = self.prepare(q).await?;
+        call.set_waiting(true);
+        let done = sqlx::query_with(AssertSqlSafe(q.sql.clone()), args).execute(&mut **call.get()).await;
+        call.finish();
+        let done = done.map_err(from_sqlx)?;
         Ok(ExecOutcome { affected_rows: done.rows_affected() })
     }
 

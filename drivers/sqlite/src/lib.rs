@@ -4,6 +4,7 @@
 mod catalog;
 mod errors;
 mod pool;
+mod read_only;
 mod rows;
 mod settings;
 mod types;
@@ -11,8 +12,8 @@ mod types;
 use std::sync::Arc;
 
 use dbfleet_core::{
-    ConfigProblem, DatabaseDriver, DbError, DriverRegistration, DriverSettings, EnvironmentConfig, Pool,
-    async_trait, inventory, sqlparser,
+    ConfigProblem, DatabaseDriver, DbError, DriverRegistration, DriverSettings, EngineRules,
+    EnvironmentConfig, Pool, async_trait, inventory, sqlparser,
 };
 
 use crate::settings::{Location, SqliteSettings};
@@ -43,8 +44,12 @@ impl DatabaseDriver for SqliteDriver {
         settings::validate(settings)
     }
 
-    fn sql_dialect(&self) -> Box<dyn sqlparser::dialect::Dialect> {
+    fn sql_dialect(&self) -> Box<dyn sqlparser::dialect::Dialect + Send + Sync> {
         Box::new(sqlparser::dialect::SQLiteDialect {})
+    }
+
+    fn engine_rules(&self) -> EngineRules {
+        read_only::RULES
     }
 
     fn target(&self, env: &EnvironmentConfig) -> String {

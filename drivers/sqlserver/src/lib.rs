@@ -6,6 +6,7 @@ mod connection_string;
 mod errors;
 mod params;
 mod pool;
+mod read_only;
 mod settings;
 mod types;
 mod url;
@@ -13,8 +14,8 @@ mod url;
 use std::sync::Arc;
 
 use dbfleet_core::{
-    ConfigProblem, DatabaseDriver, DbError, DriverRegistration, DriverSettings, EnvironmentConfig, Pool,
-    async_trait, inventory, sqlparser,
+    ConfigProblem, DatabaseDriver, DbError, DriverRegistration, DriverSettings, EngineRules,
+    EnvironmentConfig, Pool, async_trait, inventory, sqlparser,
 };
 
 pub struct SqlServerDriver;
@@ -43,8 +44,12 @@ impl DatabaseDriver for SqlServerDriver {
         settings::validate(settings)
     }
 
-    fn sql_dialect(&self) -> Box<dyn sqlparser::dialect::Dialect> {
+    fn sql_dialect(&self) -> Box<dyn sqlparser::dialect::Dialect + Send + Sync> {
         Box::new(sqlparser::dialect::MsSqlDialect {})
+    }
+
+    fn engine_rules(&self) -> EngineRules {
+        read_only::RULES
     }
 
     fn target(&self, env: &EnvironmentConfig) -> String {

@@ -38,9 +38,17 @@ type TdsClient = Client<Compat<TcpStream>>;
 
 /// One connection of the pool.
 pub struct Connection {
-    client: TdsClient,
+    /// Taken out (and the connection broken) when an abandoned request is
+    /// cancelled, so that the pool slot is free while the cancel runs.
+    client: Option<TdsClient>,
     /// Set when the last request on it did not run to its end.
     broken: bool,
+}
+
+impl Connection {
+    fn client(&mut self) -> Result<&mut TdsClient, DbError> {
+        self.client.as_mut().ok_or_else(|| DbError::internal("the connection was closed"))
+    }
 }
 
 /// The last error of a connection attempt, kept for the caller whose wait
@@ -125,11 +133,11 @@ impl ManageConnection for Manager {
     async fn connect(&self) -> Result<Connection, DbError> {
         let client = self.open().await?;
         self.last_error.set(None);
-        Ok(Connection { client, broken: false })
+        Ok(Connection { client: Some(client), broken: false })
     }
 
     async fn is_valid(&self, conn: &mut Connection) -> Result<(), DbError> {
-        let outcome = match conn.client.simple_query("SELECT 1").await {
+        let outcome = match conn.client()?.simple_query("SELECT 1").await {
             Ok(stream) => stream.into_first_result().await.map(drop),
             Err(err) => Err(err),
         };
@@ -147,22 +155,70 @@ impl ManageConnection for Manager {
 /// A pooled connection serving one request. Unless the request ran to its
 /// end (`complete`), the connection goes back to the pool marked broken,
 /// whatever ended it: an error, a consumer that stopped pulling rows, a
-/// future dropped by a timeout.
+/// future dropped by a timeout. A request dropped while the server was still
+/// working on it (`waiting`) is first stopped with an ATTENTION: SQL Server
+/// would otherwise run it on until it next wrote to the closed connection.
 struct InUse {
-    conn: PooledConnection<'static, Manager>,
+    conn: Option<PooledConnection<'static, Manager>>,
     complete: Completion,
+    waiting: Cell<bool>,
 }
+
+/// How long an abandoned request's ATTENTION may take before its connection
+/// is closed anyway.
+const CANCEL_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl InUse {
     fn new(conn: PooledConnection<'static, Manager>) -> Self {
-        InUse { conn, complete: Completion::default() }
+        InUse { conn: Some(conn), complete: Completion::default(), waiting: Cell::new(false) }
+    }
+
+    fn client(&mut self) -> Result<&mut TdsClient, DbError> {
+        self.conn.as_mut().expect("the connection is held until the request ends").client()
+    }
+
+    /// Runs one batch of dbfleet's own to its end.
+    async fn batch(&mut self, sql: &'static str) -> Result<(), DbError> {
+        self.complete.start();
+        let outcome = match self.client()?.simple_query(sql).await {
+            Ok(stream) => stream.into_results().await.map(drop),
+            Err(err) => Err(err),
+        };
+        self.complete.settle(outcome)
+    }
+
+    /// Opens the transaction a read-only environment's statement runs in.
+    async fn begin_read_only(&mut self, read_only: bool) -> Result<(), DbError> {
+        if read_only { self.batch("BEGIN TRANSACTION").await } else { Ok(()) }
+    }
+
+    /// Rolls back a read-only environment's transaction once its response
+    /// was read to its end; a connection whose response was not is closed,
+    /// and the server rolls back with it.
+    async fn end_read_only(&mut self, read_only: bool) -> Result<(), DbError> {
+        if read_only && self.complete.0.get() { self.batch("ROLLBACK TRANSACTION").await } else { Ok(()) }
     }
 }
 
 impl Drop for InUse {
     fn drop(&mut self) {
-        if !self.complete.0.get() {
-            self.conn.broken = true;
+        let Some(mut conn) = self.conn.take() else { return };
+        if self.complete.0.get() {
+            return;
+        }
+        conn.broken = true;
+        if let (true, Some(mut client), Ok(runtime)) =
+            (self.waiting.get(), conn.client.take(), tokio::runtime::Handle::try_current())
+        {
+            runtime.spawn(async move {
+                match tokio::time::timeout(CANCEL_TIMEOUT, client.cancel_query()).await {
+                    Ok(Ok(())) => tracing::debug!("cancelled an abandoned request"),
+                    Ok(Err(err)) => tracing::warn!(error = %err, "could not cancel an abandoned request"),
+                    Err(_) => {
+                        tracing::warn!("the server did not acknowledge the cancel of an abandoned request")
+                    }
+                }
+            });
         }
     }
 }
@@ -174,6 +230,11 @@ impl Drop for InUse {
 struct Completion(Cell<bool>);
 
 impl Completion {
+    /// A request is sent: its response is not read yet.
+    fn start(&self) {
+        self.0.set(false);
+    }
+
     /// The response was read to its end.
     fn done(&self) {
         self.0.set(true);
@@ -200,6 +261,8 @@ impl Completion {
 pub struct SqlServerPool {
     /// `None` once closed.
     pool: RwLock<Option<bb8::Pool<Manager>>>,
+    /// Statements run inside a transaction that is always rolled back.
+    read_only: bool,
     last_error: LastError,
     max: u32,
     connect_timeout: Duration,
@@ -229,7 +292,13 @@ pub async fn connect(env: &EnvironmentConfig) -> Result<Arc<dyn Pool>, DbError> 
     // When min_connections already filled the pool, the first connection is
     // surplus and simply closes.
     let _ = pool.add(first);
-    Ok(Arc::new(SqlServerPool { pool: RwLock::new(Some(pool)), last_error, max, connect_timeout }))
+    Ok(Arc::new(SqlServerPool {
+        pool: RwLock::new(Some(pool)),
+        read_only: env.read_only,
+        last_error,
+        max,
+        connect_timeout,
+    }))
 }
 
 /// What the result generator yields: the columns once, then rows.
@@ -276,7 +345,7 @@ impl SqlServerPool {
         for param in params {
             query.bind(param);
         }
-        let outcome = match query.query(&mut held.conn.client).await {
+        let outcome = match query.query(held.client()?).await {
             Ok(stream) => stream.into_first_result().await,
             Err(err) => Err(err),
         };
@@ -289,7 +358,8 @@ impl SqlServerPool {
 /// when polled, so rows are read from the server no faster than the consumer
 /// pulls them; dropping it drops `held`, which marks the connection broken
 /// unless the response was read to its end. A second result set sets
-/// `more_results` and ends the stream.
+/// `more_results` and ends the stream. On a read-only environment `held` is
+/// inside a transaction, rolled back once the response is read.
 fn result_items(
     mut held: InUse,
     sql: String,
@@ -297,67 +367,99 @@ fn result_items(
     chunk_rows: usize,
     fetch_limit: Option<u64>,
     more_results: Arc<AtomicBool>,
+    read_only: bool,
 ) -> impl Stream<Item = Result<Item, DbError>> + Send + 'static {
     async_stream::stream! {
         let mut query = tiberius::Query::new(sql);
         for param in params {
             query.bind(param);
         }
-        let mut results = match query.query(&mut held.conn.client).await {
-            Ok(results) => results,
-            Err(err) => {
-                yield Err(held.complete.failed(err));
-                return;
-            }
-        };
-        let (header, column_types): (Vec<Column>, Vec<ColumnType>) = match results.columns().await {
-            Ok(Some(columns)) => (
-                columns.iter().map(types::column).collect(),
-                columns.iter().map(tiberius::Column::column_type).collect(),
-            ),
-            // No result set: looking for one read the response to its end.
-            Ok(None) => {
-                held.complete.done();
-                yield Ok(Item::Header(Vec::new()));
-                return;
-            }
-            Err(err) => {
-                yield Err(held.complete.failed(err));
-                return;
-            }
-        };
-        yield Ok(Item::Header(header));
-        let mut chunk = Vec::with_capacity(chunk_rows);
-        let mut in_first_result = false;
-        let mut read: u64 = 0;
-        loop {
-            if fetch_limit.is_some_and(|limit| read >= limit) {
-                break;
-            }
-            match results.try_next().await {
-                Ok(Some(QueryItem::Metadata(_))) if !in_first_result => in_first_result = true,
-                Ok(Some(QueryItem::Metadata(_))) => {
-                    // The rest of the response is left unread and the
-                    // connection replaced.
-                    more_results.store(true, Ordering::Release);
-                    break;
+        let mut failure = None;
+        let mut chunk = Vec::new();
+        'response: {
+            held.complete.start();
+            held.waiting.set(true);
+            let conn = held.conn.as_mut().expect("the connection is held until the request ends");
+            let client = match conn.client() {
+                Ok(client) => client,
+                Err(err) => {
+                    failure = Some(err);
+                    break 'response;
                 }
-                Ok(Some(QueryItem::Row(row))) => {
-                    chunk.push(row.into_iter().zip(&column_types).map(|(data, ty)| types::value(*ty, &data)).collect());
-                    read += 1;
-                    if chunk.len() == chunk_rows {
-                        yield Ok(Item::Rows(std::mem::replace(&mut chunk, Vec::with_capacity(chunk_rows))));
-                    }
+            };
+            let mut results = match query.query(client).await {
+                Ok(results) => results,
+                Err(err) => {
+                    failure = Some(held.complete.failed(err));
+                    break 'response;
                 }
+            };
+            let columns = results.columns().await;
+            held.waiting.set(false);
+            let (header, column_types): (Vec<Column>, Vec<ColumnType>) = match columns {
+                Ok(Some(columns)) => (
+                    columns.iter().map(types::column).collect(),
+                    columns.iter().map(tiberius::Column::column_type).collect(),
+                ),
+                // No result set: looking for one read the response to its end.
                 Ok(None) => {
                     held.complete.done();
-                    break;
-                }
-                Err(err) => {
-                    yield Err(held.complete.failed(err));
+                    drop(results);
+                    if let Err(err) = held.end_read_only(read_only).await {
+                        yield Err(err);
+                        return;
+                    }
+                    yield Ok(Item::Header(Vec::new()));
                     return;
                 }
+                Err(err) => {
+                    failure = Some(held.complete.failed(err));
+                    break 'response;
+                }
+            };
+            yield Ok(Item::Header(header));
+            chunk.reserve(chunk_rows);
+            let mut in_first_result = false;
+            let mut read: u64 = 0;
+            loop {
+                if fetch_limit.is_some_and(|limit| read >= limit) {
+                    break;
+                }
+                held.waiting.set(true);
+                let item = results.try_next().await;
+                held.waiting.set(false);
+                match item {
+                    Ok(Some(QueryItem::Metadata(_))) if !in_first_result => in_first_result = true,
+                    Ok(Some(QueryItem::Metadata(_))) => {
+                        // The rest of the response is left unread and the
+                        // connection replaced.
+                        more_results.store(true, Ordering::Release);
+                        break;
+                    }
+                    Ok(Some(QueryItem::Row(row))) => {
+                        chunk.push(row.into_iter().zip(&column_types).map(|(data, ty)| types::value(*ty, &data)).collect());
+                        read += 1;
+                        if chunk.len() == chunk_rows {
+                            yield Ok(Item::Rows(std::mem::replace(&mut chunk, Vec::with_capacity(chunk_rows))));
+                        }
+                    }
+                    Ok(None) => {
+                        held.complete.done();
+                        break;
+                    }
+                    Err(err) => {
+                        failure = Some(held.complete.failed(err));
+                        break 'response;
+                    }
+                }
             }
+        }
+        if let Err(err) = held.end_read_only(read_only).await {
+            failure.get_or_insert(err);
+        }
+        if let Some(err) = failure {
+            yield Err(err);
+            return;
         }
         if !chunk.is_empty() {
             yield Ok(Item::Rows(chunk));
@@ -369,7 +471,8 @@ fn result_items(
 impl Pool for SqlServerPool {
     async fn query(&self, q: &Query) -> Result<RowStream, DbError> {
         let params = params::bind_all(&q.params)?;
-        let held = self.checkout().await?;
+        let mut held = self.checkout().await?;
+        held.begin_read_only(self.read_only).await?;
         let more_results = Arc::new(AtomicBool::new(false));
         let mut items = Box::pin(result_items(
             held,
@@ -378,6 +481,7 @@ impl Pool for SqlServerPool {
             q.chunk_size(CHUNK_ROWS),
             q.fetch_limit,
             more_results.clone(),
+            self.read_only,
         ));
         // The first item is the header: the statement has run by then.
         let columns = match items.next().await {
@@ -397,13 +501,18 @@ impl Pool for SqlServerPool {
     async fn execute(&self, q: &Query) -> Result<ExecOutcome, DbError> {
         let params = params::bind_all(&q.params)?;
         let mut held = self.checkout().await?;
+        held.begin_read_only(self.read_only).await?;
         let mut query = tiberius::Query::new(q.sql.as_str());
         for param in params {
             query.bind(param);
         }
-        let outcome = query.execute(&mut held.conn.client).await;
-        let result = held.complete.settle(outcome)?;
-        Ok(ExecOutcome { affected_rows: result.total() })
+        held.complete.start();
+        held.waiting.set(true);
+        let outcome = query.execute(held.client()?).await;
+        held.waiting.set(false);
+        let result = held.complete.settle(outcome);
+        held.end_read_only(self.read_only).await?;
+        Ok(ExecOutcome { affected_rows: result?.total() })
     }
 
     async fn list_databases(&self) -> Result<Vec<DatabaseInfo>, DbError> {

@@ -300,6 +300,8 @@ mod tests {
             read_only: true,
             max_rows: 100,
             query_timeout: Duration::from_secs(30),
+            max_statement_bytes: dbfleet_core::config::DEFAULT_MAX_STATEMENT_BYTES,
+            side_effect_functions: Vec::new(),
             pool: PoolConfig::default(),
             password: Some("hunter2".into()),
             settings: settings(toml),

@@ -57,6 +57,8 @@ fn env(endpoint: &Endpoint, password: &str, extra: &[(&str, toml::Value)]) -> En
         read_only: false,
         max_rows: 1000,
         query_timeout: Duration::from_secs(30),
+        max_statement_bytes: dbfleet_core::config::DEFAULT_MAX_STATEMENT_BYTES,
+        side_effect_functions: Vec::new(),
         pool: PoolConfig { max_connections: 2, ..PoolConfig::default() },
         password: Some(password.into()),
         settings: dbfleet_core::DriverSettings::new(settings),
@@ -369,4 +371,27 @@ async fn a_silent_server_times_out_and_its_connection_is_replaced() {
     assert_eq!(err.kind, ErrorKind::Timeout, "{err}");
     assert_eq!(pool.stats().size, 0, "the timed-out connection was closed");
     assert_eq!(rows(&pool, Query::new("SELECT 6 AS six")).await.1, [vec![Value::Int(6)]]);
+}
+
+/// On a read-only environment statements run inside dbfleet's transaction;
+/// one abandoned while the server works on it is stopped with an ATTENTION
+/// and frees the pool's only connection for the next call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_only_statements_run_and_one_abandoned_frees_its_connection() {
+    let endpoint = start_endpoint();
+    let mut config = env(&endpoint, PASSWORD, &[]);
+    config.read_only = true;
+    config.pool =
+        PoolConfig { max_connections: 1, connect_timeout: Duration::from_secs(2), ..PoolConfig::default() };
+    let pool = connect(&config).await;
+    let rows =
+        collect_limited(pool.query(&Query::new("SELECT 3 AS three")).await.unwrap(), 10).await.unwrap();
+    assert_eq!(rows.rows, vec![vec![Value::Int(3)]]);
+    let endless =
+        Query::new("WITH c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT COUNT_BIG(*) FROM c");
+    let abandoned = tokio::time::timeout(Duration::from_millis(300), pool.query(&endless)).await;
+    assert!(abandoned.is_err(), "the statement was still running");
+    let next = pool.query(&Query::new("SELECT 3 AS three")).await.expect("the connection was freed");
+    let rows = collect_limited(next, 10).await.unwrap();
+    assert_eq!(rows.rows, vec![vec![Value::Int(3)]]);
 }

@@ -2,44 +2,86 @@
 //! a result in chunks over a pooled connection, the errors every sqlx backend
 //! reports alike, and pool statistics.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use dbfleet_core::{DbError, ErrorKind, PoolStats, Row};
+use futures::future::BoxFuture;
 use futures::{Stream, StreamExt};
 use sqlx::pool::PoolConnection;
 use sqlx::{AssertSqlSafe, Database, Executor, IntoArguments};
 
-/// Holds the connection of a result being streamed. A result abandoned
-/// half-way (a row limit, a timeout, a cancelled call) drops its connection
-/// instead of returning it to the pool, where it would first drain every row
-/// left. It is detached, which frees its pool slot at once, and the socket is
-/// closed: sqlx's graceful `close_on_drop` was seen to keep the slot for its
-/// five-second close timeout while the statement still ran on the server.
-struct StreamConnection<DB: Database> {
+/// Stops a statement on the server, from another connection.
+pub type Canceller = Box<dyn FnOnce() -> BoxFuture<'static, ()> + Send>;
+
+/// The pooled connection one call runs on.
+///
+/// A call abandoned half-way (a row limit, a timeout, a cancelled call)
+/// does not give its connection back to the pool, where it would first
+/// drain every row left: the connection is detached, which frees its pool
+/// slot at once, and closed (sqlx's graceful `close_on_drop` was seen to keep
+/// the slot for its five-second close timeout while the statement still ran
+/// on the server). When the call was abandoned while the engine was still
+/// working on the statement, rather than while it was sending rows (which a
+/// closed socket stops at once), the statement is first cancelled on the
+/// server from another connection; the abandoned one stays open until then,
+/// so its session id cannot have passed to another session.
+pub struct CallConnection<DB: Database> {
     conn: Option<PoolConnection<DB>>,
+    cancel: Option<Canceller>,
+    /// The statement has run to its end; the connection may go back.
     finished: bool,
+    /// The call is waiting for the engine (not for its consumer).
+    waiting: Arc<AtomicBool>,
 }
 
-impl<DB: Database> StreamConnection<DB> {
-    fn get(&mut self) -> &mut PoolConnection<DB> {
-        self.conn.as_mut().expect("the connection is held until the stream is dropped")
+impl<DB: Database> CallConnection<DB> {
+    pub fn new(conn: PoolConnection<DB>, cancel: Option<Canceller>) -> Self {
+        CallConnection { conn: Some(conn), cancel, finished: false, waiting: Arc::default() }
+    }
+
+    pub fn get(&mut self) -> &mut PoolConnection<DB> {
+        self.conn.as_mut().expect("the connection is held until the call ends")
+    }
+
+    /// Marks whether the call is now waiting for the engine to answer (the
+    /// statement runs) or for its consumer to pull (rows are on their way).
+    pub fn set_waiting(&self, waiting: bool) {
+        self.waiting.store(waiting, Ordering::Release);
+    }
+
+    /// The statement ran to its end: the connection goes back to the pool.
+    pub fn finish(mut self) {
+        self.finished = true;
     }
 }
 
-impl<DB: Database> Drop for StreamConnection<DB> {
+impl<DB: Database> Drop for CallConnection<DB> {
     fn drop(&mut self) {
-        if let Some(conn) = self.conn.take()
-            && !self.finished
-        {
-            drop(conn.detach());
+        let Some(conn) = self.conn.take() else { return };
+        if self.finished {
+            return;
+        }
+        let raw = conn.detach();
+        let waiting = self.waiting.load(Ordering::Acquire);
+        match (self.cancel.take(), waiting, tokio::runtime::Handle::try_current()) {
+            (Some(cancel), true, Ok(runtime)) => {
+                runtime.spawn(async move {
+                    cancel().await;
+                    drop(raw);
+                });
+            }
+            _ => drop(raw),
         }
     }
 }
 
-/// Runs `sql` on `conn` and yields its rows in chunks of `chunk_rows`. The
+/// Runs `sql` on the call's connection and yields its rows in chunks of `chunk_rows`. The
 /// generator runs only when the consumer polls it, so rows are decoded no
 /// faster than they are pulled. User SQL is the product here: it runs as
 /// given, with values bound as parameters (hence `AssertSqlSafe`).
 pub fn chunks<DB, D>(
-    conn: PoolConnection<DB>,
+    call: CallConnection<DB>,
     sql: String,
     args: DB::Arguments,
     chunk_rows: usize,
@@ -53,11 +95,15 @@ where
     D: Fn(&DB::Row) -> Result<Row, DbError> + Send + 'static,
 {
     async_stream::stream! {
-        let mut held = StreamConnection { conn: Some(conn), finished: false };
+        let mut call = call;
+        let waiting = call.waiting.clone();
         let mut chunk = Vec::with_capacity(chunk_rows);
         {
-            let mut rows = sqlx::query_with(AssertSqlSafe(sql), args).fetch(&mut **held.get());
-            while let Some(row) = rows.next().await {
+            let mut rows = sqlx::query_with(AssertSqlSafe(sql), args).fetch(&mut **call.get());
+            loop {
+                waiting.store(true, Ordering::Release);
+                let Some(row) = rows.next().await else { break };
+                waiting.store(false, Ordering::Release);
                 match row.map_err(map_err).and_then(|row| decode(&row)) {
                     Ok(values) => chunk.push(values),
                     Err(err) => {
@@ -70,7 +116,7 @@ where
                 }
             }
         }
-        held.finished = true;
+        call.finish();
         if !chunk.is_empty() {
             yield Ok(chunk);
         }

@@ -56,7 +56,7 @@ impl DatabaseDriver for CsvDriver {
         }
     }
 
-    fn sql_dialect(&self) -> Box<dyn sqlparser::dialect::Dialect> {
+    fn sql_dialect(&self) -> Box<dyn sqlparser::dialect::Dialect + Send + Sync> {
         Box::new(sqlparser::dialect::SQLiteDialect {})
     }
 

@@ -1,0 +1,317 @@
+//! Read-only environments against an attacker: statements that tried to
+//! write, lock, read files, switch read-only or timeouts off, or leave state
+//! behind through dbfleet or through other MCP database servers, run on real
+//! PostgreSQL and MariaDB servers. Each case is refused, or runs and changes
+//! nothing; what it aimed at is checked on the server afterwards, from a
+//! connection of the test's own.
+//!
+//! The environments under attack have a pool of one connection, so every
+//! call reuses the session the previous call may have tampered with, and
+//! they log in as the server's administrator: the guard must hold without
+//! help from the login's rights.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dbfleet_core::fleet::{Environment, Fleet, QueryRequest, QueryResult};
+use dbfleet_core::{DbError, ErrorKind};
+use dbfleet_tests::scratch::{Engine, Scratch};
+use sqlx::{Connection, Executor, Row};
+
+async fn call(env: &Environment, sql: &str) -> Result<QueryResult, DbError> {
+    env.query(&QueryRequest { sql: sql.into(), ..Default::default() }).await
+}
+
+async fn refused(env: &Environment, sql: &str) {
+    match call(env, sql).await {
+        Err(err) if err.kind == ErrorKind::ReadOnly || err.kind == ErrorKind::InvalidArgument => {}
+        other => panic!("{sql}: expected a refusal, got {other:?}"),
+    }
+}
+
+/// Runs on the engine and must fail there, not in dbfleet's classifier.
+async fn stopped_by_the_engine(env: &Environment, sql: &str, kind: ErrorKind) {
+    match call(env, sql).await {
+        Err(err) if err.kind == kind && !err.message.starts_with("environment is read-only") => {}
+        other => panic!("{sql}: expected the engine to stop it with {kind:?}, got {other:?}"),
+    }
+}
+
+async fn answers(env: &Environment, sql: &str) -> QueryResult {
+    call(env, sql).await.unwrap_or_else(|err| panic!("{sql}: {err}"))
+}
+
+/// The read-only environment under attack: one connection, a 2 s timeout.
+async fn target(scratch: &Scratch, extra: &str) -> (Arc<Fleet>, Arc<Environment>) {
+    let fleet = scratch
+        .fleet_with(&scratch.url, &format!("query_timeout_secs = 2\n{extra}"), "max_connections = 1")
+        .await;
+    let env = fleet.environment(Some("db")).unwrap();
+    (fleet, env)
+}
+
+/// Polls `check` (a count on the server) until it is zero, for at most 5 s.
+async fn until_zero(mut check: impl AsyncFnMut() -> i64) -> i64 {
+    for _ in 0..50 {
+        let n = check().await;
+        if n == 0 {
+            return 0;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    check().await
+}
+
+const POSTGRES_SETUP: &[&str] = &[
+    "CREATE TABLE t (id int PRIMARY KEY, v text)",
+    "INSERT INTO t VALUES (1, 'a'), (2, 'b'), (3, 'c')",
+    "CREATE SEQUENCE s",
+    "CREATE FUNCTION purge() RETURNS int LANGUAGE plpgsql AS $$ BEGIN DELETE FROM t; RETURN 1; END $$",
+    "CREATE FUNCTION rw() RETURNS text LANGUAGE plpgsql AS $$ BEGIN \
+     PERFORM set_config('default_transaction_read_only', 'off', false); RETURN 'rw'; END $$",
+    "CREATE FUNCTION lift() RETURNS text LANGUAGE plpgsql AS $$ BEGIN \
+     PERFORM set_config('statement_timeout', '0', false); RETURN 'lifted'; END $$",
+    "CREATE FUNCTION take_lock() RETURNS text LANGUAGE plpgsql AS $$ BEGIN \
+     PERFORM pg_advisory_lock(42); RETURN 'locked'; END $$",
+    "CREATE FUNCTION slow(secs float) RETURNS text LANGUAGE plpgsql AS $$ BEGIN \
+     PERFORM set_config('client_connection_check_interval', '0', false); PERFORM pg_sleep(secs); \
+     RETURN 'slept'; END $$",
+];
+
+/// Refused before they reach PostgreSQL: writes in every disguise, and
+/// functions with side effects however they are spelled or called.
+const POSTGRES_REFUSED: &[&str] = &[
+    "SELECT set_config('default_transaction_read_only', 'off', false)",
+    "SELECT pg_catalog.set_config('statement_timeout', '0', false)",
+    "SELECT \"set_config\"('transaction_read_only', 'off', true)",
+    "SELECT SET_CONFIG('work_mem', '1GB', false)",
+    "SELECT lo_from_bytea(0, 'x'::bytea)",
+    "SELECT lo_create(0)",
+    "SELECT lo_import('/etc/hostname')",
+    "SELECT pg_advisory_lock(42)",
+    "SELECT * FROM pg_advisory_lock(42)",
+    "SELECT pg_try_advisory_xact_lock(42)",
+    "SELECT nextval('s')",
+    "SELECT setval('s', 100)",
+    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity",
+    "SELECT pg_cancel_backend(1)",
+    "SELECT pg_reload_conf()",
+    "SELECT pg_switch_wal()",
+    "SELECT pg_read_file('/etc/hostname')",
+    "SELECT * FROM pg_read_file('/etc/hostname')",
+    "SELECT pg_ls_dir('.')",
+    "SELECT pg_notify('channel', 'x')",
+    "SELECT query_to_xml('DELETE FROM t', true, true, '')",
+    "SELECT dblink_exec('dbname=postgres', 'DROP TABLE t')",
+    "SELECT * FROM (SELECT pg_advisory_lock(1)) AS x",
+    "SELECT id FROM t WHERE id = (SELECT nextval('s'))",
+    "WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d",
+    "EXPLAIN ANALYZE DELETE FROM t",
+    "SELECT * INTO t2 FROM t",
+    "SELECT * FROM t FOR UPDATE",
+    "COPY t TO PROGRAM 'touch /tmp/dbfleet-pwned'",
+    "COPY t TO '/tmp/dbfleet-pwned'",
+    "SELECT 1; COMMIT; DROP TABLE t",
+    "COMMIT; DROP TABLE t",
+    "END",
+    "ROLLBACK",
+    "SET default_transaction_read_only = off",
+    "SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE",
+    "SET TRANSACTION READ WRITE",
+    "RESET ALL",
+    "LISTEN channel",
+    "CREATE TEMP TABLE probe (id int)",
+    "/* x */ UPDATE t SET v = 'x'",
+    "-- x\nDELETE FROM t",
+    "PREPARE p AS DELETE FROM t",
+    "DO $$ BEGIN DELETE FROM t; END $$",
+    "CALL purge()",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_read_only_cannot_be_written_unlocked_or_outlived() {
+    let Some(scratch) = Scratch::create(Engine::Postgres).await else { return };
+    let mut owner = sqlx::PgConnection::connect(&scratch.url).await.unwrap();
+    for sql in POSTGRES_SETUP {
+        owner.execute(*sql).await.unwrap_or_else(|err| panic!("{sql}: {err}"));
+    }
+    let (fleet, db) = target(&scratch, "").await;
+    for sql in POSTGRES_REFUSED {
+        refused(&db, sql).await;
+    }
+
+    // What the classifier cannot see, the engine stops: a function that
+    // writes, even after another one switched the session to read-write.
+    stopped_by_the_engine(&db, "SELECT purge()", ErrorKind::ReadOnly).await;
+    assert_eq!(answers(&db, "SELECT rw()").await.rows[0][0].to_text(), "rw");
+    stopped_by_the_engine(&db, "SELECT purge()", ErrorKind::ReadOnly).await;
+    let setting = answers(&db, "SELECT current_setting('default_transaction_read_only')").await;
+    assert_eq!(setting.rows[0][0].to_text(), "on", "the session is read-only again");
+
+    // A timeout switched off by one call holds for the next.
+    answers(&db, "SELECT lift()").await;
+    stopped_by_the_engine(&db, "SELECT pg_sleep(5)", ErrorKind::Timeout).await;
+    assert_eq!(answers(&db, "SELECT current_setting('statement_timeout')").await.rows[0][0].to_text(), "2s");
+
+    // A lock a call took is gone once the call is over.
+    answers(&db, "SELECT take_lock()").await;
+    answers(&db, "SELECT 1").await;
+    let locks: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
+        .fetch_one(&mut owner)
+        .await
+        .unwrap();
+    assert_eq!(locks, 0, "no advisory lock outlives its call");
+
+    // A call given up on stops on the server, although the statement turned
+    // off the server's own check for vanished clients.
+    let abandoned = tokio::time::timeout(Duration::from_millis(500), call(&db, "SELECT slow(30)")).await;
+    assert!(abandoned.is_err(), "the call was still running");
+    let running = until_zero(async || {
+        let running: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND state = 'active' \
+             AND query LIKE 'SELECT slow%'",
+        )
+        .bind(&scratch.database)
+        .fetch_one(&mut owner)
+        .await
+        .unwrap();
+        running
+    })
+    .await;
+    assert_eq!(running, 0, "the abandoned statement was cancelled on the server");
+    answers(&db, "SELECT 1").await;
+
+    // And nothing changed.
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM t").fetch_one(&mut owner).await.unwrap();
+    assert_eq!(rows, 3);
+    let called: bool = sqlx::query_scalar("SELECT is_called FROM s").fetch_one(&mut owner).await.unwrap();
+    assert!(!called, "the sequence never advanced");
+    let objects: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_largeobject_metadata")
+        .fetch_one(&mut owner)
+        .await
+        .unwrap();
+    assert_eq!(objects, 0, "no large object was created");
+    let tables: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_class WHERE relname IN ('t2', 'probe')")
+        .fetch_one(&mut owner)
+        .await
+        .unwrap();
+    assert_eq!(tables, 0);
+    assert!(!std::path::Path::new("/tmp/dbfleet-pwned").exists());
+
+    owner.close().await.unwrap();
+    fleet.shutdown().await;
+    scratch.drop().await;
+}
+
+const MARIADB_SETUP: &[&str] = &[
+    "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(10))",
+    "INSERT INTO t VALUES (1, 'a'), (2, 'b'), (3, 'c')",
+    "CREATE SEQUENCE s",
+    "CREATE FUNCTION purge_all() RETURNS INT MODIFIES SQL DATA BEGIN DELETE FROM t; RETURN 1; END",
+    "CREATE FUNCTION rw() RETURNS INT BEGIN SET SESSION TRANSACTION READ WRITE; RETURN 1; END",
+    "CREATE FUNCTION lift() RETURNS INT BEGIN SET SESSION max_statement_time = 0; RETURN 1; END",
+    "CREATE FUNCTION take_lock() RETURNS INT BEGIN RETURN GET_LOCK('dbfleet_corpus', 0); END",
+];
+
+/// Refused before they reach MariaDB, executable comments included.
+const MARIADB_REFUSED: &[&str] = &[
+    "/*M! SET STATEMENT tx_read_only=0 FOR DELETE FROM t WHERE id IN */ (SELECT 2)",
+    "/*M! SET @@session.tx_read_only = */ (SELECT 0)",
+    "/*M!100000 DELETE FROM t WHERE id = */ (SELECT 1)",
+    "SELECT 1 /*M! INTO OUTFILE '/tmp/dbfleet-pwned' */",
+    "SELECT 1 /*!50000 INTO OUTFILE '/tmp/dbfleet-pwned' */",
+    "/*!DELETE FROM t WHERE id = */ (SELECT 1)",
+    "SELECT * FROM t INTO OUTFILE '/tmp/dbfleet-pwned'",
+    "SELECT * FROM t INTO DUMPFILE '/tmp/dbfleet-pwned'",
+    "SELECT v FROM t INTO @x",
+    "SELECT GET_LOCK('dbfleet_corpus', 0)",
+    "SELECT get_lock('dbfleet_corpus', 0)",
+    "SELECT `GET_LOCK`('dbfleet_corpus', 0)",
+    "SELECT 1 --0 + GET_LOCK('dbfleet_corpus', 0)",
+    "SELECT RELEASE_ALL_LOCKS()",
+    "SELECT LOAD_FILE('/etc/hostname')",
+    "SELECT NEXTVAL(s)",
+    "SELECT SETVAL(s, 100)",
+    "SELECT * FROM t FOR UPDATE",
+    "SELECT * FROM t LOCK IN SHARE MODE",
+    "SET SESSION TRANSACTION READ WRITE",
+    "SET STATEMENT tx_read_only = 0 FOR DELETE FROM t",
+    "SET @@session.tx_read_only = 0",
+    "SET SESSION max_statement_time = 0",
+    "START TRANSACTION READ WRITE",
+    "COMMIT",
+    "SELECT 1; DELETE FROM t",
+    "WITH x AS (SELECT 1) DELETE FROM t",
+    "LOAD DATA INFILE '/etc/hostname' INTO TABLE t",
+    "CREATE TEMPORARY TABLE probe (id INT)",
+    "DO GET_LOCK('dbfleet_corpus', 0)",
+    "LOCK TABLES t WRITE",
+    "HANDLER t OPEN",
+    "CALL purge_all()",
+    "KILL 1",
+    "FLUSH TABLES",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_read_only_cannot_be_written_unlocked_or_outlived() {
+    let Some(scratch) = Scratch::create(Engine::Mariadb).await else { return };
+    let mut owner = sqlx::MySqlConnection::connect(&scratch.url).await.unwrap();
+    for sql in MARIADB_SETUP {
+        owner.execute(*sql).await.unwrap_or_else(|err| panic!("{sql}: {err}"));
+    }
+    let (fleet, db) = target(&scratch, "").await;
+    for sql in MARIADB_REFUSED {
+        refused(&db, sql).await;
+    }
+
+    stopped_by_the_engine(&db, "SELECT purge_all()", ErrorKind::ReadOnly).await;
+    answers(&db, "SELECT rw()").await;
+    stopped_by_the_engine(&db, "SELECT purge_all()", ErrorKind::ReadOnly).await;
+
+    answers(&db, "SELECT lift()").await;
+    stopped_by_the_engine(&db, "SELECT SLEEP(5)", ErrorKind::Timeout).await;
+
+    assert_eq!(answers(&db, "SELECT take_lock()").await.rows[0][0].to_text(), "1");
+    answers(&db, "SELECT 1").await;
+    let free: i64 =
+        sqlx::query_scalar("SELECT IS_FREE_LOCK('dbfleet_corpus')").fetch_one(&mut owner).await.unwrap();
+    assert_eq!(free, 1, "no named lock outlives its call");
+
+    // MariaDB's SLEEP does not notice a vanished client: only the KILL QUERY
+    // dbfleet sends stops it before its timeout.
+    let (fleet_long, db_long) = {
+        let fleet = scratch.fleet_with(&scratch.url, "query_timeout_secs = 60", "max_connections = 1").await;
+        let env = fleet.environment(Some("db")).unwrap();
+        (fleet, env)
+    };
+    let abandoned =
+        tokio::time::timeout(Duration::from_millis(500), call(&db_long, "SELECT SLEEP(30)")).await;
+    assert!(abandoned.is_err(), "the call was still running");
+    let running = until_zero(async || {
+        let running: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM information_schema.PROCESSLIST WHERE DB = ? AND INFO LIKE 'SELECT SLEEP%'",
+        )
+        .bind(&scratch.database)
+        .fetch_one(&mut owner)
+        .await
+        .unwrap();
+        running
+    })
+    .await;
+    assert_eq!(running, 0, "the abandoned statement was stopped on the server");
+    answers(&db_long, "SELECT 1").await;
+    fleet_long.shutdown().await;
+
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM t").fetch_one(&mut owner).await.unwrap();
+    assert_eq!(rows, 3);
+    let next: i64 =
+        sqlx::query_scalar("SELECT next_not_cached_value FROM s").fetch_one(&mut owner).await.unwrap();
+    assert_eq!(next, 1, "the sequence never advanced");
+    assert!(!std::path::Path::new("/tmp/dbfleet-pwned").exists());
+    let row = sqlx::query("SELECT @@session.max_statement_time").fetch_one(&mut owner).await.unwrap();
+    let _: f64 = row.try_get(0).unwrap();
+
+    owner.close().await.unwrap();
+    fleet.shutdown().await;
+    scratch.drop().await;
+}
