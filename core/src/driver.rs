@@ -61,6 +61,13 @@ pub trait Pool: Send + Sync {
     async fn list_tables(&self, filter: &TableFilter) -> Result<Vec<TableInfo>, DbError>;
     async fn describe_table(&self, table: &TableRef) -> Result<TableSchema, DbError>;
     async fn ping(&self) -> Result<ServerInfo, DbError>;
+    /// What the login may do beyond reading, as far as the engine tells: one
+    /// line each (a superuser, rights to write tables, files or programs).
+    /// A read-only environment's guard does not depend on it, but its login's
+    /// rights are the last line, so they are shown as warnings.
+    async fn write_rights(&self) -> Result<Vec<String>, DbError> {
+        Ok(Vec::new())
+    }
     fn stats(&self) -> PoolStats;
     async fn close(&self);
 }

@@ -27,7 +27,7 @@ use crate::error::{DbError, ErrorKind};
 use crate::readonly::{Classifier, ClassifyError};
 use crate::redact;
 use crate::registry;
-use crate::stream::{RowStream, collect_limited};
+use crate::stream::{Bound, Bounds, RowStream, collect_bounded};
 use crate::value::{Column, Row, Value};
 
 /// The connection state of one environment.
@@ -78,6 +78,9 @@ pub struct EnvironmentStatus {
     pub last_error: Option<DbError>,
     pub consecutive_failures: u32,
     pub pool: Option<PoolStats>,
+    /// On a read-only environment: what its login may do beyond reading.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// What a fresh connection attempt found (`test_connection`).
@@ -132,8 +135,16 @@ pub struct QueryResult {
     pub rows: Vec<Row>,
     pub row_count: usize,
     pub truncated: bool,
+    /// The bound that stopped the result, when one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub truncated_by: Option<Bound>,
+    /// Values of the first row cut to fit `max_result_bytes`.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub values_cut: usize,
     /// The row limit that applied.
     pub max_rows: u64,
+    /// The byte bound that applied.
+    pub max_result_bytes: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub affected_rows: Option<u64>,
     /// The statement returned more than one result set; only the first is here.
@@ -159,6 +170,7 @@ struct EnvState {
     latency: Option<Duration>,
     server_version: Option<String>,
     consecutive_failures: u32,
+    warnings: Vec<String>,
 }
 
 /// One configured environment: its settings, its driver and its live state.
@@ -188,6 +200,7 @@ impl Environment {
                 latency: None,
                 server_version: None,
                 consecutive_failures: 0,
+                warnings: Vec::new(),
             }),
             lost: Notify::new(),
         }
@@ -253,6 +266,7 @@ impl Environment {
             last_error: state.last_error,
             consecutive_failures: state.consecutive_failures,
             pool: state.pool.as_ref().map(|pool| pool.stats()),
+            warnings: state.warnings,
         }
     }
 
@@ -341,6 +355,7 @@ impl Environment {
         match outcome {
             Ok((pool, info)) => {
                 let latency = started.elapsed();
+                let warnings = self.login_warnings(pool.as_ref()).await;
                 let old_pool = {
                     let mut state = self.state.write().unwrap_or_else(|poisoned| poisoned.into_inner());
                     state.status = Status::Healthy;
@@ -348,6 +363,7 @@ impl Environment {
                     state.consecutive_failures = 0;
                     state.latency = Some(latency);
                     state.server_version = Some(info.version);
+                    state.warnings = warnings;
                     state.pool.replace(pool)
                 };
                 if let Some(old) = old_pool {
@@ -362,6 +378,25 @@ impl Environment {
                 Err(err)
             }
         }
+    }
+
+    /// On a read-only environment, what its login may do beyond reading.
+    async fn login_warnings(&self, pool: &dyn Pool) -> Vec<String> {
+        if !self.config.read_only {
+            return Vec::new();
+        }
+        let limit = self.config.pool.connect_timeout;
+        let warnings = match tokio::time::timeout(limit, pool.write_rights()).await {
+            Ok(Ok(rights)) => rights,
+            Ok(Err(err)) => {
+                vec![format!("could not check what the login may write: {}", self.scrub(err).message)]
+            }
+            Err(_) => vec!["could not check what the login may write: no answer in time".to_owned()],
+        };
+        for warning in &warnings {
+            tracing::warn!(environment = %self.name(), "read-only environment: {warning}");
+        }
+        warnings
     }
 
     /// One recovery attempt: ping the live pool (its driver replaces broken
@@ -454,27 +489,31 @@ impl Environment {
         let pool = self.pool()?;
         let started = Instant::now();
         let query = Query::new(request.sql.clone()).with_params(request.params.clone());
-        let (columns, rows, truncated, affected_rows, more_result_sets) = self
+        let bounds = Bounds { max_rows, max_bytes: self.config.max_result_bytes };
+        let (limited, affected_rows) = self
             .guarded(Limit::Query, async {
                 if returns_rows {
                     let stream = pool.query(&query.with_fetch_limit(max_rows.saturating_add(1))).await?;
-                    let limited = collect_limited(stream, max_rows).await?;
-                    Ok((limited.columns, limited.rows, limited.truncated, None, limited.more_results))
+                    Ok((Some(collect_bounded(stream, bounds).await?), None))
                 } else {
                     let outcome = pool.execute(&query).await?;
-                    Ok((Vec::new(), Vec::new(), false, Some(outcome.affected_rows), false))
+                    Ok((None, Some(outcome.affected_rows)))
                 }
             })
             .await?;
+        let limited = limited.unwrap_or_default();
         Ok(QueryResult {
             environment: self.name().to_owned(),
-            row_count: rows.len(),
-            columns,
-            rows,
-            truncated,
+            row_count: limited.rows.len(),
+            columns: limited.columns,
+            rows: limited.rows,
+            truncated: limited.truncated,
+            truncated_by: limited.stopped_by,
+            values_cut: limited.values_cut,
             max_rows,
+            max_result_bytes: bounds.max_bytes,
             affected_rows,
-            more_result_sets,
+            more_result_sets: limited.more_results,
             execution_time_ms: duration_ms(started.elapsed()),
         })
     }
@@ -735,6 +774,10 @@ async fn reconnect(env: &Environment, options: StartOptions) {
     }
 }
 
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
 pub(crate) fn duration_ms(duration: Duration) -> f64 {
     (duration.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0
 }
@@ -792,6 +835,7 @@ mod tests {
             max_rows: 10,
             query_timeout: Duration::from_secs(1),
             max_statement_bytes: crate::config::DEFAULT_MAX_STATEMENT_BYTES,
+            max_result_bytes: crate::config::DEFAULT_MAX_RESULT_BYTES,
             side_effect_functions: Vec::new(),
             pool: PoolConfig::default(),
             password: Some(SecretString::from(password.to_owned())),

@@ -4,9 +4,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::stream::{BoxStream, Stream, StreamExt};
+use serde::Serialize;
 
 use crate::error::DbError;
-use crate::value::{Column, Row};
+use crate::value::{Column, Row, Value};
 
 /// A header (the columns) followed by chunks of rows, pulled on demand.
 ///
@@ -78,13 +79,34 @@ impl std::fmt::Debug for RowStream {
     }
 }
 
+/// Which bound stopped a result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Bound {
+    MaxRows,
+    MaxResultBytes,
+}
+
+/// How much of a result a consumer keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounds {
+    pub max_rows: u64,
+    /// Of the rows' JSON form ([`Value::json_size`]). The first row is always
+    /// kept, its longest values cut to fit; later rows stop the result.
+    pub max_bytes: u64,
+}
+
 /// Rows collected from a stream under a row limit.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct LimitedRows {
     pub columns: Vec<Column>,
     pub rows: Vec<Row>,
-    /// More rows existed beyond `max_rows`.
+    /// More rows existed beyond `max_rows`, or beyond the byte bound.
     pub truncated: bool,
+    /// The bound that stopped the result, when one did.
+    pub stopped_by: Option<Bound>,
+    /// Values of the first row cut to fit the byte bound.
+    pub values_cut: usize,
     /// Rows the driver handed over: at most `max_rows + 1` when the driver
     /// honours [`crate::driver::Query::fetch_limit`].
     pub rows_pulled: u64,
@@ -94,27 +116,72 @@ pub struct LimitedRows {
 
 /// Pulls up to `max_rows + 1` rows (the extra one only tells whether the
 /// result was truncated), then drops the stream so the query ends.
-pub async fn collect_limited(mut stream: RowStream, max_rows: u64) -> Result<LimitedRows, DbError> {
-    let limit = usize::try_from(max_rows).unwrap_or(usize::MAX);
+pub async fn collect_limited(stream: RowStream, max_rows: u64) -> Result<LimitedRows, DbError> {
+    collect_bounded(stream, Bounds { max_rows, max_bytes: u64::MAX }).await
+}
+
+/// Pulls rows until `bounds` stop it (at most `max_rows + 1`; the extra one
+/// only tells whether the result was truncated), then drops the stream so
+/// the query ends. Rows past a bound are dropped as their chunk arrives, so
+/// memory follows the bounds and the chunk size.
+pub async fn collect_bounded(mut stream: RowStream, bounds: Bounds) -> Result<LimitedRows, DbError> {
+    let limit = usize::try_from(bounds.max_rows).unwrap_or(usize::MAX);
+    let budget = usize::try_from(bounds.max_bytes).unwrap_or(usize::MAX);
     let mut rows = Vec::new();
-    let mut truncated = false;
-    while let Some(chunk) = stream.next_chunk().await {
-        rows.extend(chunk?);
-        if rows.len() > limit {
-            rows.truncate(limit);
-            truncated = true;
-            break;
+    let mut used = 0usize;
+    let mut stopped_by = None;
+    let mut values_cut = 0;
+    'chunks: while let Some(chunk) = stream.next_chunk().await {
+        for mut row in chunk? {
+            if rows.len() == limit {
+                stopped_by = Some(Bound::MaxRows);
+                break 'chunks;
+            }
+            let size: usize = row.iter().map(|v| v.json_size() + 1).sum();
+            if used.saturating_add(size) > budget {
+                if !rows.is_empty() {
+                    stopped_by = Some(Bound::MaxResultBytes);
+                    break 'chunks;
+                }
+                values_cut = cut_to_fit(&mut row, budget);
+            }
+            used = used.saturating_add(size.min(budget));
+            rows.push(row);
         }
     }
     let rows_pulled = stream.rows_pulled();
     let more_results = stream.more_results();
-    Ok(LimitedRows { columns: stream.columns, rows, truncated, rows_pulled, more_results })
+    Ok(LimitedRows {
+        columns: stream.columns,
+        rows,
+        truncated: stopped_by.is_some(),
+        stopped_by,
+        values_cut,
+        rows_pulled,
+        more_results,
+    })
+}
+
+/// Cuts the largest values of `row` until it fits `budget` (or nothing more
+/// can be cut); how many values were cut.
+fn cut_to_fit(row: &mut Row, budget: usize) -> usize {
+    let mut cut = vec![false; row.len()];
+    loop {
+        let size: usize = row.iter().map(|v| v.json_size() + 1).sum();
+        let largest = row.iter().map(Value::json_size).enumerate().max_by_key(|(_, size)| *size);
+        let Some((largest, value_size)) = largest.filter(|_| size > budget) else { break };
+        if !row[largest].cut_to(value_size.saturating_sub(size - budget)) {
+            break;
+        }
+        cut[largest] = true;
+    }
+    cut.iter().filter(|c| **c).count()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::value::{LogicalType, Value};
+    use crate::value::LogicalType;
 
     fn counting_stream(total: i64, chunk: i64) -> RowStream {
         let chunks = futures::stream::iter((0..total).step_by(chunk as usize).map(move |start| {
@@ -136,6 +203,40 @@ mod tests {
         let got = collect_limited(counting_stream(10, 4), 10).await.unwrap();
         assert_eq!(got.rows.len(), 10);
         assert!(!got.truncated);
+    }
+
+    fn wide_rows(rows: usize, width: usize) -> RowStream {
+        let chunks = futures::stream::iter(
+            (0..rows).map(move |i| Ok(vec![vec![Value::Int(i as i64), Value::Text("x".repeat(width))]])),
+        );
+        RowStream::new(vec![Column::new("t", "TEXT", LogicalType::Text)], chunks)
+    }
+
+    #[tokio::test]
+    async fn a_byte_bound_stops_the_result_and_says_so() {
+        let bounds = Bounds { max_rows: 1000, max_bytes: 10_000 };
+        let got = collect_bounded(wide_rows(100, 1_000), bounds).await.unwrap();
+        assert_eq!(got.rows.len(), 9, "nine rows of about 1 KB fit in 10 KB");
+        assert_eq!((got.truncated, got.stopped_by, got.values_cut), (true, Some(Bound::MaxResultBytes), 0));
+        assert!(got.rows_pulled <= 10, "rows past the bound are not pulled");
+    }
+
+    #[tokio::test]
+    async fn a_first_row_too_large_is_cut_to_fit() {
+        let bounds = Bounds { max_rows: 1000, max_bytes: 4_096 };
+        let got = collect_bounded(wide_rows(1, 300_000), bounds).await.unwrap();
+        assert_eq!(got.rows.len(), 1);
+        assert_eq!((got.truncated, got.values_cut), (false, 1));
+        let size: usize = got.rows[0].iter().map(|v| v.json_size() + 1).sum();
+        assert!(size <= 4_096 && size > 4_000, "{size}");
+        assert_eq!(got.rows[0][0], Value::Int(0), "the small value stays whole");
+    }
+
+    #[tokio::test]
+    async fn the_row_limit_still_applies() {
+        let got =
+            collect_bounded(wide_rows(100, 10), Bounds { max_rows: 5, max_bytes: u64::MAX }).await.unwrap();
+        assert_eq!((got.rows.len(), got.stopped_by), (5, Some(Bound::MaxRows)));
     }
 
     #[tokio::test]

@@ -157,6 +157,46 @@ impl Value {
 }
 
 impl Value {
+    /// About how many bytes the value takes in a JSON answer: what result
+    /// byte bounds count. Exact for text; an upper estimate for the rest.
+    pub fn json_size(&self) -> usize {
+        match self {
+            Value::Null | Value::Bool(_) => 5,
+            Value::Int(_) | Value::UInt(_) | Value::Float(_) => 22,
+            Value::Decimal(s) | Value::Text(s) | Value::Other(s) => s.len() + 2,
+            Value::Bytes(b) => b.len().div_ceil(3) * 4 + 2,
+            Value::Date(_)
+            | Value::Time(_)
+            | Value::Timestamp(_)
+            | Value::Timestamptz(_)
+            | Value::Uuid(_) => 40,
+            Value::Json(j) => json_size(j),
+            Value::Array(items) => items.iter().map(|v| v.json_size() + 1).sum::<usize>() + 2,
+        }
+    }
+
+    /// Cuts the value so that its JSON form takes at most `max_bytes`
+    /// ([`Value::json_size`]): text and bytes to their first bytes (on a
+    /// character boundary), JSON and arrays to the start of their JSON text.
+    /// Other values are small and stay whole. Tells whether it was cut.
+    pub fn cut_to(&mut self, max_bytes: usize) -> bool {
+        if self.json_size() <= max_bytes {
+            return false;
+        }
+        let room = max_bytes.saturating_sub(2);
+        match self {
+            Value::Decimal(s) | Value::Text(s) | Value::Other(s) => s.truncate(s.floor_char_boundary(room)),
+            Value::Bytes(b) => b.truncate(room / 4 * 3),
+            Value::Json(_) | Value::Array(_) => {
+                let mut text = self.to_json().to_string();
+                text.truncate(text.floor_char_boundary(room));
+                *self = Value::Text(text);
+            }
+            _ => return false,
+        }
+        true
+    }
+
     /// A bound parameter from its JSON form: numbers stay numbers, strings
     /// are text, arrays and objects are JSON.
     pub fn from_json_param(json: &serde_json::Value) -> Value {
@@ -175,9 +215,27 @@ impl Value {
     }
 }
 
+/// Strings, JSON and arrays are written from the value itself: going
+/// through [`Value::to_json`] would copy every string of a result first.
 impl Serialize for Value {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.to_json().serialize(serializer)
+        match self {
+            Value::Decimal(s) | Value::Text(s) | Value::Other(s) => serializer.serialize_str(s),
+            Value::Json(j) => j.serialize(serializer),
+            Value::Array(items) => serializer.collect_seq(items),
+            other => other.to_json().serialize(serializer),
+        }
+    }
+}
+
+fn json_size(json: &serde_json::Value) -> usize {
+    use serde_json::Value as J;
+    match json {
+        J::Null | J::Bool(_) => 5,
+        J::Number(_) => 22,
+        J::String(s) => s.len() + 2,
+        J::Array(items) => items.iter().map(|v| json_size(v) + 1).sum::<usize>() + 2,
+        J::Object(map) => map.iter().map(|(k, v)| k.len() + 4 + json_size(v)).sum::<usize>() + 2,
     }
 }
 

@@ -18,6 +18,10 @@ mod output;
 
 use std::process::ExitCode;
 
+/// The MCP tools over a fleet, one value per session, for serving them on a
+/// transport of your own (`rmcp::ServiceExt::serve`).
+pub use mcp::DbfleetTools;
+
 use clap::Parser;
 
 // Built-in drivers register themselves when linked.

@@ -7,7 +7,7 @@ use comfy_table::{ContentArrangement, Table, presets};
 use dbfleet_core::compare::{ColumnDifference, Comparison, RowDifference};
 use dbfleet_core::fanout_stream::StreamEvent;
 use dbfleet_core::fleet::{QueryResult, Status};
-use dbfleet_core::{DbError, RowStream, Value};
+use dbfleet_core::{Bound, DbError, RowStream, Value};
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -53,8 +53,21 @@ pub fn write_result_table(out: &mut impl Write, result: &QueryResult) -> anyhow:
         "{} row{plural} from {} ({:.1} ms)",
         result.row_count, result.environment, result.execution_time_ms
     )?;
-    if result.truncated {
-        write!(out, "; truncated at max_rows = {}: narrow the query or raise --max-rows", result.max_rows)?;
+    match result.truncated_by {
+        Some(Bound::MaxRows) => write!(
+            out,
+            "; truncated at max_rows = {}: narrow the query or raise --max-rows",
+            result.max_rows
+        )?,
+        Some(Bound::MaxResultBytes) => write!(
+            out,
+            "; truncated at max_result_bytes = {}: select fewer or shorter columns (or export with -f ndjson/csv)",
+            result.max_result_bytes
+        )?,
+        None => {}
+    }
+    if result.values_cut > 0 {
+        write!(out, "; {} value(s) cut to fit max_result_bytes", result.values_cut)?;
     }
     if result.more_result_sets {
         write!(out, "; more result sets followed, not shown: run the statements one at a time")?;

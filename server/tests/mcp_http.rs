@@ -47,8 +47,13 @@ async fn start(environments: &str) -> Server {
 
 /// Like [`start`], on a config file in `dir`.
 async fn start_with(dir: tempfile::TempDir, config: &Path) -> Server {
+    start_with_server(dir, config, "").await
+}
+
+/// Like [`start_with`], with more keys in `[server]`.
+async fn start_with_server(dir: tempfile::TempDir, config: &Path, server: &str) -> Server {
     let mut text = std::fs::read_to_string(config).unwrap();
-    text.push_str("\n[server]\nauth_token_env = \"DBFLEET_TEST_TOKEN\"\n");
+    text.push_str(&format!("\n[server]\nauth_token_env = \"DBFLEET_TEST_TOKEN\"\n{server}\n"));
     std::fs::write(config, text).unwrap();
     let port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_dbfleet"))
@@ -192,4 +197,116 @@ async fn every_tool_answers_over_http() {
     let client = connect(&server, Some(TOKEN)).await.unwrap();
     common::every_tool_answers(&client).await;
     client.cancel().await.unwrap();
+}
+
+const ONE_SQLITE: &str = "[environments.a]\ndriver = \"sqlite\"\npath = \":memory:\"\n";
+
+fn initialize() -> Value {
+    json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}})
+}
+
+async fn post_initialize(server: &Server, headers: &[(&str, &str)]) -> reqwest::Response {
+    let mut request = reqwest::Client::new()
+        .post(format!("{}/mcp", server.base))
+        .bearer_auth(TOKEN)
+        .header("Accept", "application/json, text/event-stream")
+        .json(&initialize());
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.send().await.unwrap()
+}
+
+/// Browser pages from other origins, and names other than the server's
+/// own, are refused on every route: what a DNS-rebinding page would need.
+#[tokio::test]
+async fn foreign_origins_and_hosts_are_refused_on_every_route() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("http.toml");
+    std::fs::write(&config, ONE_SQLITE).unwrap();
+    let server = start_with_server(dir, &config, "allowed_origins = [\"https://console.example.com\"]").await;
+    for origin in ["http://evil.example", "null", "http://localhost.evil.example", "file://"] {
+        let response = post_initialize(&server, &[("Origin", origin)]).await;
+        assert_eq!(response.status(), 403, "Origin: {origin}");
+    }
+    for origin in
+        ["http://localhost:3000", "http://127.0.0.1", "http://[::1]:8080", "https://console.example.com"]
+    {
+        let response = post_initialize(&server, &[("Origin", origin)]).await;
+        assert_eq!(response.status(), 200, "Origin: {origin}");
+    }
+    let client = reqwest::Client::new();
+    for route in ["/health", "/ready", "/mcp"] {
+        let response = client
+            .get(format!("{}{route}", server.base))
+            .header("Host", "attacker.example")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 403, "{route} with a foreign Host");
+    }
+    let health =
+        client.get(format!("{}/health", server.base)).header("Host", "localhost:1").send().await.unwrap();
+    assert_eq!(health.status(), 200);
+}
+
+/// Sessions beyond `max_sessions` are refused until one closes; a request
+/// body past the limit is refused before it is read.
+#[tokio::test]
+async fn sessions_and_bodies_are_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("http.toml");
+    std::fs::write(&config, ONE_SQLITE).unwrap();
+    let server = start_with_server(dir, &config, "max_sessions = 2").await;
+    let mut opened = Vec::new();
+    for _ in 0..2 {
+        let response = post_initialize(&server, &[]).await;
+        assert_eq!(response.status(), 200);
+        opened.push(response.headers()["mcp-session-id"].to_str().unwrap().to_owned());
+    }
+    let refused = post_initialize(&server, &[]).await;
+    assert_eq!(refused.status(), 503);
+    assert!(refused.text().await.unwrap().contains("max_sessions"));
+    let closed = reqwest::Client::new()
+        .delete(format!("{}/mcp", server.base))
+        .bearer_auth(TOKEN)
+        .header("mcp-session-id", &opened[0])
+        .send()
+        .await
+        .unwrap();
+    assert!(closed.status().is_success(), "{}", closed.status());
+    assert_eq!(post_initialize(&server, &[]).await.status(), 200, "a closed session frees its place");
+
+    // Announced, not sent: the server refuses the body from its length alone.
+    let address = server.base.trim_start_matches("http://");
+    let mut raw = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = format!(
+        "POST /mcp HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {TOKEN}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        64 * 1024 * 1024 + 1
+    );
+    tokio::io::AsyncWriteExt::write_all(&mut raw, request.as_bytes()).await.unwrap();
+    let mut answer = vec![0; 64];
+    let read = tokio::io::AsyncReadExt::read(&mut raw, &mut answer).await.unwrap();
+    let status_line = String::from_utf8_lossy(&answer[..read]).lines().next().unwrap_or_default().to_owned();
+    assert_eq!(status_line, "HTTP/1.1 413 Payload Too Large");
+}
+
+/// A client that sends its headers slowly is disconnected instead of
+/// holding its connection.
+#[tokio::test]
+async fn slow_headers_are_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("http.toml");
+    std::fs::write(&config, ONE_SQLITE).unwrap();
+    let server = start_with(dir, &config).await;
+    let address = server.base.trim_start_matches("http://");
+    let mut slow = tokio::net::TcpStream::connect(address).await.unwrap();
+    slow.write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n").await.unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(30), slow.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "the server still held the connection after 30 s");
+    assert!(!String::from_utf8_lossy(&answer).contains("200 OK"), "no request was served");
 }

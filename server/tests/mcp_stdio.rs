@@ -169,7 +169,11 @@ impl RawServer {
     }
 
     fn send(&mut self, message: Value) {
-        writeln!(self.stdin.as_mut().unwrap(), "{message}").unwrap();
+        self.send_line(&message.to_string());
+    }
+
+    fn send_line(&mut self, line: &str) {
+        writeln!(self.stdin.as_mut().unwrap(), "{line}").unwrap();
     }
 
     fn call(&mut self, id: u64, tool: &str, arguments: Value) {
@@ -508,4 +512,77 @@ async fn the_tools_work_on_sql_server() {
 
     run(format!("DROP TABLE {table}")).await;
     client.cancel().await.unwrap();
+}
+
+/// Input that used to stop the server, or to go unanswered, gets an answer,
+/// and the server goes on serving.
+#[test]
+fn hostile_input_is_answered_and_the_server_goes_on() {
+    let (_dir, config) = config_dir();
+    let mut server = RawServer::start(&config, &[]);
+
+    let nested = format!("{}1{}", "[".repeat(5_000), "]".repeat(5_000));
+    server.send_line(&format!(
+        r#"{{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{{"name":"execute_query","arguments":{{"sql":"SELECT 1","parameters":{nested}}}}}}}"#
+    ));
+    let (answer, _) = server.answer(7);
+    assert_eq!(answer["error"]["code"], -32600, "{answer}");
+    assert!(answer["error"]["message"].as_str().unwrap().contains("recursion limit"), "{answer}");
+
+    server.send_line(r#"{"jsonrpc":"2.0","id":8,"method":"tools/call","params":"#);
+    server.call(9, "execute_query", json!({"sql": format!("SELECT 1{}", "+1".repeat(50_000))}));
+    let (answer, _) = server.answer(9);
+    assert_eq!(answer["result"]["isError"], true, "SQLite refuses so deep an expression: {answer}");
+    assert_eq!(answer["result"]["structuredContent"]["error"]["kind"], "query");
+
+    server.call(10, "execute_query", json!({"sql": format!("SELECT '{}'", "x".repeat(2 << 20))}));
+    let (answer, _) = server.answer(10);
+    let error = &answer["result"]["structuredContent"]["error"];
+    assert_eq!(error["kind"], "invalid_argument", "{answer}");
+    assert!(error["message"].as_str().unwrap().contains("max_statement_bytes"), "{error}");
+
+    server.call(11, "execute_query", json!({"sql": "SELECT 2 AS two"}));
+    let (answer, before) = server.answer(11);
+    assert!(before.is_empty(), "the broken line got no answer: {before:?}");
+    assert_eq!(answer["result"]["structuredContent"]["rows"], json!([[2]]));
+    let logs = server.finish();
+    assert!(!logs.contains("panicked"), "{logs}");
+}
+
+/// Every tool says what it may do; with every environment read-only, the
+/// query tools are read-only too.
+#[test]
+fn tools_carry_truthful_annotations() {
+    let annotations = |config: &Path| {
+        let mut server = RawServer::start(config, &[]);
+        server.send(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}));
+        let (answer, _) = server.answer(1);
+        let tools = answer["result"]["tools"].as_array().unwrap().clone();
+        tools
+            .iter()
+            .map(|t| (t["name"].as_str().unwrap().to_owned(), t["annotations"].clone()))
+            .collect::<Vec<_>>()
+    };
+    let listing = json!({"readOnlyHint": true, "destructiveHint": false, "idempotentHint": true, "openWorldHint": false});
+    let writing = json!({"readOnlyHint": false, "destructiveHint": true, "idempotentHint": false, "openWorldHint": false});
+
+    let (_dir, config) = config_dir();
+    let read_only = annotations(&config);
+    assert_eq!(read_only.len(), 10);
+    for (name, annotation) in read_only {
+        assert_eq!(annotation, listing, "{name} (every environment is read-only)");
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let mixed = dir.path().join("mixed.toml");
+    std::fs::write(
+        &mixed,
+        "[environments.a]\ndriver = \"sqlite\"\npath = \":memory:\"\n\
+         [environments.b]\ndriver = \"sqlite\"\npath = \":memory:\"\nread_only = false\n",
+    )
+    .unwrap();
+    for (name, annotation) in annotations(&mixed) {
+        let expected = if name.starts_with("execute_query") { &writing } else { &listing };
+        assert_eq!(&annotation, expected, "{name} (b is writable)");
+    }
 }

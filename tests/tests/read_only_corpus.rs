@@ -16,7 +16,7 @@ use std::time::Duration;
 use dbfleet_core::fleet::{Environment, Fleet, QueryRequest, QueryResult};
 use dbfleet_core::{DbError, ErrorKind};
 use dbfleet_tests::scratch::{Engine, Scratch};
-use sqlx::{Connection, Executor, Row};
+use sqlx::{AssertSqlSafe, Connection, Executor, Row};
 
 async fn call(env: &Environment, sql: &str) -> Result<QueryResult, DbError> {
     env.query(&QueryRequest { sql: sql.into(), ..Default::default() }).await
@@ -314,4 +314,174 @@ async fn mariadb_read_only_cannot_be_written_unlocked_or_outlived() {
     owner.close().await.unwrap();
     fleet.shutdown().await;
     scratch.drop().await;
+}
+
+/// The warnings of the read-only environment `db` of `fleet`.
+fn warnings(fleet: &Fleet) -> Vec<String> {
+    fleet.statuses().into_iter().find(|s| s.name == "db").unwrap().warnings
+}
+
+/// A read-only environment says when its login could write: the guard
+/// holds either way, but the login's rights are the last line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_logins_that_could_write_are_reported() {
+    let Some(scratch) = Scratch::create(Engine::Postgres).await else { return };
+    let mut owner = sqlx::PgConnection::connect(&scratch.url).await.unwrap();
+    let reader = format!("{}_reader", scratch.database);
+    for sql in [
+        "CREATE TABLE t (id int PRIMARY KEY)".to_owned(),
+        format!("CREATE ROLE {reader} LOGIN"),
+        format!("GRANT SELECT ON t TO {reader}"),
+    ] {
+        owner.execute(AssertSqlSafe(sql.clone())).await.unwrap_or_else(|err| panic!("{sql}: {err}"));
+    }
+    let as_admin = scratch.fleet(&scratch.url, "").await;
+    let found = warnings(&as_admin);
+    assert!(found.len() == 1 && found[0].contains("superuser"), "{found:?}");
+    as_admin.shutdown().await;
+
+    let reader_url = scratch.url.replacen("postgres@", &format!("{reader}@"), 1);
+    let as_reader = scratch.fleet(&reader_url, "").await;
+    assert_eq!(warnings(&as_reader), Vec::<String>::new(), "SELECT only");
+    as_reader.shutdown().await;
+
+    owner.execute(AssertSqlSafe(format!("GRANT INSERT ON t TO {reader}"))).await.unwrap();
+    let as_writer = scratch.fleet(&reader_url, "").await;
+    assert_eq!(
+        warnings(&as_writer),
+        ["its login may change 1 table(s) (INSERT, UPDATE, DELETE or TRUNCATE)"]
+    );
+    as_writer.shutdown().await;
+
+    owner.close().await.unwrap();
+    scratch.drop().await;
+    let mut admin = sqlx::PgConnection::connect(&scratch_admin_url(Engine::Postgres)).await.unwrap();
+    admin.execute(AssertSqlSafe(format!("DROP ROLE IF EXISTS {reader}"))).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_logins_that_could_write_are_reported() {
+    let Some(scratch) = Scratch::create(Engine::Mariadb).await else { return };
+    let mut owner = sqlx::MySqlConnection::connect(&scratch.url).await.unwrap();
+    let reader = format!("{}_r", scratch.database);
+    for sql in [
+        "CREATE TABLE t (id INT PRIMARY KEY)".to_owned(),
+        format!("CREATE USER '{reader}'@'%'"),
+        format!("CREATE USER '{reader}'@'localhost'"),
+        format!("GRANT SELECT ON {}.* TO '{reader}'@'%'", scratch.database),
+        format!("GRANT SELECT ON {}.* TO '{reader}'@'localhost'", scratch.database),
+    ] {
+        owner.execute(AssertSqlSafe(sql.clone())).await.unwrap_or_else(|err| panic!("{sql}: {err}"));
+    }
+    let as_admin = scratch.fleet(&scratch.url, "").await;
+    let found = warnings(&as_admin);
+    assert!(found.iter().any(|w| w.contains("ALL PRIVILEGES")), "{found:?}");
+    as_admin.shutdown().await;
+
+    let reader_url = scratch.url.replacen("root@", &format!("{reader}@"), 1);
+    let as_reader = scratch.fleet(&reader_url, "").await;
+    assert_eq!(warnings(&as_reader), Vec::<String>::new(), "SELECT only");
+    as_reader.shutdown().await;
+
+    for host in ["%", "localhost"] {
+        owner.execute(AssertSqlSafe(format!("DROP USER '{reader}'@'{host}'"))).await.unwrap();
+    }
+    owner.close().await.unwrap();
+    scratch.drop().await;
+}
+
+fn scratch_admin_url(engine: Engine) -> String {
+    engine.admin_url().expect("the server was reachable a moment ago")
+}
+
+/// Refused before they reach SQLite; SQLite also opens the file read-only.
+const SQLITE_REFUSED: &[&str] = &[
+    "ATTACH DATABASE '/tmp/dbfleet-pwned.db' AS pwned",
+    "VACUUM INTO '/tmp/dbfleet-pwned.db'",
+    "PRAGMA query_only = 0",
+    "PRAGMA journal_mode = DELETE",
+    "PRAGMA wal_checkpoint(TRUNCATE)",
+    "SELECT load_extension('/tmp/dbfleet-pwned.so')",
+    "SELECT writefile('/tmp/dbfleet-pwned', 'x')",
+    "WITH x AS (SELECT 1) DELETE FROM t",
+    "SELECT 1; DELETE FROM t",
+    "INSERT INTO t SELECT * FROM t",
+    "REPLACE INTO t VALUES (1, 'z')",
+    "CREATE TEMP TABLE probe (id INTEGER)",
+];
+
+#[tokio::test]
+async fn sqlite_read_only_cannot_be_written() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("seed.sql"),
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); \
+        INSERT INTO t VALUES (1, 'a'), (2, 'b');",
+    )
+    .unwrap();
+    let writable = "[environments.w]\ndriver = \"sqlite\"\npath = \"db.sqlite\"\nmode = \"create\"\n\
+                    init_script = \"seed.sql\"\nread_only = false\n";
+    let setup = Fleet::start(
+        &dbfleet_tests::config_in(dir.path(), writable, &[]),
+        dbfleet_core::fleet::StartOptions { reconnect: false, ..Default::default() },
+    )
+    .unwrap();
+    setup.wait_ready().await;
+    setup.shutdown().await;
+    let read_only = "[environments.db]\ndriver = \"sqlite\"\npath = \"db.sqlite\"\n\
+                     [environments.db.pool]\nmax_connections = 1\n";
+    let fleet = Fleet::start(
+        &dbfleet_tests::config_in(dir.path(), read_only, &[]),
+        dbfleet_core::fleet::StartOptions { reconnect: false, ..Default::default() },
+    )
+    .unwrap();
+    fleet.wait_ready().await;
+    let db = fleet.environment(Some("db")).unwrap();
+    for sql in SQLITE_REFUSED {
+        refused(&db, sql).await;
+    }
+    assert_eq!(answers(&db, "SELECT count(*) FROM t").await.rows[0][0].to_text(), "2");
+    assert_eq!(answers(&db, "PRAGMA query_only").await.rows[0][0].to_text(), "1");
+    assert!(!std::path::Path::new("/tmp/dbfleet-pwned.db").exists());
+    fleet.shutdown().await;
+}
+
+/// SQL Server's refusals are the classifier's, tested here on the TDS
+/// endpoint (or a real server): T-SQL needs no `;` between statements, and
+/// reaches other servers and the host through functions and procedures.
+const SQLSERVER_REFUSED: &[&str] = &[
+    "SELECT 1 DELETE FROM t",
+    "SELECT 1; DELETE FROM t",
+    "SELECT * FROM OPENROWSET(BULK N'C:\\secrets.ini', SINGLE_CLOB) AS x",
+    "SELECT * FROM OPENQUERY(linked, 'DELETE FROM customers')",
+    "SELECT * FROM OPENDATASOURCE('SQLNCLI', 'Data Source=x').db.dbo.t",
+    "EXEC xp_cmdshell 'dir'",
+    "EXEC('DELETE FROM t')",
+    "EXEC sp_executesql N'DELETE FROM t'",
+    "WITH c AS (SELECT 1 AS x) DELETE FROM t",
+    "SELECT * INTO t2 FROM t",
+    "BEGIN TRANSACTION",
+    "COMMIT",
+    "BULK INSERT t FROM 'C:\\data.csv'",
+    "WAITFOR DELAY '00:01:00'",
+    "SHUTDOWN",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlserver_read_only_refuses_what_reaches_beyond_reading() {
+    let Some(server) = dbfleet_tests::sqlserver::sqlserver() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let toml = format!("[environments.db]\ndriver = \"sqlserver\"\n{}", server.settings("master"));
+    let fleet = Fleet::start(
+        &dbfleet_tests::config_in(dir.path(), &toml, &[]),
+        dbfleet_core::fleet::StartOptions { reconnect: false, ..Default::default() },
+    )
+    .unwrap();
+    fleet.wait_ready().await;
+    let db = fleet.environment(Some("db")).unwrap();
+    for sql in SQLSERVER_REFUSED {
+        refused(&db, sql).await;
+    }
+    assert_eq!(answers(&db, "SELECT 7 AS seven").await.rows[0][0].to_text(), "7", "reading still works");
+    fleet.shutdown().await;
 }

@@ -13,9 +13,9 @@ use toml::Table;
 use super::expand::{ExpandError, expand};
 use super::locate::{KeySpans, line_col};
 use super::{
-    Config, ConfigProblem, DEFAULT_MAX_ROWS, DEFAULT_MAX_STATEMENT_BYTES, DEFAULT_QUERY_TIMEOUT,
-    DEFAULT_READ_ONLY, DriverSettings, EnvironmentConfig, MAX_STATEMENT_BYTES_LIMIT, PoolConfig,
-    ServerConfig, Transport,
+    Config, ConfigProblem, DEFAULT_MAX_RESULT_BYTES, DEFAULT_MAX_ROWS, DEFAULT_MAX_STATEMENT_BYTES,
+    DEFAULT_QUERY_TIMEOUT, DEFAULT_READ_ONLY, DriverSettings, EnvironmentConfig, MAX_STATEMENT_BYTES_LIMIT,
+    PoolConfig, ServerConfig, Transport,
 };
 use crate::registry;
 
@@ -106,7 +106,7 @@ pub fn load_config_str(
 }
 
 const ROOT_KEYS: &[&str] = &["default_environment", "server", "defaults", "environments", "database"];
-const SERVER_KEYS: &[&str] = &["transport", "listen", "auth_token_env"];
+const SERVER_KEYS: &[&str] = &["transport", "listen", "auth_token_env", "allowed_origins", "max_sessions"];
 const DEFAULTS_KEYS: &[&str] =
     &["max_rows", "query_timeout_secs", "read_only", "max_statement_bytes", "side_effect_functions", "pool"];
 const POOL_KEYS: &[&str] =
@@ -119,6 +119,7 @@ const ENVIRONMENT_KEYS: &[&str] = &[
     "max_rows",
     "query_timeout_secs",
     "max_statement_bytes",
+    "max_result_bytes",
     "side_effect_functions",
     "password",
     "password_env",
@@ -140,6 +141,7 @@ struct Limits {
     query_timeout: Duration,
     read_only: bool,
     max_statement_bytes: usize,
+    max_result_bytes: u64,
     side_effect_functions: Vec<String>,
 }
 
@@ -324,6 +326,25 @@ impl Checker<'_> {
             server.listen = listen;
         }
         server.auth_token_env = self.string(&at, table, "auth_token_env");
+        if let Some(origins) = self.strings(&at, table, "allowed_origins") {
+            for origin in origins {
+                let valid = origin.split_once("://").is_some_and(|(scheme, rest)| {
+                    matches!(scheme, "http" | "https") && !rest.is_empty() && !rest.contains('/')
+                });
+                if valid {
+                    server.allowed_origins.push(origin.to_ascii_lowercase());
+                } else {
+                    self.problem(
+                        &at,
+                        Some("allowed_origins"),
+                        format!("'{origin}' is not an origin such as https://console.example.com:8443"),
+                    );
+                }
+            }
+        }
+        if let Some(n) = self.integer(&at, table, "max_sessions", 1..=100_000) {
+            server.max_sessions = n as usize;
+        }
         server
     }
 
@@ -334,6 +355,7 @@ impl Checker<'_> {
                 query_timeout: DEFAULT_QUERY_TIMEOUT,
                 read_only: DEFAULT_READ_ONLY,
                 max_statement_bytes: DEFAULT_MAX_STATEMENT_BYTES,
+                max_result_bytes: DEFAULT_MAX_RESULT_BYTES,
                 side_effect_functions: Vec::new(),
             },
             pool: PoolConfig::default(),
@@ -361,6 +383,9 @@ impl Checker<'_> {
         if let Some(n) = self.integer(at, table, "max_statement_bytes", 64..=MAX_STATEMENT_BYTES_LIMIT as i64)
         {
             limits.max_statement_bytes = n as usize;
+        }
+        if let Some(n) = self.integer(at, table, "max_result_bytes", 1024..=1 << 30) {
+            limits.max_result_bytes = n as u64;
         }
         if let Some(names) = self.strings(at, table, "side_effect_functions") {
             for name in names {
@@ -504,6 +529,7 @@ impl Checker<'_> {
             max_rows: limits.max_rows,
             query_timeout: limits.query_timeout,
             max_statement_bytes: limits.max_statement_bytes,
+            max_result_bytes: limits.max_result_bytes,
             side_effect_functions: limits.side_effect_functions,
             pool,
             password,

@@ -43,11 +43,24 @@ pub struct ServerConfig {
     pub listen: String,
     /// Name of the environment variable holding the HTTP bearer token.
     pub auth_token_env: Option<String>,
+    /// Browser origins (`https://console.example.com`) allowed besides the
+    /// local ones; a request from any other origin is refused.
+    pub allowed_origins: Vec<String>,
+    /// MCP sessions open at once over HTTP; an `initialize` beyond is refused.
+    pub max_sessions: usize,
 }
+
+pub const DEFAULT_MAX_SESSIONS: usize = 100;
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig { transport: Transport::Stdio, listen: "127.0.0.1:8080".into(), auth_token_env: None }
+        ServerConfig {
+            transport: Transport::Stdio,
+            listen: "127.0.0.1:8080".into(),
+            auth_token_env: None,
+            allowed_origins: Vec::new(),
+            max_sessions: DEFAULT_MAX_SESSIONS,
+        }
     }
 }
 
@@ -64,6 +77,8 @@ pub struct EnvironmentConfig {
     pub query_timeout: Duration,
     /// Longer statements are refused before they are parsed.
     pub max_statement_bytes: usize,
+    /// A result stops before its rows' JSON form passes this size.
+    pub max_result_bytes: u64,
     /// Functions with side effects beyond those the driver knows, refused on
     /// a read-only environment (`purge`, `app.purge`, `purge_*`).
     pub side_effect_functions: Vec<String>,
@@ -110,6 +125,7 @@ pub const DEFAULT_MAX_ROWS: u64 = 1000;
 pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_READ_ONLY: bool = true;
 pub const DEFAULT_MAX_STATEMENT_BYTES: usize = 1024 * 1024;
+pub const DEFAULT_MAX_RESULT_BYTES: u64 = 4 * 1024 * 1024;
 /// The largest `max_statement_bytes` accepted.
 pub const MAX_STATEMENT_BYTES_LIMIT: usize = 16 * 1024 * 1024;
 

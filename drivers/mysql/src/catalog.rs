@@ -157,3 +157,66 @@ pub async fn describe_table(conn: &mut MySqlConnection, table: &TableRef) -> Res
         foreign_keys,
     })
 }
+
+/// Rights beyond reading, as `SHOW GRANTS` lists them.
+const WRITE_RIGHTS: &[&str] = &[
+    "ALL PRIVILEGES",
+    "INSERT",
+    "UPDATE",
+    "DELETE",
+    "CREATE",
+    "DROP",
+    "ALTER",
+    "INDEX",
+    "CREATE TEMPORARY TABLES",
+    "LOCK TABLES",
+    "EXECUTE",
+    "CREATE ROUTINE",
+    "ALTER ROUTINE",
+    "TRIGGER",
+    "EVENT",
+    "FILE",
+    "SUPER",
+    "PROCESS",
+    "RELOAD",
+    "SHUTDOWN",
+];
+
+/// What the login may do beyond reading, from `SHOW GRANTS`.
+pub async fn write_rights(conn: &mut MySqlConnection) -> Result<Vec<String>, DbError> {
+    let grants: Vec<String> =
+        sqlx::query_scalar("SHOW GRANTS").fetch_all(&mut *conn).await.map_err(from_sqlx)?;
+    Ok(grants.iter().filter_map(|grant| grant_rights(grant)).collect())
+}
+
+/// `GRANT INSERT, UPDATE ON `shop`.* TO …` gives "its login may INSERT, UPDATE on `shop`.*".
+fn grant_rights(grant: &str) -> Option<String> {
+    let rest = grant.strip_prefix("GRANT ")?;
+    let (privileges, rest) = rest.split_once(" ON ")?;
+    let object = rest.split(" TO ").next().unwrap_or(rest);
+    let found: Vec<&str> = privileges
+        .split(',')
+        .map(str::trim)
+        .filter(|p| WRITE_RIGHTS.iter().any(|w| p.eq_ignore_ascii_case(w)))
+        .collect();
+    (!found.is_empty()).then(|| format!("its login may {} on {object}", found.join(", ")))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn grants_beyond_reading_are_named() {
+        assert_eq!(
+            super::grant_rights("GRANT ALL PRIVILEGES ON *.* TO `root`@`localhost` WITH GRANT OPTION")
+                .unwrap(),
+            "its login may ALL PRIVILEGES on *.*"
+        );
+        assert_eq!(
+            super::grant_rights("GRANT SELECT, INSERT, UPDATE ON `shop`.* TO `app`@`%`").unwrap(),
+            "its login may INSERT, UPDATE on `shop`.*"
+        );
+        assert_eq!(super::grant_rights("GRANT SELECT, SHOW VIEW ON `shop`.* TO `reader`@`%`"), None);
+        assert_eq!(super::grant_rights("GRANT USAGE ON *.* TO `reader`@`%`"), None);
+        assert_eq!(super::grant_rights("GRANT `analyst` TO `reader`@`%`"), None);
+    }
+}

@@ -163,3 +163,42 @@ pub async fn describe_table(conn: &mut PgConnection, table: &TableRef) -> Result
             .collect(),
     })
 }
+
+/// What the login may do beyond reading: superuser, role attributes, the
+/// predefined roles that write or reach outside the database, and tables
+/// it may change.
+pub async fn write_rights(conn: &mut PgConnection) -> Result<Vec<String>, DbError> {
+    let sql = "SELECT r.rolsuper, \
+               array_remove(ARRAY[CASE WHEN r.rolcreaterole THEN 'CREATEROLE' END, \
+                 CASE WHEN r.rolcreatedb THEN 'CREATEDB' END, \
+                 CASE WHEN r.rolbypassrls THEN 'BYPASSRLS' END], NULL) AS attributes, \
+               ARRAY(SELECT b.rolname::text FROM pg_roles b WHERE b.rolname IN ('pg_write_all_data', \
+                 'pg_write_server_files', 'pg_execute_server_program', 'pg_signal_backend') \
+                 AND pg_has_role(current_user, b.oid, 'MEMBER') ORDER BY 1) AS roles, \
+               (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+                 AND n.nspname NOT LIKE 'pg_toast%' \
+                 AND (has_table_privilege(c.oid, 'INSERT') OR has_table_privilege(c.oid, 'UPDATE') \
+                   OR has_table_privilege(c.oid, 'DELETE') OR has_table_privilege(c.oid, 'TRUNCATE'))) \
+               FROM pg_roles r WHERE r.rolname = current_user";
+    let (superuser, attributes, roles, tables): (bool, Vec<String>, Vec<String>, i64) =
+        sqlx::query_as(sql).fetch_one(&mut *conn).await.map_err(from_sqlx)?;
+    if superuser {
+        return Ok(vec![
+            "its login is a superuser: it may write anything, read and write files and run \
+                        programs on the server"
+                .to_owned(),
+        ]);
+    }
+    let mut rights = Vec::new();
+    if !attributes.is_empty() {
+        rights.push(format!("its login has {}", attributes.join(", ")));
+    }
+    if !roles.is_empty() {
+        rights.push(format!("its login is a member of {}", roles.join(", ")));
+    }
+    if tables > 0 {
+        rights.push(format!("its login may change {tables} table(s) (INSERT, UPDATE, DELETE or TRUNCATE)"));
+    }
+    Ok(rights)
+}

@@ -236,6 +236,10 @@ impl Pool for PostgresPool {
         Ok(ServerInfo { version: format!("PostgreSQL {version}") })
     }
 
+    async fn write_rights(&self) -> Result<Vec<String>, DbError> {
+        catalog::write_rights(&mut *self.connection().await?).await
+    }
+
     fn stats(&self) -> PoolStats {
         let size = self.pool.size();
         let idle = u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX);

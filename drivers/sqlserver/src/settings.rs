@@ -301,6 +301,7 @@ mod tests {
             max_rows: 100,
             query_timeout: Duration::from_secs(30),
             max_statement_bytes: dbfleet_core::config::DEFAULT_MAX_STATEMENT_BYTES,
+            max_result_bytes: dbfleet_core::config::DEFAULT_MAX_RESULT_BYTES,
             side_effect_functions: Vec::new(),
             pool: PoolConfig::default(),
             password: Some("hunter2".into()),

@@ -58,6 +58,7 @@ fn env(endpoint: &Endpoint, password: &str, extra: &[(&str, toml::Value)]) -> En
         max_rows: 1000,
         query_timeout: Duration::from_secs(30),
         max_statement_bytes: dbfleet_core::config::DEFAULT_MAX_STATEMENT_BYTES,
+        max_result_bytes: dbfleet_core::config::DEFAULT_MAX_RESULT_BYTES,
         side_effect_functions: Vec::new(),
         pool: PoolConfig { max_connections: 2, ..PoolConfig::default() },
         password: Some(password.into()),

@@ -24,6 +24,11 @@ pub async fn run(config: Option<&Path>) -> anyhow::Result<ExitCode> {
         ]);
     }
     println!("{table}");
+    for status in &statuses {
+        for warning in &status.warnings {
+            println!("warning: {} is read-only, but {warning}", status.name);
+        }
+    }
     fleet.shutdown().await;
     let unhealthy = statuses.iter().filter(|s| s.status == Status::Unhealthy).count();
     if unhealthy > 0 {

@@ -28,7 +28,7 @@ pub async fn run(config: Option<&Path>, args: ServeArgs) -> anyhow::Result<ExitC
             ),
             None => None,
         };
-        crate::mcp::serve_http(fleet.clone(), listen, token).await?;
+        crate::mcp::serve_http(fleet.clone(), listen, &config.server, token).await?;
     } else {
         // Bounded by each environment's connect timeout.
         fleet.wait_ready().await;

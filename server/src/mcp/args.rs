@@ -131,3 +131,68 @@ pub struct TestConnectionArgs {
     /// Environment name.
     pub environment: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    /// Any JSON up to the nesting serde_json accepts on the wire (128).
+    fn any_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(|f| json!(f)),
+            "\\PC{0,40}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(120, 2_000, 8, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
+                prop::collection::btree_map("[a-z_]{1,12}", inner, 0..8)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn decode<T: DeserializeOwned>(value: &Value) -> Result<T, String> {
+        serde_json::from_value::<Lenient<T>>(value.clone()).map_err(|e| e.to_string())?.0
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// Whatever a client sends as arguments, decoding answers (the
+        /// arguments or a reason) and never panics.
+        #[test]
+        fn arbitrary_arguments_decode_or_are_refused(args in any_json()) {
+            let _ = decode::<QueryArgs>(&args);
+            let _ = decode::<MultiQueryArgs>(&args);
+            let _ = decode::<ListTablesArgs>(&args);
+            let _ = decode::<CompareSchemaArgs>(&args);
+            let _ = decode::<NoArgs>(&args);
+        }
+
+        /// Long SQL and deeply nested parameters arrive intact.
+        #[test]
+        fn long_sql_and_nested_parameters_arrive_intact(
+            sql in "\\PC{0,4000}",
+            parameters in prop::collection::vec(any_json(), 0..4),
+        ) {
+            let args = json!({"sql": sql, "parameters": parameters});
+            let decoded = decode::<QueryArgs>(&args).unwrap();
+            prop_assert_eq!(decoded.sql, sql);
+            prop_assert_eq!(decoded.parameters.unwrap(), parameters);
+        }
+    }
+
+    #[test]
+    fn unknown_and_mistyped_arguments_are_named() {
+        let err = decode::<QueryArgs>(&json!({"sql": "SELECT 1", "enviroment": "prod"})).unwrap_err();
+        assert!(err.contains("enviroment"), "{err}");
+        let err = decode::<QueryArgs>(&json!({"sql": 5})).unwrap_err();
+        assert!(err.contains("invalid type"), "{err}");
+    }
+}

@@ -1,35 +1,113 @@
 //! The streamable HTTP transport at `/mcp`, with `/health` and `/ready`.
+//!
+//! Every route is guarded the same way: the `Host` header must name the
+//! listening address (against DNS rebinding), a browser's `Origin` must be a
+//! local one or listed in `[server] allowed_origins`, headers must arrive
+//! within [`HEADER_READ_TIMEOUT`] and bodies within [`BODY_READ_TIMEOUT`],
+//! and a body may hold at most [`MAX_BODY_BYTES`]. `/mcp` also needs the
+//! bearer token when one is configured, and opens at most `max_sessions`
+//! sessions (idle ones close after rmcp's keep-alive, five minutes).
 
 use std::net::SocketAddr;
+use std::pin::pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use dbfleet_core::config::ServerConfig;
 use dbfleet_core::fleet::{Fleet, Status};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use serde_json::json;
 use subtle::ConstantTimeEq;
 use tokio_util::sync::CancellationToken;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use super::DbfleetTools;
 
-/// Serves until interrupted. Requests to `/mcp` must carry
-/// `Authorization: Bearer <token>` when a token is configured.
-pub async fn serve_http(fleet: Arc<Fleet>, listen: SocketAddr, token: Option<String>) -> anyhow::Result<()> {
+/// A client must send its request headers within this time.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// And its request body within this time.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// The largest request body: room for a statement of the largest
+/// `max_statement_bytes` (16 MiB) written as JSON, with its parameters.
+pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+/// How long open connections get to finish when the server stops.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Who may reach the server: the `Host` names it answers to (any, on an
+/// unspecified address, where the machine's names are unknown and the bearer
+/// token is the guard) and the browser origins it accepts.
+struct Guard {
+    hosts: Option<Vec<String>>,
+    origins: Vec<String>,
+}
+
+impl Guard {
+    fn new(listen: SocketAddr, origins: &[String]) -> Self {
+        let hosts = (!listen.ip().is_unspecified()).then(|| {
+            let mut hosts: Vec<String> = LOCAL_HOSTS.iter().map(|h| (*h).to_owned()).collect();
+            hosts.push(listen.ip().to_string());
+            hosts
+        });
+        Guard { hosts, origins: origins.to_vec() }
+    }
+
+    fn host_allowed(&self, headers: &HeaderMap) -> bool {
+        let Some(hosts) = &self.hosts else { return true };
+        let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else { return false };
+        hosts.iter().any(|allowed| host_name(host).eq_ignore_ascii_case(allowed.trim_matches(['[', ']'])))
+    }
+
+    /// No `Origin` (not a browser) passes; `null` and unknown origins do not.
+    fn origin_allowed(&self, headers: &HeaderMap) -> bool {
+        let Some(origin) = headers.get(header::ORIGIN) else { return true };
+        let Ok(origin) = origin.to_str() else { return false };
+        let origin = origin.to_ascii_lowercase();
+        if self.origins.contains(&origin) {
+            return true;
+        }
+        match origin.split_once("://") {
+            Some(("http" | "https", authority)) => LOCAL_HOSTS.contains(&host_name(authority)),
+            _ => false,
+        }
+    }
+}
+
+const LOCAL_HOSTS: &[&str] = &["localhost", "127.0.0.1", "::1"];
+
+/// The host of a `Host` header or an origin's authority, without its port
+/// or an IPv6 address's brackets.
+fn host_name(authority: &str) -> &str {
+    match authority.strip_prefix('[') {
+        Some(rest) => rest.split_once(']').map_or(rest, |(host, _)| host),
+        None => authority.rsplit_once(':').map_or(authority, |(host, _)| host),
+    }
+}
+
+/// Serves until interrupted.
+pub async fn serve_http(
+    fleet: Arc<Fleet>,
+    listen: SocketAddr,
+    server: &ServerConfig,
+    token: Option<String>,
+) -> anyhow::Result<()> {
     if !listen.ip().is_loopback() && token.is_none() {
         tracing::warn!(%listen, "listening beyond loopback without [server] auth_token_env: anyone who can reach it can query every environment");
     }
     let shutdown = CancellationToken::new();
+    // rmcp checks the Host of /mcp requests itself too; the guard below
+    // covers every route.
     let config = StreamableHttpServerConfig::default().with_cancellation_token(shutdown.child_token());
-    // The Host check guards loopback servers against DNS rebinding from a
-    // browser. On an unspecified address (0.0.0.0, ::) the names the machine
-    // is reached by are unknown, so the check cannot hold; the bearer token is
-    // the guard there.
     let config = if listen.ip().is_unspecified() {
         config.disable_allowed_hosts()
     } else {
@@ -37,25 +115,56 @@ pub async fn serve_http(fleet: Arc<Fleet>, listen: SocketAddr, token: Option<Str
         hosts.push(listen.ip().to_string());
         config.with_allowed_hosts(hosts)
     };
+    let sessions = Arc::new(LocalSessionManager::default());
     let tools_fleet = fleet.clone();
     let mcp = StreamableHttpService::new(
         move || Ok(DbfleetTools::new(tools_fleet.clone())),
-        Arc::new(LocalSessionManager::default()),
+        sessions.clone(),
         config,
     );
     let token: Option<Arc<str>> = token.map(Arc::from);
+    let limit = SessionLimit { sessions, max: server.max_sessions };
     let app = Router::new()
         .nest_service("/mcp", mcp)
+        .layer(middleware::from_fn_with_state(Arc::new(limit), limit_sessions))
         .layer(middleware::from_fn_with_state(token, require_token))
-        .merge(Router::new().route("/health", get(health)).route("/ready", get(ready)).with_state(fleet));
+        .merge(Router::new().route("/health", get(health)).route("/ready", get(ready)).with_state(fleet))
+        .layer(middleware::from_fn_with_state(Arc::new(Guard::new(listen, &server.allowed_origins)), guard))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(RequestBodyTimeoutLayer::new(BODY_READ_TIMEOUT));
     let listener = tokio::net::TcpListener::bind(listen).await?;
     tracing::info!(address = %listener.local_addr()?, "serving MCP over streamable HTTP at /mcp");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            stop_signal().await;
-            shutdown.cancel();
-        })
-        .await?;
+
+    // axum::serve sets no header read timeout, so connections are served
+    // here with hyper's own, which a slow client cannot hold open.
+    let connections = GracefulShutdown::new();
+    let mut stop = pin!(stop_signal());
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not accept a connection");
+                    continue;
+                }
+            },
+            () = &mut stop => break,
+        };
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT)
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+        let connection = connections.watch(connection);
+        tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                tracing::debug!(error = %err, "connection ended with an error");
+            }
+        });
+    }
+    shutdown.cancel();
+    if tokio::time::timeout(SHUTDOWN_GRACE, connections.shutdown()).await.is_err() {
+        tracing::warn!("connections still open after {} s; stopping anyway", SHUTDOWN_GRACE.as_secs());
+    }
     Ok(())
 }
 
@@ -75,6 +184,20 @@ async fn stop_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
+async fn guard(State(guard): State<Arc<Guard>>, request: Request, next: Next) -> Response {
+    if !guard.host_allowed(request.headers()) {
+        return (StatusCode::FORBIDDEN, "the Host header does not name this server").into_response();
+    }
+    if !guard.origin_allowed(request.headers()) {
+        return (
+            StatusCode::FORBIDDEN,
+            "requests from this Origin are not allowed (see [server] allowed_origins)",
+        )
+            .into_response();
+    }
+    next.run(request).await
+}
+
 /// Compares tokens in constant time, so a wrong token's timing tells nothing.
 async fn require_token(State(token): State<Option<Arc<str>>>, request: Request, next: Next) -> Response {
     if let Some(token) = token {
@@ -92,6 +215,26 @@ async fn require_token(State(token): State<Option<Arc<str>>>, request: Request, 
             )
                 .into_response();
         }
+    }
+    next.run(request).await
+}
+
+struct SessionLimit {
+    sessions: Arc<LocalSessionManager>,
+    max: usize,
+}
+
+/// A request without a session id opens a session: refused while
+/// `max_sessions` are open.
+async fn limit_sessions(State(limit): State<Arc<SessionLimit>>, request: Request, next: Next) -> Response {
+    let opens = request.method() == Method::POST && !request.headers().contains_key("mcp-session-id");
+    if opens && limit.sessions.sessions.read().await.len() >= limit.max {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "30")],
+            format!("{} MCP sessions are open, the most this server allows (max_sessions)", limit.max),
+        )
+            .into_response();
     }
     next.run(request).await
 }

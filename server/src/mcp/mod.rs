@@ -2,6 +2,7 @@
 
 mod args;
 mod http;
+mod stdio;
 mod tools;
 
 use std::sync::Arc;
@@ -15,7 +16,8 @@ pub use tools::DbfleetTools;
 /// Serves the tools on stdin/stdout until the client disconnects. Nothing
 /// else may write to stdout: logs go to stderr.
 pub async fn serve_stdio(fleet: Arc<Fleet>) -> anyhow::Result<()> {
-    let service = DbfleetTools::new(fleet).serve(rmcp::transport::stdio()).await?;
+    let transport = stdio::LineTransport::new(tokio::io::stdin(), tokio::io::stdout());
+    let service = DbfleetTools::new(fleet).serve(transport).await?;
     service.waiting().await?;
     Ok(())
 }

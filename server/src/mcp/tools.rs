@@ -1,29 +1,41 @@
 //! The MCP tools: each one a thin layer over the fleet.
 
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use dbfleet_core::compare::{CompareOptions, DEFAULT_MAX_DIFFERENCES};
 use dbfleet_core::fleet::{Environment, Fleet, QueryRequest, QueryResult};
-use dbfleet_core::{DbError, TableFilter, TableRef, Value};
+use dbfleet_core::{Bound, DbError, TableFilter, TableRef, Value};
+use futures::FutureExt;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ErrorCode, Implementation,
-    ProgressNotificationParam, ServerCapabilities, ServerConfig,
+    ProgressNotificationParam, ServerCapabilities, ServerConfig, ToolAnnotations,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler, tool, tool_handler, tool_router};
 use serde::Serialize;
 use serde_json::json;
+use tokio::sync::Semaphore;
 
 use super::args::*;
 
+/// Calls one session may have running at once; more are refused, so that a
+/// client cannot take every pool slot of every environment by itself.
+pub const MAX_CALLS_PER_SESSION: usize = 16;
+
+/// The tools that run the caller's SQL.
+const QUERY_TOOLS: &[&str] = &["execute_query", "execute_query_env", "execute_query_multi_env"];
+
+/// The tools, one instance per MCP session.
 #[derive(Clone)]
 pub struct DbfleetTools {
     fleet: Arc<Fleet>,
     tool_router: ToolRouter<Self>,
+    calls: Arc<Semaphore>,
 }
 
 fn success(body: impl Serialize) -> CallToolResult {
@@ -61,11 +73,24 @@ struct QueryAnswer {
 
 fn answer(result: QueryResult) -> QueryAnswer {
     let mut notes = Vec::new();
-    if result.truncated {
-        notes.push(format!(
+    match result.truncated_by {
+        Some(Bound::MaxRows) => notes.push(format!(
             "Only the first {} rows are shown (max_rows). Narrow the query with WHERE, aggregate it, or add \
              ORDER BY … LIMIT to get the rows that matter.",
             result.max_rows
+        )),
+        Some(Bound::MaxResultBytes) => notes.push(format!(
+            "Only the first {} rows are shown: the next would pass the environment's max_result_bytes ({} \
+             bytes). Select fewer or shorter columns, or fewer rows.",
+            result.row_count, result.max_result_bytes
+        )),
+        None => {}
+    }
+    if result.values_cut > 0 {
+        notes.push(format!(
+            "{} value(s) of the row were cut to fit max_result_bytes ({} bytes): select a part of them \
+             (substring, length) instead.",
+            result.values_cut, result.max_result_bytes
         ));
     }
     if result.more_result_sets {
@@ -81,7 +106,24 @@ fn answer(result: QueryResult) -> QueryAnswer {
 
 impl DbfleetTools {
     pub fn new(fleet: Arc<Fleet>) -> Self {
-        DbfleetTools { fleet, tool_router: Self::tool_router() }
+        let mut tool_router = Self::tool_router();
+        // Writing is refused on every read-only environment, by dbfleet and
+        // by the engine: when all of them are, the query tools change nothing
+        // either, and clients may run them without asking.
+        if fleet.environments().iter().all(|env| env.config().read_only) {
+            for name in QUERY_TOOLS {
+                if let Some(route) = tool_router.map.get_mut(*name) {
+                    route.attr.annotations = Some(
+                        ToolAnnotations::new()
+                            .read_only(true)
+                            .destructive(false)
+                            .idempotent(true)
+                            .open_world(false),
+                    );
+                }
+            }
+        }
+        DbfleetTools { fleet, tool_router, calls: Arc::new(Semaphore::new(MAX_CALLS_PER_SESSION)) }
     }
 
     async fn query(&self, environment: Option<&str>, request: QueryRequest) -> Result<QueryAnswer, DbError> {
@@ -117,17 +159,33 @@ impl DbfleetTools {
 
 #[tool_router]
 impl DbfleetTools {
-    #[tool(description = "List every configured environment (enabled or not) with its driver, description, \
+    #[tool(
+        description = "List every configured environment (enabled or not) with its driver, description, \
         whether it is the default, read-only or disabled, and its connection status (healthy, unhealthy, \
-        disabled, connecting), latency, server version and last error. Does not touch the databases.")]
+        disabled, connecting), latency, server version and last error. Does not touch the databases.",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
     async fn list_environments(&self, args: Parameters<Lenient<NoArgs>>) -> CallToolResult {
         respond(arguments(args).map(|_| json!({ "environments": self.fleet.statuses() })))
     }
 
-    #[tool(description = "Run one SQL statement on one environment (the default one when `environment` is \
+    #[tool(
+        description = "Run one SQL statement on one environment (the default one when `environment` is \
         omitted). Returns columns (name, engine type, logical type), rows as arrays, row_count, truncated, \
         affected_rows for writes, and execution_time_ms. Read-only environments refuse anything but queries. \
-        Use `parameters` for values instead of splicing them into the SQL.")]
+        Use `parameters` for values instead of splicing them into the SQL.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
     async fn execute_query(&self, args: Parameters<Lenient<QueryArgs>>) -> CallToolResult {
         let args = match arguments(args) {
             Ok(args) => args,
@@ -138,8 +196,16 @@ impl DbfleetTools {
         respond(self.query(args.environment.as_deref(), request).await)
     }
 
-    #[tool(description = "Run one SQL statement on the named environment. Same result as execute_query; \
-        `environment` is required.")]
+    #[tool(
+        description = "Run one SQL statement on the named environment. Same result as execute_query; \
+        `environment` is required.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
     async fn execute_query_env(&self, args: Parameters<Lenient<QueryEnvArgs>>) -> CallToolResult {
         let args = match arguments(args) {
             Ok(args) => args,
@@ -150,12 +216,20 @@ impl DbfleetTools {
         respond(self.query(Some(&args.environment), request).await)
     }
 
-    #[tool(description = "Run the same SQL on several environments at once (every enabled one when \
+    #[tool(
+        description = "Run the same SQL on several environments at once (every enabled one when \
         `environments` is omitted) and compare the results. Returns `results` and `errors` keyed by \
         environment (one failing environment never fails the others), a `summary`, and a `comparison`: \
         `identical`, `row_counts`, column differences, and row differences, each naming the environments \
         that have the row and those that lack it, or a changed column with each environment's value. Give \
-        `key_columns` to match rows by key; without them rows compare as multisets.")]
+        `key_columns` to match rows by key; without them rows compare as multisets.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
     async fn execute_query_multi_env(
         &self,
         args: Parameters<Lenient<MultiQueryArgs>>,
@@ -212,8 +286,16 @@ impl DbfleetTools {
         }))
     }
 
-    #[tool(description = "List the databases and schemas of an environment (the default one when omitted), \
-        or of every enabled environment with `all_environments: true`.")]
+    #[tool(
+        description = "List the databases and schemas of an environment (the default one when omitted), \
+        or of every enabled environment with `all_environments: true`.",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
     async fn list_databases(&self, args: Parameters<Lenient<ListDatabasesArgs>>) -> CallToolResult {
         let args = match arguments(args) {
             Ok(args) => args,
@@ -229,7 +311,13 @@ impl DbfleetTools {
     #[tool(
         description = "List the tables and views of an environment (the default one when omitted), or of \
         every enabled environment with `all_environments: true`; optionally only one `schema` or names \
-        matching a LIKE `pattern` such as `ord%`."
+        matching a LIKE `pattern` such as `ord%`.",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
     async fn list_tables(&self, args: Parameters<Lenient<ListTablesArgs>>) -> CallToolResult {
         let args = match arguments(args) {
@@ -247,8 +335,16 @@ impl DbfleetTools {
         )
     }
 
-    #[tool(description = "Describe a table or view: columns (name, engine type, logical type, nullable, \
-        default), primary key, indexes and foreign keys.")]
+    #[tool(
+        description = "Describe a table or view: columns (name, engine type, logical type, nullable, \
+        default), primary key, indexes and foreign keys.",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
     async fn describe_table(&self, args: Parameters<Lenient<DescribeTableArgs>>) -> CallToolResult {
         let args = match arguments(args) {
             Ok(args) => args,
@@ -262,10 +358,18 @@ impl DbfleetTools {
         respond(outcome.await)
     }
 
-    #[tool(description = "Compare table definitions across environments (at least two; every enabled one \
+    #[tool(
+        description = "Compare table definitions across environments (at least two; every enabled one \
         when omitted), for one `table` or all: tables present only in some environments, then per table \
         missing columns, logical types, native types (reported separately), nullability, defaults, \
-        primary keys, indexes and foreign keys.")]
+        primary keys, indexes and foreign keys.",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
     async fn compare_schema(&self, args: Parameters<Lenient<CompareSchemaArgs>>) -> CallToolResult {
         let args = match arguments(args) {
             Ok(args) => args,
@@ -277,8 +381,16 @@ impl DbfleetTools {
         success(self.fleet.compare_schema(args.environments.as_deref(), args.table.as_deref()).await)
     }
 
-    #[tool(description = "Ping one environment (or every one when omitted) and report its status, latency, \
-        last error, consecutive failures and pool statistics.")]
+    #[tool(
+        description = "Ping one environment (or every one when omitted) and report its status, latency, \
+        last error, consecutive failures and pool statistics.",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
     async fn health_check(&self, args: Parameters<Lenient<HealthArgs>>) -> CallToolResult {
         let args = match arguments(args) {
             Ok(args) => args,
@@ -288,8 +400,16 @@ impl DbfleetTools {
         respond(outcome.map(|statuses| json!({ "environments": statuses })))
     }
 
-    #[tool(description = "Open a fresh connection to an environment and report host/port (no secrets), \
-        connect time and server version, or on failure the class: dns, refused, timeout, auth, tls, database.")]
+    #[tool(
+        description = "Open a fresh connection to an environment and report host/port (no secrets), \
+        connect time and server version, or on failure the class: dns, refused, timeout, auth, tls, database.",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
     async fn test_connection(&self, args: Parameters<Lenient<TestConnectionArgs>>) -> CallToolResult {
         let args = match arguments(args) {
             Ok(args) => args,
@@ -306,14 +426,31 @@ impl DbfleetTools {
 impl ServerHandler for DbfleetTools {
     /// A call the client cancels stops at once: its future is dropped, and
     /// with it the statement running on the engine and the connection it held.
+    /// A call that panics fails alone, as an `internal` error: the session and
+    /// the server go on.
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
+        let Ok(_permit) = self.calls.clone().try_acquire_owned() else {
+            return Ok(failure(DbError::invalid_argument(format!(
+                "this session already has {MAX_CALLS_PER_SESSION} calls running; wait for one to finish"
+            )))
+            .into());
+        };
         let cancelled = context.ct.clone();
+        let call = AssertUnwindSafe(self.tool_router.call(ToolCallContext::new(self, request, context)));
         tokio::select! {
-            response = self.tool_router.call(ToolCallContext::new(self, request, context)) => response,
+            response = call.catch_unwind() => response.unwrap_or_else(|panic| {
+                let reason = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown cause".to_owned());
+                tracing::error!(%reason, "a tool call panicked");
+                Ok(failure(DbError::internal(format!("the call failed unexpectedly: {reason}"))).into())
+            }),
             () = cancelled.cancelled() => {
                 Err(ErrorData::new(ErrorCode::INVALID_REQUEST, "the call was cancelled by the client", None))
             }

@@ -1,0 +1,184 @@
+//! The stdio transport: one JSON-RPC message per line on stdin and stdout.
+//!
+//! rmcp's own stdio transport drops a line it cannot parse without a word, so
+//! a client whose request was refused (nested past serde_json's depth limit,
+//! say) would wait for an answer forever. This one answers every request it
+//! can find an `id` in with a JSON-RPC error, and ignores only what carries
+//! none: a notification cannot be answered, and answering text that is not
+//! JSON could start an error storm with a peer that answers in turn.
+
+use std::sync::Arc;
+
+use rmcp::RoleServer;
+use rmcp::service::{RxJsonRpcMessage, TxJsonRpcMessage};
+use rmcp::transport::Transport;
+use serde::Deserialize;
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::sync::Mutex;
+
+/// Longer lines are refused (and skipped to their end) instead of buffered.
+const MAX_LINE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// JSON-RPC error codes.
+const PARSE_ERROR: i64 = -32700;
+const INVALID_REQUEST: i64 = -32600;
+
+/// rmcp polls `receive` inside a `select!` and may drop it half-way, so
+/// what was read stays here until its line is complete: `line` holds the
+/// bytes of the current line, and `skipping` says that it is too long and is
+/// being read past rather than kept.
+pub struct LineTransport<R, W> {
+    reader: BufReader<R>,
+    line: Vec<u8>,
+    skipping: bool,
+    writer: Arc<Mutex<W>>,
+}
+
+impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> LineTransport<R, W> {
+    pub fn new(reader: R, writer: W) -> Self {
+        LineTransport {
+            reader: BufReader::new(reader),
+            line: Vec::new(),
+            skipping: false,
+            writer: Arc::new(Mutex::new(writer)),
+        }
+    }
+
+    /// Reads up to the end of the next line, into `self.line` (without its
+    /// end of line) when it fits. `None` at the end of input; `Some(false)`
+    /// for a line too long to keep. Cancel-safe: a call dropped half-way
+    /// leaves what it read for the next one.
+    async fn next_line(&mut self) -> std::io::Result<Option<bool>> {
+        while !self.skipping {
+            let room = MAX_LINE_BYTES.saturating_sub(self.line.len() as u64);
+            let read = (&mut self.reader).take(room).read_until(b'\n', &mut self.line).await?;
+            if self.line.last() == Some(&b'\n') {
+                self.line.pop();
+                if self.line.last() == Some(&b'\r') {
+                    self.line.pop();
+                }
+                return Ok(Some(true));
+            }
+            if read == 0 && (self.line.len() as u64) < MAX_LINE_BYTES {
+                // The end of input, maybe after a last line without its end.
+                return Ok(if self.line.is_empty() { None } else { Some(true) });
+            }
+            if self.line.len() as u64 >= MAX_LINE_BYTES {
+                self.line.clear();
+                self.skipping = true;
+            }
+        }
+        loop {
+            let buffer = self.reader.fill_buf().await?;
+            if buffer.is_empty() {
+                self.skipping = false;
+                return Ok(Some(false));
+            }
+            match buffer.iter().position(|b| *b == b'\n') {
+                Some(end) => {
+                    self.reader.consume(end + 1);
+                    self.skipping = false;
+                    return Ok(Some(false));
+                }
+                None => {
+                    let len = buffer.len();
+                    self.reader.consume(len);
+                }
+            }
+        }
+    }
+
+    async fn write_line(writer: &Mutex<W>, mut bytes: Vec<u8>) -> std::io::Result<()> {
+        bytes.push(b'\n');
+        let mut writer = writer.lock().await;
+        writer.write_all(&bytes).await?;
+        writer.flush().await
+    }
+
+    /// The answer to a line that is not a message dbfleet can handle, when it
+    /// is a request whose `id` can be read.
+    fn refusal(line: &[u8], fits: bool, error: Option<serde_json::Error>) -> Option<Vec<u8>> {
+        // serde_json skips unknown fields without recursing, so this reads
+        // the id of a message nested too deep to parse whole.
+        #[derive(Deserialize)]
+        struct Envelope {
+            id: Option<serde_json::Value>,
+            method: Option<String>,
+        }
+        let envelope = if fits { serde_json::from_slice::<Envelope>(line).ok() } else { None };
+        let (id, code, message) = match (envelope, error) {
+            (Some(Envelope { id: Some(id), method: Some(_) }), Some(error)) => {
+                (id, INVALID_REQUEST, format!("the request could not be read: {error}"))
+            }
+            (None, _) if !fits => (
+                serde_json::Value::Null,
+                PARSE_ERROR,
+                format!("the message is longer than {MAX_LINE_BYTES} bytes"),
+            ),
+            _ => {
+                tracing::debug!("ignoring a line that is not an answerable request");
+                return None;
+            }
+        };
+        tracing::warn!(code, %message, "refused a request");
+        let answer = json!({ "jsonrpc": "2.0", "id": id, "error": { "code": code, "message": message } });
+        Some(answer.to_string().into_bytes())
+    }
+}
+
+impl<R, W> Transport<RoleServer> for LineTransport<R, W>
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    type Error = std::io::Error;
+
+    fn send(
+        &mut self,
+        item: TxJsonRpcMessage<RoleServer>,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
+        let writer = self.writer.clone();
+        async move {
+            let bytes = serde_json::to_vec(&item).map_err(std::io::Error::other)?;
+            Self::write_line(&writer, bytes).await
+        }
+    }
+
+    async fn receive(&mut self) -> Option<RxJsonRpcMessage<RoleServer>> {
+        loop {
+            let fits = match self.next_line().await {
+                Ok(Some(fits)) => fits,
+                Ok(None) => return None,
+                Err(err) => {
+                    tracing::error!(error = %err, "cannot read stdin");
+                    return None;
+                }
+            };
+            let line = std::mem::take(&mut self.line);
+            let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&line);
+            if fits && line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let error = match fits.then(|| serde_json::from_slice(line)) {
+                Some(Ok(message)) => return Some(message),
+                Some(Err(error)) => Some(error),
+                None => None,
+            };
+            if let Some(answer) = Self::refusal(line, fits, error) {
+                // Written by a task of its own, so that a `receive` dropped
+                // half-way neither loses the answer nor cuts it off.
+                let writer = self.writer.clone();
+                tokio::spawn(async move {
+                    if let Err(err) = Self::write_line(&writer, answer).await {
+                        tracing::error!(error = %err, "cannot write stdout");
+                    }
+                });
+            }
+        }
+    }
+
+    async fn close(&mut self) -> Result<(), Self::Error> {
+        self.writer.lock().await.flush().await
+    }
+}
