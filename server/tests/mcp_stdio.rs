@@ -586,3 +586,44 @@ fn tools_carry_truthful_annotations() {
         assert_eq!(&annotation, expected, "{name} (b is writable)");
     }
 }
+
+/// One session runs at most 16 calls at once; the next is refused at once
+/// instead of waiting for a connection, and the session goes on.
+#[test]
+fn a_session_runs_a_bounded_number_of_calls_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("one.toml");
+    std::fs::write(
+        &config,
+        "[environments.one]\ndriver = \"sqlite\"\npath = \":memory:\"\nquery_timeout_secs = 60\n\
+         [environments.one.pool]\nconnect_timeout_secs = 60\n",
+    )
+    .unwrap();
+    let mut server = RawServer::start(&config, &[]);
+    let endless = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c";
+    for id in 1..=16 {
+        server.call(id, "execute_query", json!({"sql": endless}));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    server.call(17, "execute_query", json!({"sql": "SELECT 1"}));
+    let (answer, _) = server.answer(17);
+    let error = &answer["result"]["structuredContent"]["error"];
+    assert_eq!(error["kind"], "invalid_argument", "{answer}");
+    assert!(error["message"].as_str().unwrap().contains("16 calls running"), "{error}");
+    for id in 1..=16 {
+        server.send(
+            json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": id}}),
+        );
+    }
+    // The cancelled calls give their places back as they stop.
+    let mut answer = Value::Null;
+    for id in 18..68 {
+        server.call(id, "execute_query", json!({"sql": "SELECT 2 AS two"}));
+        answer = server.answer(id).0;
+        if answer["result"]["isError"] != true {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(answer["result"]["structuredContent"]["rows"], json!([[2]]), "{answer}");
+}
