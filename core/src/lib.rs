@@ -28,5 +28,5 @@ pub use driver::{
 pub use error::{DbError, ErrorKind};
 pub use readonly::EngineRules;
 pub use registry::DriverRegistration;
-pub use stream::{Bound, Bounds, LimitedRows, RowStream, collect_bounded, collect_limited};
+pub use stream::{Bound, Bounds, ChunkBuilder, LimitedRows, RowStream, collect_bounded, collect_limited};
 pub use value::{Column, LogicalType, Row, Value};

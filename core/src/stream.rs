@@ -79,6 +79,56 @@ impl std::fmt::Debug for RowStream {
     }
 }
 
+/// A chunk is full at about this many bytes of its rows' JSON form, whatever
+/// its row count, so that wide rows do not fill memory before a consumer's
+/// bounds can stop them.
+pub const CHUNK_BYTES: usize = 1 << 20;
+
+/// Gathers rows into chunks of at most `max_rows` rows or about
+/// [`CHUNK_BYTES`], whichever comes first. Drivers build their chunks with it.
+pub struct ChunkBuilder {
+    rows: Vec<Row>,
+    max_rows: usize,
+    bytes: usize,
+    widest: usize,
+}
+
+impl ChunkBuilder {
+    pub fn new(max_rows: usize) -> Self {
+        let max_rows = max_rows.max(1);
+        ChunkBuilder { rows: Vec::with_capacity(max_rows.min(1024)), max_rows, bytes: 0, widest: 0 }
+    }
+
+    /// Adds a row; gives back the chunk it filled, if it did.
+    pub fn push(&mut self, row: Row) -> Option<Vec<Row>> {
+        let size = row_size(&row);
+        self.bytes += size;
+        self.widest = self.widest.max(size);
+        self.rows.push(row);
+        (self.rows.len() >= self.max_rows || self.bytes >= CHUNK_BYTES).then(|| self.take())
+    }
+
+    /// The size of the widest row pushed so far.
+    pub fn widest_row(&self) -> usize {
+        self.widest
+    }
+
+    /// The rows gathered so far (the last chunk of a result), if any.
+    pub fn rest(mut self) -> Option<Vec<Row>> {
+        (!self.rows.is_empty()).then(|| self.take())
+    }
+
+    fn take(&mut self) -> Vec<Row> {
+        self.bytes = 0;
+        std::mem::replace(&mut self.rows, Vec::with_capacity(self.max_rows.min(1024)))
+    }
+}
+
+/// About how many bytes a row takes in a JSON answer.
+pub fn row_size(row: &Row) -> usize {
+    row.iter().map(|v| v.json_size() + 1).sum()
+}
+
 /// Which bound stopped a result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -137,7 +187,7 @@ pub async fn collect_bounded(mut stream: RowStream, bounds: Bounds) -> Result<Li
                 stopped_by = Some(Bound::MaxRows);
                 break 'chunks;
             }
-            let size: usize = row.iter().map(|v| v.json_size() + 1).sum();
+            let size = row_size(&row);
             if used.saturating_add(size) > budget {
                 if !rows.is_empty() {
                     stopped_by = Some(Bound::MaxResultBytes);
@@ -167,7 +217,7 @@ pub async fn collect_bounded(mut stream: RowStream, bounds: Bounds) -> Result<Li
 fn cut_to_fit(row: &mut Row, budget: usize) -> usize {
     let mut cut = vec![false; row.len()];
     loop {
-        let size: usize = row.iter().map(|v| v.json_size() + 1).sum();
+        let size = row_size(row);
         let largest = row.iter().map(Value::json_size).enumerate().max_by_key(|(_, size)| *size);
         let Some((largest, value_size)) = largest.filter(|_| size > budget) else { break };
         if !row[largest].cut_to(value_size.saturating_sub(size - budget)) {
@@ -237,6 +287,21 @@ mod tests {
         let got =
             collect_bounded(wide_rows(100, 10), Bounds { max_rows: 5, max_bytes: u64::MAX }).await.unwrap();
         assert_eq!((got.rows.len(), got.stopped_by), (5, Some(Bound::MaxRows)));
+    }
+
+    #[test]
+    fn chunks_end_at_their_row_count_or_their_size() {
+        let mut narrow = ChunkBuilder::new(3);
+        assert!(narrow.push(vec![Value::Int(1)]).is_none());
+        assert!(narrow.push(vec![Value::Int(2)]).is_none());
+        assert_eq!(narrow.push(vec![Value::Int(3)]).map(|c| c.len()), Some(3));
+        assert!(narrow.rest().is_none());
+        let mut wide = ChunkBuilder::new(500);
+        let row = || vec![Value::Text("x".repeat(300_000))];
+        assert!(wide.push(row()).is_none() && wide.push(row()).is_none() && wide.push(row()).is_none());
+        assert_eq!(wide.push(row()).map(|c| c.len()), Some(4), "four rows of 300 kB pass 1 MiB");
+        assert!(wide.push(row()).is_none());
+        assert_eq!(wide.rest().map(|c| c.len()), Some(1));
     }
 
     #[tokio::test]

@@ -38,6 +38,7 @@ use dbfleet_sqlserver as _;
 pub fn run() -> ExitCode {
     let cli = cli::Cli::parse();
     logging::init(cli.log_level.as_deref());
+    give_large_allocations_back();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -46,4 +47,19 @@ pub fn run() -> ExitCode {
         }
     };
     runtime.block_on(commands::dispatch(cli))
+}
+
+/// Makes glibc serve every allocation of 128 KiB or more (a wide row, a long
+/// value, an answer) from its own mapping, unmapped when it is freed, so that
+/// the memory a large call took goes back to the system after it. By default
+/// glibc raises that threshold as large blocks are freed, and then keeps them
+/// in its heap: a server that once answered a large result kept that much
+/// memory for good.
+fn give_large_allocations_back() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes glibc's allocation policy; it is called
+    // before the runtime starts any thread.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
 }

@@ -44,3 +44,29 @@ async fn mariadb_results_stop_at_max_result_bytes() {
     )
     .await;
 }
+
+/// A connection that read a very large value is closed after the call, not
+/// pooled with a read buffer that large.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_connections_that_read_huge_values_are_not_kept() {
+    let Some(scratch) = Scratch::create(Engine::Postgres).await else { return };
+    let fleet = scratch.fleet(&scratch.url, "max_connections = 1").await;
+    let db = fleet.environment(Some("db")).unwrap();
+    let request = |sql: &str| QueryRequest { sql: sql.into(), ..Default::default() };
+    db.query(&request("SELECT 1")).await.unwrap();
+    assert_eq!(db.pool().unwrap().stats().size, 1, "an ordinary call keeps its connection");
+    let huge = db.query(&request("SELECT repeat('y', 20000000) AS huge")).await.unwrap();
+    assert_eq!(huge.values_cut, 1);
+    let mut size = db.pool().unwrap().stats().size;
+    for _ in 0..50 {
+        if size == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        size = db.pool().unwrap().stats().size;
+    }
+    assert_eq!(size, 0, "the connection that read 20 MB was closed");
+    db.query(&request("SELECT 1")).await.unwrap();
+    fleet.shutdown().await;
+    scratch.drop().await;
+}

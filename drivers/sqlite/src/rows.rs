@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc as std_mpsc;
 
-use dbfleet_core::{Column, DbError, LogicalType, Query, Row, RowStream, Value};
+use dbfleet_core::{ChunkBuilder, Column, DbError, LogicalType, Query, Row, RowStream, Value};
 use rusqlite::{Connection, Rows, params_from_iter};
 use tokio::sync::{mpsc, oneshot};
 
@@ -131,14 +131,14 @@ fn produce(
     }
 }
 
-/// Up to `limit` rows, and whether the result ended.
+/// Up to `limit` rows (fewer when they are wide), and whether the result ended.
 fn read_chunk(
     rows: &mut Rows<'_>,
     logical: &[LogicalType],
     limit: usize,
 ) -> Result<(Vec<Row>, bool), DbError> {
-    let mut chunk = Vec::with_capacity(limit.min(CHUNK_ROWS));
-    while chunk.len() < limit {
+    let mut chunk = ChunkBuilder::new(limit);
+    loop {
         match rows.next().map_err(from_sqlite)? {
             Some(row) => {
                 let values = logical
@@ -147,12 +147,13 @@ fn read_chunk(
                     .map(|(i, logical)| row.get_ref(i).map(|cell| to_value(cell, *logical)))
                     .collect::<Result<Row, _>>()
                     .map_err(from_sqlite)?;
-                chunk.push(values);
+                if let Some(full) = chunk.push(values) {
+                    return Ok((full, false));
+                }
             }
-            None => return Ok((chunk, true)),
+            None => return Ok((chunk.rest().unwrap_or_default(), true)),
         }
     }
-    Ok((chunk, false))
 }
 
 /// Columns with a declared type report it; expression columns take the type

@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use bb8::{ErrorSink, ManageConnection, PooledConnection, RunError};
 use dbfleet_core::{
-    Column, DatabaseInfo, DbError, EnvironmentConfig, ErrorKind, ExecOutcome, Pool, PoolStats, Query, Row,
-    RowStream, ServerInfo, TableFilter, TableInfo, TableRef, TableSchema, async_trait,
+    ChunkBuilder, Column, DatabaseInfo, DbError, EnvironmentConfig, ErrorKind, ExecOutcome, Pool, PoolStats,
+    Query, Row, RowStream, ServerInfo, TableFilter, TableInfo, TableRef, TableSchema, async_trait,
 };
 use futures::{Stream, StreamExt, TryStreamExt};
 use tiberius::{Client, ColumnData, ColumnType, Config, QueryItem, SqlBrowser};
@@ -375,7 +375,7 @@ fn result_items(
             query.bind(param);
         }
         let mut failure = None;
-        let mut chunk = Vec::new();
+        let mut chunk = ChunkBuilder::new(chunk_rows);
         'response: {
             held.complete.start();
             held.waiting.set(true);
@@ -418,7 +418,6 @@ fn result_items(
                 }
             };
             yield Ok(Item::Header(header));
-            chunk.reserve(chunk_rows);
             let mut in_first_result = false;
             let mut read: u64 = 0;
             loop {
@@ -437,10 +436,10 @@ fn result_items(
                         break;
                     }
                     Ok(Some(QueryItem::Row(row))) => {
-                        chunk.push(row.into_iter().zip(&column_types).map(|(data, ty)| types::value(*ty, &data)).collect());
                         read += 1;
-                        if chunk.len() == chunk_rows {
-                            yield Ok(Item::Rows(std::mem::replace(&mut chunk, Vec::with_capacity(chunk_rows))));
+                        let values = row.into_iter().zip(&column_types).map(|(data, ty)| types::value(*ty, &data));
+                        if let Some(full) = chunk.push(values.collect()) {
+                            yield Ok(Item::Rows(full));
                         }
                     }
                     Ok(None) => {
@@ -461,8 +460,8 @@ fn result_items(
             yield Err(err);
             return;
         }
-        if !chunk.is_empty() {
-            yield Ok(Item::Rows(chunk));
+        if let Some(rest) = chunk.rest() {
+            yield Ok(Item::Rows(rest));
         }
     }
 }

@@ -5,11 +5,17 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use dbfleet_core::{DbError, ErrorKind, PoolStats, Row};
+use dbfleet_core::{ChunkBuilder, DbError, ErrorKind, PoolStats, Row};
 use futures::future::BoxFuture;
 use futures::{Stream, StreamExt};
 use sqlx::pool::PoolConnection;
 use sqlx::{AssertSqlSafe, Database, Executor, IntoArguments};
+
+/// A connection that read a row this large is closed after its call: sqlx
+/// keeps a connection's read buffer at the size of the largest message it
+/// read, so a pooled connection that once read a 300 MB value would hold
+/// 300 MB for as long as it lives.
+pub const LARGE_ROW_BYTES: usize = 16 << 20;
 
 /// Stops a statement on the server, from another connection.
 pub type Canceller = Box<dyn FnOnce() -> BoxFuture<'static, ()> + Send>;
@@ -54,6 +60,12 @@ impl<DB: Database> CallConnection<DB> {
     pub fn finish(mut self) {
         self.finished = true;
     }
+
+    /// The statement ran to its end, but the connection is closed rather
+    /// than given back (see [`LARGE_ROW_BYTES`]).
+    pub fn close(mut self) {
+        self.cancel = None;
+    }
 }
 
 impl<DB: Database> Drop for CallConnection<DB> {
@@ -76,7 +88,8 @@ impl<DB: Database> Drop for CallConnection<DB> {
     }
 }
 
-/// Runs `sql` on the call's connection and yields its rows in chunks of `chunk_rows`. The
+/// Runs `sql` on the call's connection and yields its rows in chunks of `chunk_rows` (or
+/// fewer, wide rows). The
 /// generator runs only when the consumer polls it, so rows are decoded no
 /// faster than they are pulled. User SQL is the product here: it runs as
 /// given, with values bound as parameters (hence `AssertSqlSafe`).
@@ -97,7 +110,7 @@ where
     async_stream::stream! {
         let mut call = call;
         let waiting = call.waiting.clone();
-        let mut chunk = Vec::with_capacity(chunk_rows);
+        let mut chunk = ChunkBuilder::new(chunk_rows);
         {
             let mut rows = sqlx::query_with(AssertSqlSafe(sql), args).fetch(&mut **call.get());
             loop {
@@ -105,20 +118,25 @@ where
                 let Some(row) = rows.next().await else { break };
                 waiting.store(false, Ordering::Release);
                 match row.map_err(map_err).and_then(|row| decode(&row)) {
-                    Ok(values) => chunk.push(values),
+                    Ok(values) => {
+                        if let Some(full) = chunk.push(values) {
+                            yield Ok(full);
+                        }
+                    }
                     Err(err) => {
                         yield Err(err);
                         return;
                     }
                 }
-                if chunk.len() == chunk_rows {
-                    yield Ok(std::mem::replace(&mut chunk, Vec::with_capacity(chunk_rows)));
-                }
             }
         }
-        call.finish();
-        if !chunk.is_empty() {
-            yield Ok(chunk);
+        if chunk.widest_row() > LARGE_ROW_BYTES {
+            call.close();
+        } else {
+            call.finish();
+        }
+        if let Some(rest) = chunk.rest() {
+            yield Ok(rest);
         }
     }
 }
