@@ -27,7 +27,7 @@ fn main() {
     std::fs::write(
         &config,
         "[environments.big]\ndriver = \"sqlite\"\npath = \"big.db\"\nmode = \"create\"\ninit_script = \"seed.sql\"\n\
-         max_rows = 10000000\n",
+         max_rows = 10000000\nmax_result_bytes = 1073741824\n",
     )
     .expect("config written");
     let config = config.to_str().expect("a UTF-8 path").to_owned();

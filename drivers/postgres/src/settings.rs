@@ -83,7 +83,13 @@ pub fn connect_options(env: &EnvironmentConfig) -> Result<PgConnectOptions, DbEr
         options = options.ssl_root_cert(env.resolve_path(cert));
     }
     options = options.application_name(setting("application_name").unwrap_or("dbfleet"));
-    let mut session = vec![("statement_timeout".to_owned(), env.query_timeout.as_millis().to_string())];
+    // Notices and warnings are not passed on to callers, and the reset run
+    // when a connection goes back to the pool begins with a ROLLBACK that
+    // would warn "there is no transaction in progress" after most calls.
+    let mut session = vec![
+        ("statement_timeout".to_owned(), env.query_timeout.as_millis().to_string()),
+        ("client_min_messages".to_owned(), "error".to_owned()),
+    ];
     if env.read_only {
         session.push(("default_transaction_read_only".to_owned(), "on".to_owned()));
     }
