@@ -18,7 +18,7 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{Expr, ObjectName, SetExpr, Statement, TableFactor, Visit, Visitor};
-use sqlparser::dialect::{Dialect, MsSqlDialect};
+use sqlparser::dialect::Dialect;
 use sqlparser::keywords::Keyword;
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, Whitespace};
@@ -60,6 +60,24 @@ pub struct EngineRules {
     /// MariaDB `/*M! … */`). Such comments that the tokenizer leaves as
     /// comments are refused on read-only environments, never skipped.
     pub executable_comments: bool,
+    /// `PRAGMA` statements, which the grammar reads only in part (SQLite):
+    /// classified from their tokens by these lists.
+    pub pragmas: Option<&'static PragmaRules>,
+    /// Query hints at the end of a statement (T-SQL `… OPTION (RECOMPILE)`)
+    /// only steer the planner and the grammar does not read them: they are
+    /// cut off, and what remains must still classify on its own.
+    pub trailing_query_hints: bool,
+}
+
+/// Which `PRAGMA`s only report (see [`EngineRules::pragmas`]); any other is
+/// taken as one that may change the database.
+#[derive(Debug)]
+pub struct PragmaRules {
+    /// Pragmas that only report, whatever argument they are given.
+    pub introspection: &'static [&'static str],
+    /// Pragmas that report their value when given none (and set it when
+    /// given one).
+    pub readable: &'static [&'static str],
 }
 
 /// Classifies statements for one environment: its engine's grammar and
@@ -119,10 +137,12 @@ impl Check<'_> {
                 }
                 _ => false,
             });
-        if let Some(class) = classify_pragma(&tokens)? {
+        if let Some(pragmas) = self.rules.pragmas
+            && let Some(class) = classify_pragma(&tokens, pragmas)?
+        {
             return Ok(class);
         }
-        let tokens = without_query_hints(tokens, dialect);
+        let tokens = if self.rules.trailing_query_hints { without_query_hints(tokens) } else { tokens };
         let statements = Parser::new(dialect)
             .with_tokens_with_locations(tokens)
             .parse_statements()
@@ -289,13 +309,8 @@ fn is_read_only_kind(statement: &Statement) -> bool {
     }
 }
 
-/// T-SQL query hints at the end of a statement (`… OPTION (MAXRECURSION 0)`,
-/// `OPTION (RECOMPILE)`) only steer the planner, and sqlparser does not read
-/// them: they are cut off, and what remains must still classify on its own.
-fn without_query_hints(mut tokens: Vec<TokenWithSpan>, dialect: &dyn Dialect) -> Vec<TokenWithSpan> {
-    if !dialect.is::<MsSqlDialect>() {
-        return tokens;
-    }
+/// The statement without a trailing `OPTION (…)` clause of query hints.
+fn without_query_hints(mut tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
     let significant =
         |t: &TokenWithSpan| !matches!(t.token, Token::Whitespace(_) | Token::SemiColon | Token::EOF);
     let Some(last) = tokens.iter().rposition(significant) else { return tokens };
@@ -329,7 +344,10 @@ fn without_query_hints(mut tokens: Vec<TokenWithSpan>, dialect: &dyn Dialect) ->
 /// `PRAGMA` statements, classified from their tokens: sqlparser only accepts
 /// literal pragma arguments, so `PRAGMA table_info(orders)` (a bare name, the
 /// common form) does not parse. `None` when the statement is not a pragma.
-fn classify_pragma(tokens: &[TokenWithSpan]) -> Result<Option<Classification>, ClassifyError> {
+fn classify_pragma(
+    tokens: &[TokenWithSpan],
+    rules: &PragmaRules,
+) -> Result<Option<Classification>, ClassifyError> {
     let mut words = tokens.iter().map(|t| &t.token).filter(|t| !matches!(t, Token::Whitespace(_)));
     match words.next() {
         Some(Token::Word(w)) if w.keyword == Keyword::PRAGMA => {}
@@ -354,8 +372,8 @@ fn classify_pragma(tokens: &[TokenWithSpan]) -> Result<Option<Classification>, C
     let has_argument = name_end < rest.len();
     let assigns = rest.get(name_end) == Some(&&Token::Eq);
     let read_only = !assigns
-        && (INTROSPECTION_PRAGMAS.contains(&name.as_str())
-            || (!has_argument && READABLE_PRAGMAS.contains(&name.as_str())));
+        && (rules.introspection.contains(&name.as_str())
+            || (!has_argument && rules.readable.contains(&name.as_str())));
     Ok(Some(Classification {
         read_only,
         returns_rows: true,
@@ -363,42 +381,6 @@ fn classify_pragma(tokens: &[TokenWithSpan]) -> Result<Option<Classification>, C
         write_reason: (!read_only).then(|| format!("PRAGMA {name} with an argument may change the database")),
     }))
 }
-
-/// SQLite pragmas that only report, whatever argument they are given.
-const INTROSPECTION_PRAGMAS: &[&str] = &[
-    "table_info",
-    "table_xinfo",
-    "table_list",
-    "index_list",
-    "index_info",
-    "index_xinfo",
-    "foreign_key_list",
-    "foreign_key_check",
-    "database_list",
-    "collation_list",
-    "function_list",
-    "module_list",
-    "pragma_list",
-    "compile_options",
-    "integrity_check",
-    "quick_check",
-];
-
-/// SQLite pragmas that report their value when given none (and set it when given one).
-const READABLE_PRAGMAS: &[&str] = &[
-    "application_id",
-    "auto_vacuum",
-    "cache_size",
-    "encoding",
-    "foreign_keys",
-    "freelist_count",
-    "journal_mode",
-    "page_count",
-    "page_size",
-    "query_only",
-    "schema_version",
-    "user_version",
-];
 
 fn statement_keyword(statement: &Statement) -> String {
     let text = statement.to_string();
@@ -423,9 +405,6 @@ mod tests {
             "WITH t AS (SELECT 1 AS x) SELECT x FROM t",
             "SELECT a FROM t UNION SELECT b FROM u",
             "EXPLAIN QUERY PLAN SELECT * FROM t",
-            "PRAGMA table_info(orders)",
-            "PRAGMA user_version",
-            "PRAGMA main.index_list('orders')",
             "VALUES (1), (2)",
         ] {
             assert!(read_only(sql), "{sql}");
@@ -442,8 +421,6 @@ mod tests {
             "DROP TABLE t",
             "ALTER TABLE t ADD COLUMN b INT",
             "ATTACH DATABASE 'x.db' AS x",
-            "PRAGMA user_version = 5",
-            "PRAGMA journal_mode = WAL",
             "REPLACE INTO t VALUES (1)",
             "VACUUM",
         ] {
@@ -477,9 +454,6 @@ mod tests {
         let ms = MsSqlDialect {};
         for sql in [
             "SELECT TOP (5) id FROM dbo.orders WHERE customer_id = @P1 ORDER BY id",
-            "WITH c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000) SELECT x FROM c \
-             OPTION (MAXRECURSION 0)",
-            "SELECT id FROM orders WHERE amount > (SELECT AVG(amount) FROM orders) OPTION (RECOMPILE);",
             "SELECT COUNT_BIG(*) FROM [dbo].[orders]",
             "SELECT @@VERSION",
             "SELECT N'héllo' AS t, 0x0001FF AS b",
@@ -487,12 +461,9 @@ mod tests {
             let class = classify(sql, &ms).unwrap_or_else(|e| panic!("{sql}: {e:?}"));
             assert!(class.read_only && class.returns_rows, "{sql}");
         }
-        for sql in [
-            "INSERT INTO customers VALUES (9, N'x')",
-            "SELECT * INTO copy FROM orders",
-            "DROP TABLE orders",
-            "DELETE FROM orders OPTION (MAXDOP 1)",
-        ] {
+        for sql in
+            ["INSERT INTO customers VALUES (9, N'x')", "SELECT * INTO copy FROM orders", "DROP TABLE orders"]
+        {
             assert!(!classify(sql, &ms).unwrap().read_only, "{sql}");
         }
     }
@@ -513,6 +484,17 @@ mod tests {
         let g = GenericDialect {};
         assert!(classify("SELECT a FROM t ORDER BY a", &g).unwrap().ordered);
         assert!(!classify("SELECT a FROM (SELECT a FROM t ORDER BY a) s", &g).unwrap().ordered);
+    }
+
+    #[test]
+    fn pragmas_and_hints_are_refused_without_their_rules() {
+        let sqlite = Classifier::new(Box::new(SQLiteDialect {}), EngineRules::default(), &[]);
+        assert!(!matches!(
+            sqlite.classify("PRAGMA user_version"),
+            Ok(Classification { read_only: true, .. })
+        ));
+        let ms = classify("SELECT 1 OPTION (RECOMPILE)", &MsSqlDialect {});
+        assert!(!matches!(ms, Ok(Classification { read_only: true, .. })), "{ms:?}");
     }
 
     #[test]

@@ -2,8 +2,12 @@
 
 use dbfleet_core::EngineRules;
 
-pub const RULES: EngineRules =
-    EngineRules { side_effect_functions: SIDE_EFFECT_FUNCTIONS, executable_comments: false };
+pub const RULES: EngineRules = EngineRules {
+    side_effect_functions: SIDE_EFFECT_FUNCTIONS,
+    executable_comments: false,
+    pragmas: None,
+    trailing_query_hints: false,
+};
 
 /// Functions refused on read-only environments (README, "Read-only"):
 /// what they change is in the comment before each group.

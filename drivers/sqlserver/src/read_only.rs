@@ -2,8 +2,12 @@
 
 use dbfleet_core::EngineRules;
 
-pub const RULES: EngineRules =
-    EngineRules { side_effect_functions: SIDE_EFFECT_FUNCTIONS, executable_comments: false };
+pub const RULES: EngineRules = EngineRules {
+    side_effect_functions: SIDE_EFFECT_FUNCTIONS,
+    executable_comments: false,
+    pragmas: None,
+    trailing_query_hints: true,
+};
 
 /// Functions refused on read-only environments (README, "Read-only"):
 /// what they change is in the comment before each group.
@@ -15,3 +19,24 @@ const SIDE_EFFECT_FUNCTIONS: &[&str] = &[
     // extended procedures (commands, registry, files)
     "xp_*",
 ];
+
+#[cfg(test)]
+mod tests {
+    use dbfleet_core::readonly::Classifier;
+    use dbfleet_core::sqlparser::dialect::MsSqlDialect;
+
+    #[test]
+    fn query_hints_are_cut_off_and_what_remains_is_classified() {
+        let classifier = Classifier::new(Box::new(MsSqlDialect {}), super::RULES, &[]);
+        for sql in [
+            "WITH c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000) SELECT x FROM c \
+             OPTION (MAXRECURSION 0)",
+            "SELECT id FROM orders WHERE amount > (SELECT AVG(amount) FROM orders) OPTION (RECOMPILE);",
+        ] {
+            let class = classifier.classify(sql).unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+            assert!(class.read_only && class.returns_rows, "{sql}");
+        }
+        let class = classifier.classify("DELETE FROM orders OPTION (MAXDOP 1)").unwrap();
+        assert!(!class.read_only);
+    }
+}
