@@ -280,14 +280,7 @@ impl Pool for MySqlFleetPool {
     }
 
     fn stats(&self) -> PoolStats {
-        let size = self.pool.size();
-        let idle = u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX);
-        PoolStats {
-            size,
-            idle,
-            in_use: size.saturating_sub(idle),
-            max: self.pool.options().get_max_connections(),
-        }
+        dbfleet_sqlx_support::pool_stats(&self.pool)
     }
 
     async fn close(&self) {
