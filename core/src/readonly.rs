@@ -137,6 +137,7 @@ impl Check<'_> {
                 }
                 _ => false,
             });
+        let unicode_escapes = has_unicode_escaped_identifier(&tokens);
         if let Some(pragmas) = self.rules.pragmas
             && let Some(class) = classify_pragma(&tokens, pragmas)?
         {
@@ -155,6 +156,11 @@ impl Check<'_> {
         let mut checker = ReadOnlyChecker { check: self };
         let write_reason = if executable_comment {
             Some("the statement holds a comment that the engine executes (/*! … */ or /*M! … */)".to_owned())
+        } else if unicode_escapes {
+            Some(
+                "the statement names something with Unicode escapes (U&\"…\"), which the check cannot read"
+                    .to_owned(),
+            )
         } else {
             match statement.visit(&mut checker) {
                 ControlFlow::Break(reason) => Some(reason),
@@ -307,6 +313,17 @@ fn is_read_only_kind(statement: &Statement) -> bool {
         Statement::Explain { analyze, .. } => !analyze,
         _ => false,
     }
+}
+
+/// `U&"…"`: an identifier written with Unicode escapes (standard SQL,
+/// PostgreSQL), which the tokenizer reads as `U & "…"`, so that
+/// `U&"set\005fconfig"` would not be recognised as `set_config`.
+fn has_unicode_escaped_identifier(tokens: &[TokenWithSpan]) -> bool {
+    tokens.windows(3).any(|w| {
+        matches!(&w[0].token, Token::Word(word) if word.quote_style.is_none() && word.value.eq_ignore_ascii_case("u"))
+            && w[1].token == Token::Ampersand
+            && matches!(&w[2].token, Token::Word(word) if word.quote_style == Some('"'))
+    })
 }
 
 /// The statement without a trailing `OPTION (…)` clause of query hints.
@@ -484,6 +501,17 @@ mod tests {
         let g = GenericDialect {};
         assert!(classify("SELECT a FROM t ORDER BY a", &g).unwrap().ordered);
         assert!(!classify("SELECT a FROM (SELECT a FROM t ORDER BY a) s", &g).unwrap().ordered);
+    }
+
+    #[test]
+    fn unicode_escaped_names_are_refused() {
+        let pg = PostgreSqlDialect {};
+        for sql in
+            [r#"SELECT U&"pg_terminate\005fbackend"(0)"#, r#"SELECT u&"set\+00005fconfig"('a', 'b', false)"#]
+        {
+            assert!(!classify(sql, &pg).unwrap().read_only, "{sql}");
+        }
+        assert!(classify("SELECT u & 1 FROM t", &pg).unwrap().read_only, "a bitwise AND is not an escape");
     }
 
     #[test]

@@ -99,6 +99,8 @@ const POSTGRES_REFUSED: &[&str] = &[
     "SELECT pg_catalog.set_config('statement_timeout', '0', false)",
     "SELECT \"set_config\"('transaction_read_only', 'off', true)",
     "SELECT SET_CONFIG('work_mem', '1GB', false)",
+    r#"SELECT U&"pg_terminate\005fbackend"(pg_backend_pid())"#,
+    r#"SELECT U&"set\005fconfig"('default_transaction_read_only', 'off', false)"#,
     "SELECT lo_from_bytea(0, 'x'::bytea)",
     "SELECT lo_create(0)",
     "SELECT lo_import('/etc/hostname')",
