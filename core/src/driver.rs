@@ -5,11 +5,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::Serialize;
 
+use crate::catalog::{DatabaseInfo, TableFilter, TableInfo, TableRef, TableSchema};
 use crate::config::{ConfigProblem, DriverSettings, EnvironmentConfig};
 use crate::error::DbError;
 use crate::readonly::EngineRules;
 use crate::stream::RowStream;
-use crate::value::{LogicalType, Value};
+use crate::value::Value;
 
 /// One engine. Stateless; registered once per process through `inventory`
 /// (see [`crate::registry`]).
@@ -106,138 +107,30 @@ impl Query {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ExecOutcome {
     pub affected_rows: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DatabaseInfo {
-    pub name: String,
-    /// `database`, `schema` or `attached` (SQLite).
-    pub kind: String,
-    /// Where it lives, when the engine says (SQLite file path).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub location: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TableFilter {
-    pub schema: Option<String>,
-    /// SQL `LIKE` pattern on the table name (`%` any run, `_` one character),
-    /// case-insensitive.
-    pub pattern: Option<String>,
-}
-
-impl TableFilter {
-    pub fn matches(&self, table: &TableInfo) -> bool {
-        let schema_ok = match (&self.schema, &table.schema) {
-            (Some(want), Some(have)) => want.eq_ignore_ascii_case(have),
-            (Some(_), None) => false,
-            (None, _) => true,
-        };
-        schema_ok && self.pattern.as_deref().is_none_or(|p| like_match(p, &table.name))
+impl ExecOutcome {
+    pub fn new(affected_rows: u64) -> Self {
+        ExecOutcome { affected_rows }
     }
 }
 
-/// Case-insensitive SQL `LIKE` without an escape character. Hand-rolled: a
-/// dozen lines, where a glob or regex crate would need the pattern translated.
-fn like_match(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.to_lowercase().chars().collect();
-    let t: Vec<char> = text.to_lowercase().chars().collect();
-    let (mut pi, mut ti) = (0, 0);
-    let mut backtrack: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '_' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '%' {
-            backtrack = Some((pi, ti));
-            pi += 1;
-        } else if let Some((bp, bt)) = backtrack {
-            pi = bp + 1;
-            ti = bt + 1;
-            backtrack = Some((bp, bt + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '%')
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TableKind {
-    Table,
-    View,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TableInfo {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub schema: Option<String>,
-    pub name: String,
-    pub kind: TableKind,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TableRef {
-    pub schema: Option<String>,
-    pub name: String,
-}
-
-impl TableRef {
-    pub fn new(schema: Option<String>, name: impl Into<String>) -> Self {
-        TableRef { schema, name: name.into() }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TableSchema {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub schema: Option<String>,
-    pub name: String,
-    pub kind: TableKind,
-    pub columns: Vec<ColumnSchema>,
-    pub primary_key: Vec<String>,
-    pub indexes: Vec<IndexInfo>,
-    pub foreign_keys: Vec<ForeignKeyInfo>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ColumnSchema {
-    pub name: String,
-    #[serde(rename = "type")]
-    pub native_type: String,
-    pub logical_type: LogicalType,
-    pub nullable: bool,
-    pub default: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct IndexInfo {
-    pub name: String,
-    pub columns: Vec<String>,
-    pub unique: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ForeignKeyInfo {
-    pub name: Option<String>,
-    pub columns: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub referenced_schema: Option<String>,
-    pub referenced_table: String,
-    pub referenced_columns: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ServerInfo {
     /// The engine's version string, e.g. `"SQLite 3.46.0"`.
     pub version: String,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+impl ServerInfo {
+    pub fn new(version: impl Into<String>) -> Self {
+        ServerInfo { version: version.into() }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct PoolStats {
     pub size: u32,
     pub idle: u32,
@@ -245,20 +138,16 @@ pub struct PoolStats {
     pub max: u32,
 }
 
+impl PoolStats {
+    /// `size` connections open, `idle` of them waiting, at most `max`.
+    pub fn new(size: u32, idle: u32, max: u32) -> Self {
+        PoolStats { size, idle, in_use: size.saturating_sub(idle), max }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn like_patterns() {
-        assert!(like_match("cust%", "Customers"));
-        assert!(like_match("%er%", "orders"));
-        assert!(like_match("o_ders", "orders"));
-        assert!(like_match("%", ""));
-        assert!(!like_match("cust%", "orders"));
-        assert!(!like_match("o_ders", "oders"));
-        assert!(like_match("%a%b", "xaxxab"));
-    }
 
     #[test]
     fn chunk_size_respects_fetch_limit() {

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 /// The error kinds of the tool contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     InvalidArgument,
@@ -42,7 +42,7 @@ impl std::fmt::Display for ErrorKind {
 }
 
 /// An error from a driver or from the routing around it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error, schemars::JsonSchema)]
 #[error("{}", self.render())]
 pub struct DbError {
     pub kind: ErrorKind,

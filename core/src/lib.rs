@@ -1,17 +1,24 @@
-//! dbfleet-core: the driver contract, the value model, configuration,
-//! environments and routing. No engine-specific code lives here.
+//! dbfleet-core: the driver contract, the value model, configuration, the
+//! fleet of environments and the comparison of what they return. No
+//! engine-specific code lives here.
+//!
+//! From the bottom up: [`value`], [`error`], [`stream`], [`catalog`] and
+//! [`driver`] (the contract a driver implements; [`driver_api`] is all a
+//! driver needs), [`readonly`] (statement classification),
+//! [`config`]; [`result`] and [`compare`] (pure functions over results); then
+//! [`fleet`], which runs work on one environment or many.
 
+pub mod catalog;
 pub mod compare;
 pub mod config;
 pub mod driver;
+pub mod driver_api;
 pub mod error;
-pub mod fanout_stream;
 pub mod fleet;
 pub mod readonly;
 pub mod redact;
 pub mod registry;
-pub mod router;
-pub mod schema_compare;
+pub mod result;
 pub mod stream;
 pub mod value;
 
@@ -20,13 +27,16 @@ pub use inventory;
 pub use sqlparser;
 pub use toml;
 
-pub use config::{Config, ConfigProblem, DriverSettings, EnvironmentConfig, PoolConfig};
-pub use driver::{
-    ColumnSchema, DatabaseDriver, DatabaseInfo, ExecOutcome, ForeignKeyInfo, IndexInfo, Pool, PoolStats,
-    Query, ServerInfo, TableFilter, TableInfo, TableKind, TableRef, TableSchema,
+pub use catalog::{
+    ColumnSchema, DatabaseInfo, ForeignKeyInfo, IndexInfo, TableFilter, TableInfo, TableKind, TableRef,
+    TableSchema,
 };
+pub use config::{Config, ConfigProblem, DriverSettings, EnvironmentConfig, PoolConfig};
+pub use driver::{DatabaseDriver, ExecOutcome, Pool, PoolStats, Query, ServerInfo};
 pub use error::{DbError, ErrorKind};
+pub use fleet::{Environment, Fleet, StartOptions};
 pub use readonly::EngineRules;
 pub use registry::DriverRegistration;
+pub use result::{MultiResult, QueryRequest, QueryResult};
 pub use stream::{Bound, Bounds, ChunkBuilder, LimitedRows, RowStream, collect_bounded, collect_limited};
 pub use value::{Column, LogicalType, Row, Value};

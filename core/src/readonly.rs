@@ -49,7 +49,7 @@ pub enum ClassifyError {
 
 /// What the read-only check must know about an engine beyond its grammar.
 /// Each driver states its own (see `DatabaseDriver::engine_rules`).
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct EngineRules {
     /// Functions whose call changes something (data, sequences, session
     /// settings, locks, files, other sessions) or runs SQL text the
@@ -69,6 +69,46 @@ pub struct EngineRules {
     pub trailing_query_hints: bool,
 }
 
+/// Built in `const` context by each driver:
+/// `EngineRules::new().side_effect_functions(FUNCTIONS).executable_comments()`.
+impl EngineRules {
+    /// No side-effect functions, no executable comments, no pragmas, no hints.
+    pub const fn new() -> Self {
+        EngineRules {
+            side_effect_functions: &[],
+            executable_comments: false,
+            pragmas: None,
+            trailing_query_hints: false,
+        }
+    }
+
+    pub const fn side_effect_functions(mut self, functions: &'static [&'static str]) -> Self {
+        self.side_effect_functions = functions;
+        self
+    }
+
+    pub const fn executable_comments(mut self) -> Self {
+        self.executable_comments = true;
+        self
+    }
+
+    pub const fn pragmas(mut self, pragmas: &'static PragmaRules) -> Self {
+        self.pragmas = Some(pragmas);
+        self
+    }
+
+    pub const fn trailing_query_hints(mut self) -> Self {
+        self.trailing_query_hints = true;
+        self
+    }
+}
+
+impl Default for EngineRules {
+    fn default() -> Self {
+        EngineRules::new()
+    }
+}
+
 /// Which `PRAGMA`s only report (see [`EngineRules::pragmas`]); any other is
 /// taken as one that may change the database.
 #[derive(Debug)]
@@ -78,6 +118,12 @@ pub struct PragmaRules {
     /// Pragmas that report their value when given none (and set it when
     /// given one).
     pub readable: &'static [&'static str],
+}
+
+impl PragmaRules {
+    pub const fn new(introspection: &'static [&'static str], readable: &'static [&'static str]) -> Self {
+        PragmaRules { introspection, readable }
+    }
 }
 
 /// Classifies statements for one environment: its engine's grammar and

@@ -130,7 +130,7 @@ pub fn row_size(row: &Row) -> usize {
 }
 
 /// Which bound stopped a result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Bound {
     MaxRows,

@@ -8,7 +8,19 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use serde::{Serialize, Serializer};
 
 /// The engine-independent type of a column or value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum LogicalType {
     Null,
@@ -228,6 +240,22 @@ impl Serialize for Value {
     }
 }
 
+/// A value is written as the JSON its logical type calls for (see
+/// [`Value::to_json`]), so its schema admits any JSON value.
+impl schemars::JsonSchema for Value {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Value".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "null, a boolean, a number, a string (integers beyond 2^53, NaN and \
+                            infinities, decimals in exact text, text, dates and times in ISO 8601, UUIDs, \
+                            bytes in base64), JSON as itself, or an array of values"
+        })
+    }
+}
+
 fn json_size(json: &serde_json::Value) -> usize {
     use serde_json::Value as J;
     match json {
@@ -243,7 +271,7 @@ fn json_size(json: &serde_json::Value) -> usize {
 pub type Row = Vec<Value>;
 
 /// A result column: its name, the engine's own type name and the logical type.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Column {
     pub name: String,
     #[serde(rename = "type")]

@@ -87,6 +87,7 @@ fn run(args: &[&str]) {
 }
 
 /// Wall time and the child's peak resident set in KiB.
+#[allow(unsafe_code, reason = "wait4 has no safe binding in std")]
 fn measure(args: &[&str]) -> (Duration, i64) {
     let started = Instant::now();
     let child = Command::new(env!("CARGO_BIN_EXE_dbfleet"))

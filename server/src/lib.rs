@@ -15,6 +15,7 @@ mod commands;
 mod logging;
 mod mcp;
 mod output;
+mod responses;
 
 use std::process::ExitCode;
 
@@ -55,6 +56,7 @@ pub fn run() -> ExitCode {
 /// glibc raises that threshold as large blocks are freed, and then keeps them
 /// in its heap: a server that once answered a large result kept that much
 /// memory for good.
+#[allow(unsafe_code, reason = "mallopt has no safe binding")]
 fn give_large_allocations_back() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes glibc's allocation policy; it is called

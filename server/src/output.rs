@@ -4,9 +4,10 @@ use std::collections::HashMap;
 use std::io::Write;
 
 use comfy_table::{ContentArrangement, Table, presets};
+use dbfleet_core::QueryResult;
 use dbfleet_core::compare::{ColumnDifference, Comparison, RowDifference};
-use dbfleet_core::fanout_stream::StreamEvent;
-use dbfleet_core::fleet::{QueryResult, Status};
+use dbfleet_core::fleet::Status;
+use dbfleet_core::fleet::StreamEvent;
 use dbfleet_core::{Bound, DbError, RowStream, Value};
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};

@@ -8,7 +8,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use common::{call, config_dir, error, ok};
-use dbfleet_core::fleet::{Fleet, QueryRequest, StartOptions};
+use dbfleet_core::QueryRequest;
+use dbfleet_core::fleet::{Fleet, StartOptions};
 use dbfleet_tests::estate::ShopEstate;
 use rmcp::service::RunningService;
 use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
@@ -57,6 +58,15 @@ async fn tools_are_listed_with_their_schemas() {
         assert!(schema["properties"][property].is_object(), "{property}: {schema}");
     }
     assert!(query.description.as_deref().is_some_and(|d| d.len() > 80));
+    for tool in &tools {
+        let output = tool.output_schema.as_ref().unwrap_or_else(|| panic!("{}: no output schema", tool.name));
+        assert_eq!(output.get("type"), Some(&json!("object")), "{}", tool.name);
+        assert!(jsonschema::validator_for(&Value::Object(output.as_ref().clone())).is_ok(), "{}", tool.name);
+    }
+    let output = serde_json::to_string(&query.output_schema).unwrap();
+    for field in ["columns", "rows", "row_count", "truncated", "execution_time_ms", "error"] {
+        assert!(output.contains(&format!("\"{field}\"")), "execute_query's output schema names {field}");
+    }
     client.cancel().await.unwrap();
 }
 

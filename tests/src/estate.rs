@@ -6,7 +6,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use dbfleet_core::fleet::{Fleet, QueryRequest, StartOptions};
+use dbfleet_core::QueryRequest;
+use dbfleet_core::fleet::{Fleet, StartOptions};
 
 use crate::config_in;
 use crate::services::{mysql_url, postgres_url};

@@ -4,8 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use dbfleet_core::QueryRequest;
 use dbfleet_core::Value;
-use dbfleet_core::fleet::{Fleet, QueryRequest, StartOptions};
+use dbfleet_core::fleet::{Fleet, StartOptions};
 
 use crate::services::{mysql_url, postgres_url};
 use crate::{config_in, unique};

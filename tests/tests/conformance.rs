@@ -30,7 +30,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use dbfleet_core::fleet::{Environment, Fleet, QueryRequest, StartOptions};
+use dbfleet_core::QueryRequest;
+use dbfleet_core::fleet::{Environment, Fleet, StartOptions};
 use dbfleet_core::{ErrorKind, LogicalType, Query, TableFilter, TableKind, TableRef, Value, collect_limited};
 use dbfleet_tests::config_in;
 use dbfleet_tests::services::{mysql_url, postgres_url};
@@ -148,7 +149,7 @@ async fn start(config: &dbfleet_core::Config) -> Arc<Fleet> {
     fleet
 }
 
-async fn run(fleet: &Fleet, env: &str, sql: &str) -> dbfleet_core::fleet::QueryResult {
+async fn run(fleet: &Fleet, env: &str, sql: &str) -> dbfleet_core::QueryResult {
     let request = QueryRequest { sql: sql.into(), ..QueryRequest::default() };
     let env = fleet.environment(Some(env)).unwrap();
     env.query(&request).await.unwrap_or_else(|err| panic!("{sql}: {err}"))

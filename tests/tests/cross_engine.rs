@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
+use dbfleet_core::QueryRequest;
+use dbfleet_core::compare::SchemaDifference;
 use dbfleet_core::compare::{ColumnDifference, CompareOptions, RowDifference};
-use dbfleet_core::fleet::QueryRequest;
-use dbfleet_core::schema_compare::SchemaDifference;
 use dbfleet_core::{LogicalType, Value};
 use dbfleet_tests::estate::ShopEstate;
 

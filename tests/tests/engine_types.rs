@@ -5,7 +5,8 @@
 
 use std::sync::Arc;
 
-use dbfleet_core::fleet::{Fleet, QueryRequest, StartOptions};
+use dbfleet_core::QueryRequest;
+use dbfleet_core::fleet::{Fleet, StartOptions};
 use dbfleet_core::{ErrorKind, LogicalType, Value};
 use dbfleet_tests::config_in;
 use dbfleet_tests::services::{mysql_url, postgres_url};
@@ -19,12 +20,12 @@ async fn start(toml: &str, vars: &[(&str, &str)]) -> (tempfile::TempDir, Arc<Fle
     (dir, fleet)
 }
 
-async fn query(fleet: &Fleet, env: &str, sql: &str) -> dbfleet_core::fleet::QueryResult {
+async fn query(fleet: &Fleet, env: &str, sql: &str) -> dbfleet_core::QueryResult {
     let request = QueryRequest { sql: sql.into(), ..Default::default() };
     fleet.environment(Some(env)).unwrap().query(&request).await.unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
-fn row_json(result: &dbfleet_core::fleet::QueryResult) -> Vec<serde_json::Value> {
+fn row_json(result: &dbfleet_core::QueryResult) -> Vec<serde_json::Value> {
     result.rows[0].iter().map(Value::to_json).collect()
 }
 

@@ -3,7 +3,8 @@
 //! and the response has the same shape.
 
 use dbfleet_core::ErrorKind;
-use dbfleet_core::fleet::{Fleet, QueryRequest, StartOptions};
+use dbfleet_core::QueryRequest;
+use dbfleet_core::fleet::{Fleet, StartOptions};
 use dbfleet_tests::config_in;
 use proptest::prelude::*;
 

@@ -5,8 +5,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use dbfleet_core::fanout_stream::StreamEvent;
-use dbfleet_core::fleet::{Fleet, QueryRequest, StartOptions};
+use dbfleet_core::QueryRequest;
+use dbfleet_core::fleet::StreamEvent;
+use dbfleet_core::fleet::{Fleet, StartOptions};
 use dbfleet_core::{ErrorKind, Value};
 use dbfleet_tests::config_in;
 use dbfleet_tests::estate::ShopEstate;

@@ -5,7 +5,8 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use dbfleet_core::fleet::{QueryRequest, Status};
+use dbfleet_core::QueryRequest;
+use dbfleet_core::fleet::Status;
 use dbfleet_core::{ErrorKind, TableFilter};
 use dbfleet_tests::faults::Proxy;
 use dbfleet_tests::scratch::{Engine, Scratch};

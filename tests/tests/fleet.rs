@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use dbfleet_core::ErrorKind;
-use dbfleet_core::fleet::{Fleet, QueryRequest, StartOptions, Status};
+use dbfleet_core::QueryRequest;
+use dbfleet_core::fleet::{Fleet, StartOptions, Status};
 use dbfleet_tests::{config_in, wait_for_status};
 
 fn fast_retry() -> StartOptions {

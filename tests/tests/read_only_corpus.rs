@@ -13,8 +13,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use dbfleet_core::fleet::{Environment, Fleet, QueryRequest, QueryResult};
+use dbfleet_core::fleet::{Environment, Fleet};
 use dbfleet_core::{DbError, ErrorKind};
+use dbfleet_core::{QueryRequest, QueryResult};
 use dbfleet_tests::scratch::{Engine, Scratch};
 use sqlx::{AssertSqlSafe, Connection, Executor, Row};
 

@@ -2,7 +2,7 @@
 //! result early, and a single value too large for the bound is cut.
 
 use dbfleet_core::Bound;
-use dbfleet_core::fleet::QueryRequest;
+use dbfleet_core::QueryRequest;
 use dbfleet_tests::scratch::{Engine, Scratch};
 
 async fn bounded(engine: Engine, many_wide_rows: &str, one_huge_value: &str) {

@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 
-use dbfleet_core::fleet::{Fleet, QueryRequest, StartOptions, Status};
+use dbfleet_core::QueryRequest;
+use dbfleet_core::fleet::{Fleet, StartOptions, Status};
 use dbfleet_core::{ErrorKind, Query, collect_limited};
 use dbfleet_tests::config_in;
 

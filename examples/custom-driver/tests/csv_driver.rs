@@ -4,8 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use dbfleet_core::QueryRequest;
 use dbfleet_core::config::load_config_str;
-use dbfleet_core::fleet::{Fleet, QueryRequest, StartOptions, Status};
+use dbfleet_core::fleet::{Fleet, StartOptions, Status};
 use dbfleet_core::{ErrorKind, LogicalType, TableFilter, TableRef, Value};
 use serde_json::json;
 

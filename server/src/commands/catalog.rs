@@ -7,21 +7,21 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
+use dbfleet_core::fleet::PerEnvironment;
 use dbfleet_core::fleet::{Fleet, StartOptions};
-use dbfleet_core::router::PerEnvironment;
 use dbfleet_core::{TableFilter, TableKind, TableRef};
 use serde::Serialize;
-use serde_json::json;
 
 use crate::cli::{DescribeArgs, Format, ListArgs, TablesArgs};
 use crate::output;
+use crate::responses::{Listing, TableDescription};
 
 /// Exit codes: 0 every environment answered, 1 one failed.
 pub async fn databases(config: Option<&Path>, args: ListArgs) -> anyhow::Result<ExitCode> {
     let (fleet, names) = start(config, &args).await?;
     let answer = fleet.each(Some(&names), |env| async move { env.list_databases().await }).await;
     fleet.shutdown().await;
-    print(&args, &names, &answer, &["name", "kind", "location"], |databases| {
+    print(&args, &names, answer, &["name", "kind", "location"], |databases| {
         databases
             .iter()
             .map(|db| vec![db.name.clone(), db.kind.clone(), db.location.clone().unwrap_or_default()])
@@ -40,7 +40,7 @@ pub async fn tables(config: Option<&Path>, args: TablesArgs) -> anyhow::Result<E
         })
         .await;
     fleet.shutdown().await;
-    print(&args.list, &names, &answer, &["schema", "name", "kind"], |tables| {
+    print(&args.list, &names, answer, &["schema", "name", "kind"], |tables| {
         tables
             .iter()
             .map(|t| vec![t.schema.clone().unwrap_or_default(), t.name.clone(), kind(t.kind).to_owned()])
@@ -59,7 +59,8 @@ pub async fn describe(config: Option<&Path>, args: DescribeArgs) -> anyhow::Resu
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if args.format == Format::Json {
-        serde_json::to_writer_pretty(&mut out, &json!({ "environment": names[0], "table": table }))?;
+        let document = TableDescription { environment: names[0].clone(), table };
+        serde_json::to_writer_pretty(&mut out, &document)?;
         writeln!(out)?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -138,7 +139,7 @@ async fn start(config: Option<&Path>, args: &ListArgs) -> anyhow::Result<(Arc<Fl
 fn print<T: Serialize>(
     args: &ListArgs,
     names: &[String],
-    answer: &PerEnvironment<Vec<T>>,
+    answer: PerEnvironment<Vec<T>>,
     header: &[&str],
     rows: impl Fn(&[T]) -> Vec<Vec<String>>,
 ) -> anyhow::Result<ExitCode> {
@@ -146,12 +147,11 @@ fn print<T: Serialize>(
     let mut out = stdout.lock();
     let several = args.all || names.len() > 1;
     if args.format == Format::Json {
-        let document = match (several, answer.results.get(&names[0])) {
-            (false, Some(result)) => json!({ "environment": names[0], "result": result }),
-            _ => serde_json::to_value(answer)?,
-        };
-        serde_json::to_writer_pretty(&mut out, &document)?;
+        let failed = !answer.errors.is_empty();
+        serde_json::to_writer_pretty(&mut out, &Listing::new(names, several, answer))?;
         writeln!(out)?;
+        out.flush()?;
+        return Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS });
     } else {
         for name in names {
             if several {

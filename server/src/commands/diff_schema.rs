@@ -2,8 +2,8 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
+use dbfleet_core::compare::{SchemaComparison, SchemaDifference};
 use dbfleet_core::fleet::{Fleet, StartOptions};
-use dbfleet_core::schema_compare::{SchemaComparison, SchemaDifference};
 
 use crate::cli::{DiffSchemaArgs, Format};
 

@@ -3,12 +3,14 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use dbfleet_core::QueryRequest;
 use dbfleet_core::compare::CompareOptions;
-use dbfleet_core::fleet::{Fleet, QueryRequest, StartOptions};
+use dbfleet_core::fleet::{Fleet, StartOptions};
 use dbfleet_core::{Config, Value};
 
 use crate::cli::{Format, QueryArgs};
 use crate::output;
+use crate::responses::{MultiQueryAnswer, QueryAnswer};
 
 pub async fn run(config: Option<&Path>, args: QueryArgs) -> anyhow::Result<ExitCode> {
     let mut config = super::load(config)?;
@@ -39,7 +41,7 @@ pub async fn run(config: Option<&Path>, args: QueryArgs) -> anyhow::Result<ExitC
             let request = QueryRequest { sql: args.sql, params, max_rows: args.max_rows };
             let result = env.query(&request).await?;
             if args.format == Format::Json {
-                serde_json::to_writer_pretty(&mut out, &result)?;
+                serde_json::to_writer_pretty(&mut out, &QueryAnswer::new(result))?;
                 writeln!(out)?;
             } else {
                 output::write_result_table(&mut out, &result)?;
@@ -112,36 +114,31 @@ async fn run_many(mut config: Config, args: QueryArgs, params: Vec<Value>) -> an
         }
         (true, _) => Some(outcome.compare(&args.sql, &options)?),
     };
+    let answer = MultiQueryAnswer::new(outcome, comparison);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if args.format == Format::Json {
-        let document = serde_json::json!({
-            "results": outcome.results,
-            "errors": outcome.errors,
-            "summary": outcome.summary,
-            "comparison": comparison,
-        });
-        serde_json::to_writer_pretty(&mut out, &document)?;
+        serde_json::to_writer_pretty(&mut out, &answer)?;
         writeln!(out)?;
     } else {
-        for name in &outcome.summary.environments {
+        for name in &answer.summary.environments {
             writeln!(out, "== {name} ==")?;
-            match (outcome.results.get(name), outcome.errors.get(name)) {
+            match (answer.results.get(name), answer.errors.get(name)) {
                 (Some(result), _) => output::write_result_table(&mut out, result)?,
                 (_, Some(err)) => writeln!(out, "error: {}: {}", err.kind, err.message)?,
                 (None, None) => {}
             }
         }
-        if let Some(comparison) = &comparison {
+        if let Some(comparison) = &answer.comparison {
             writeln!(out)?;
             output::write_comparison(&mut out, comparison)?;
         }
     }
     out.flush()?;
     fleet.shutdown().await;
-    Ok(if !outcome.errors.is_empty() {
+    Ok(if !answer.errors.is_empty() {
         ExitCode::FAILURE
-    } else if comparison.is_some_and(|c| !c.identical) {
+    } else if answer.comparison.is_some_and(|c| !c.identical) {
         ExitCode::from(3)
     } else {
         ExitCode::SUCCESS

@@ -1,5 +1,6 @@
 //! Tool arguments, with the JSON schemas clients see.
 
+use dbfleet_core::DbError;
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
@@ -17,6 +18,14 @@ impl<T: JsonSchema> JsonSchema for Lenient<T> {
 
     fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
         T::json_schema(generator)
+    }
+}
+
+impl<T> Lenient<T> {
+    /// The arguments, or an `invalid_argument` error saying what is wrong
+    /// with them.
+    pub fn decoded(self) -> Result<T, DbError> {
+        self.0.map_err(|reason| DbError::invalid_argument(format!("invalid arguments: {reason}")))
     }
 }
 

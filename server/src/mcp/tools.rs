@@ -1,27 +1,31 @@
-//! The MCP tools: each one a thin layer over the fleet.
+//! The MCP tools: each one a thin layer over the fleet, answering with one
+//! of the typed responses of [`crate::responses`].
 
-use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use dbfleet_core::compare::{CompareOptions, DEFAULT_MAX_DIFFERENCES};
-use dbfleet_core::fleet::{Environment, Fleet, QueryRequest, QueryResult};
-use dbfleet_core::{Bound, DbError, TableFilter, TableRef, Value};
+use dbfleet_core::fleet::{ConnectionReport, Environment, Fleet, SchemaReport};
+use dbfleet_core::{DatabaseInfo, DbError, QueryRequest, TableFilter, TableInfo, TableRef, Value};
 use futures::FutureExt;
+use rmcp::handler::server::common::schema_for_output;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ErrorCode, Implementation,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ErrorCode, Implementation, JsonObject,
     ProgressNotificationParam, ServerCapabilities, ServerConfig, ToolAnnotations,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler, tool, tool_handler, tool_router};
+use schemars::JsonSchema;
 use serde::Serialize;
-use serde_json::json;
 use tokio::sync::Semaphore;
 
 use super::args::*;
+use crate::responses::{
+    EnvironmentList, Listing, MultiQueryAnswer, QueryAnswer, TableDescription, ToolError,
+};
 
 /// Calls one session may have running at once; more are refused, so that a
 /// client cannot take every pool slot of every environment by itself.
@@ -38,70 +42,42 @@ pub struct DbfleetTools {
     calls: Arc<Semaphore>,
 }
 
-fn success(body: impl Serialize) -> CallToolResult {
-    match serde_json::to_value(body) {
+/// What a tool answers: `T`, or a [`ToolError`] with `isError` set.
+#[derive(Serialize, JsonSchema)]
+#[serde(untagged)]
+enum Answer<T> {
+    Done(T),
+    Failed(ToolError),
+}
+
+/// The output schema of a tool answering `T`: `T` or [`ToolError`]. Clients
+/// check structured content against it, failures included, so it admits
+/// both; the root says `object`, as older clients require.
+fn answer_schema<T: JsonSchema + 'static>() -> Arc<JsonObject> {
+    let mut schema = schema_for_output::<Answer<T>>().as_ref().clone();
+    schema.insert("type".into(), "object".into());
+    Arc::new(schema)
+}
+
+fn respond<T: Serialize>(outcome: Result<T, DbError>) -> CallToolResult {
+    let (answer, is_error) = match outcome {
+        Ok(value) => (Answer::Done(value), false),
+        Err(error) => (Answer::Failed(ToolError { error }), true),
+    };
+    match serde_json::to_value(answer) {
+        Ok(value) if is_error => CallToolResult::structured_error(value),
         Ok(value) => CallToolResult::structured(value),
         Err(err) => failure(DbError::internal(format!("cannot encode the result: {err}"))),
     }
 }
 
 /// A failure inside a tool: a tool result with `isError`, never a protocol error.
-fn failure(err: DbError) -> CallToolResult {
-    CallToolResult::structured_error(json!({ "error": err }))
-}
-
-fn respond<T: Serialize>(outcome: Result<T, DbError>) -> CallToolResult {
-    outcome.map_or_else(failure, success)
-}
-
-fn arguments<T>(Parameters(Lenient(args)): Parameters<Lenient<T>>) -> Result<T, DbError> {
-    args.map_err(|reason| DbError::invalid_argument(format!("invalid arguments: {reason}")))
+fn failure(error: DbError) -> CallToolResult {
+    respond::<()>(Err(error))
 }
 
 fn params(values: Option<Vec<serde_json::Value>>) -> Vec<Value> {
     values.unwrap_or_default().iter().map(Value::from_json_param).collect()
-}
-
-/// A query result, with a hint when the row limit cut it.
-#[derive(Serialize)]
-struct QueryAnswer {
-    #[serde(flatten)]
-    result: QueryResult,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    note: Option<String>,
-}
-
-fn answer(result: QueryResult) -> QueryAnswer {
-    let mut notes = Vec::new();
-    match result.truncated_by {
-        Some(Bound::MaxRows) => notes.push(format!(
-            "Only the first {} rows are shown (max_rows). Narrow the query with WHERE, aggregate it, or add \
-             ORDER BY … LIMIT to get the rows that matter.",
-            result.max_rows
-        )),
-        Some(Bound::MaxResultBytes) => notes.push(format!(
-            "Only the first {} rows are shown: the next would pass the environment's max_result_bytes ({} \
-             bytes). Select fewer or shorter columns, or fewer rows.",
-            result.row_count, result.max_result_bytes
-        )),
-        None => {}
-    }
-    if result.values_cut > 0 {
-        notes.push(format!(
-            "{} value(s) of the row were cut to fit max_result_bytes ({} bytes): select a part of them \
-             (substring, length) instead.",
-            result.values_cut, result.max_result_bytes
-        ));
-    }
-    if result.more_result_sets {
-        notes.push(
-            "The statement returned more than one result set; only the first is shown. Run the \
-                    statements one at a time to see the others."
-                .to_owned(),
-        );
-    }
-    let note = (!notes.is_empty()).then(|| notes.join(" "));
-    QueryAnswer { result, note }
 }
 
 impl DbfleetTools {
@@ -128,32 +104,29 @@ impl DbfleetTools {
 
     async fn query(&self, environment: Option<&str>, request: QueryRequest) -> Result<QueryAnswer, DbError> {
         let env = self.fleet.environment(environment)?;
-        env.query(&request).await.map(answer)
+        env.query(&request).await.map(QueryAnswer::new)
     }
 
     /// Runs `work` on the named environment, or on every enabled one.
-    async fn per_environment<T, F, Fut>(
+    async fn listing<T, F, Fut>(
         &self,
         environment: Option<String>,
-        all: bool,
+        all: Option<bool>,
         work: F,
-    ) -> Result<serde_json::Value, DbError>
+    ) -> Result<Listing<T>, DbError>
     where
-        T: Serialize,
         F: Fn(Arc<Environment>) -> Fut,
         Fut: Future<Output = Result<T, DbError>>,
     {
-        if !all {
+        if !all.unwrap_or(false) {
             let env = self.fleet.environment(environment.as_deref())?;
-            let name = env.name().to_owned();
-            let value = work(env).await?;
-            return Ok(json!({ "environment": name, "result": value }));
+            let environment = env.name().to_owned();
+            return Ok(Listing::One { environment, result: work(env).await? });
         }
         if environment.is_some() {
             return Err(DbError::invalid_argument("give either environment or all_environments, not both"));
         }
-        let answer = self.fleet.each(None, work).await;
-        serde_json::to_value(answer).map_err(|e| DbError::internal(e.to_string()))
+        Ok(Listing::Several(self.fleet.each(None, work).await))
     }
 }
 
@@ -163,6 +136,7 @@ impl DbfleetTools {
         description = "List every configured environment (enabled or not) with its driver, description, \
         whether it is the default, read-only or disabled, and its connection status (healthy, unhealthy, \
         disabled, connecting), latency, server version and last error. Does not touch the databases.",
+        output_schema = answer_schema::<EnvironmentList>(),
         annotations(
             read_only_hint = true,
             destructive_hint = false,
@@ -171,7 +145,7 @@ impl DbfleetTools {
         )
     )]
     async fn list_environments(&self, args: Parameters<Lenient<NoArgs>>) -> CallToolResult {
-        respond(arguments(args).map(|_| json!({ "environments": self.fleet.statuses() })))
+        respond(args.0.decoded().map(|NoArgs {}| EnvironmentList { environments: self.fleet.statuses() }))
     }
 
     #[tool(
@@ -179,6 +153,7 @@ impl DbfleetTools {
         omitted). Returns columns (name, engine type, logical type), rows as arrays, row_count, truncated, \
         affected_rows for writes, and execution_time_ms. Read-only environments refuse anything but queries. \
         Use `parameters` for values instead of splicing them into the SQL.",
+        output_schema = answer_schema::<QueryAnswer>(),
         annotations(
             read_only_hint = false,
             destructive_hint = true,
@@ -186,19 +161,22 @@ impl DbfleetTools {
             open_world_hint = false
         )
     )]
-    async fn execute_query(&self, args: Parameters<Lenient<QueryArgs>>) -> CallToolResult {
-        let args = match arguments(args) {
-            Ok(args) => args,
-            Err(err) => return failure(err),
-        };
-        let request =
-            QueryRequest { sql: args.sql, params: params(args.parameters), max_rows: args.max_rows };
-        respond(self.query(args.environment.as_deref(), request).await)
+    async fn execute_query(&self, Parameters(args): Parameters<Lenient<QueryArgs>>) -> CallToolResult {
+        respond(
+            async {
+                let args = args.decoded()?;
+                let request =
+                    QueryRequest { sql: args.sql, params: params(args.parameters), max_rows: args.max_rows };
+                self.query(args.environment.as_deref(), request).await
+            }
+            .await,
+        )
     }
 
     #[tool(
         description = "Run one SQL statement on the named environment. Same result as execute_query; \
         `environment` is required.",
+        output_schema = answer_schema::<QueryAnswer>(),
         annotations(
             read_only_hint = false,
             destructive_hint = true,
@@ -206,14 +184,16 @@ impl DbfleetTools {
             open_world_hint = false
         )
     )]
-    async fn execute_query_env(&self, args: Parameters<Lenient<QueryEnvArgs>>) -> CallToolResult {
-        let args = match arguments(args) {
-            Ok(args) => args,
-            Err(err) => return failure(err),
-        };
-        let request =
-            QueryRequest { sql: args.sql, params: params(args.parameters), max_rows: args.max_rows };
-        respond(self.query(Some(&args.environment), request).await)
+    async fn execute_query_env(&self, Parameters(args): Parameters<Lenient<QueryEnvArgs>>) -> CallToolResult {
+        respond(
+            async {
+                let args = args.decoded()?;
+                let request =
+                    QueryRequest { sql: args.sql, params: params(args.parameters), max_rows: args.max_rows };
+                self.query(Some(&args.environment), request).await
+            }
+            .await,
+        )
     }
 
     #[tool(
@@ -223,6 +203,7 @@ impl DbfleetTools {
         `identical`, `row_counts`, column differences, and row differences, each naming the environments \
         that have the row and those that lack it, or a changed column with each environment's value. Give \
         `key_columns` to match rows by key; without them rows compare as multisets.",
+        output_schema = answer_schema::<MultiQueryAnswer>(),
         annotations(
             read_only_hint = false,
             destructive_hint = true,
@@ -232,10 +213,10 @@ impl DbfleetTools {
     )]
     async fn execute_query_multi_env(
         &self,
-        args: Parameters<Lenient<MultiQueryArgs>>,
+        Parameters(args): Parameters<Lenient<MultiQueryArgs>>,
         context: RequestContext<RoleServer>,
     ) -> CallToolResult {
-        let args = match arguments(args) {
+        let args = match args.decoded() {
             Ok(args) => args,
             Err(err) => return failure(err),
         };
@@ -278,17 +259,13 @@ impl DbfleetTools {
         } else {
             None
         };
-        success(json!({
-            "results": outcome.results,
-            "errors": outcome.errors,
-            "summary": outcome.summary,
-            "comparison": comparison,
-        }))
+        respond(Ok(MultiQueryAnswer::new(outcome, comparison)))
     }
 
     #[tool(
         description = "List the databases and schemas of an environment (the default one when omitted), \
         or of every enabled environment with `all_environments: true`.",
+        output_schema = answer_schema::<Listing<Vec<DatabaseInfo>>>(),
         annotations(
             read_only_hint = true,
             destructive_hint = false,
@@ -296,15 +273,19 @@ impl DbfleetTools {
             open_world_hint = false
         )
     )]
-    async fn list_databases(&self, args: Parameters<Lenient<ListDatabasesArgs>>) -> CallToolResult {
-        let args = match arguments(args) {
-            Ok(args) => args,
-            Err(err) => return failure(err),
-        };
-        let all = args.all_environments.unwrap_or(false);
+    async fn list_databases(
+        &self,
+        Parameters(args): Parameters<Lenient<ListDatabasesArgs>>,
+    ) -> CallToolResult {
         respond(
-            self.per_environment(args.environment, all, |env| async move { env.list_databases().await })
-                .await,
+            async {
+                let args = args.decoded()?;
+                self.listing(args.environment, args.all_environments, |env| async move {
+                    env.list_databases().await
+                })
+                .await
+            }
+            .await,
         )
     }
 
@@ -312,6 +293,7 @@ impl DbfleetTools {
         description = "List the tables and views of an environment (the default one when omitted), or of \
         every enabled environment with `all_environments: true`; optionally only one `schema` or names \
         matching a LIKE `pattern` such as `ord%`.",
+        output_schema = answer_schema::<Listing<Vec<TableInfo>>>(),
         annotations(
             read_only_hint = true,
             destructive_hint = false,
@@ -319,18 +301,17 @@ impl DbfleetTools {
             open_world_hint = false
         )
     )]
-    async fn list_tables(&self, args: Parameters<Lenient<ListTablesArgs>>) -> CallToolResult {
-        let args = match arguments(args) {
-            Ok(args) => args,
-            Err(err) => return failure(err),
-        };
-        let filter = TableFilter { schema: args.schema, pattern: args.pattern };
-        let all = args.all_environments.unwrap_or(false);
+    async fn list_tables(&self, Parameters(args): Parameters<Lenient<ListTablesArgs>>) -> CallToolResult {
         respond(
-            self.per_environment(args.environment, all, |env| {
-                let filter = filter.clone();
-                async move { env.list_tables(&filter).await }
-            })
+            async {
+                let args = args.decoded()?;
+                let filter = TableFilter { schema: args.schema, pattern: args.pattern };
+                self.listing(args.environment, args.all_environments, |env| {
+                    let filter = filter.clone();
+                    async move { env.list_tables(&filter).await }
+                })
+                .await
+            }
             .await,
         )
     }
@@ -338,6 +319,7 @@ impl DbfleetTools {
     #[tool(
         description = "Describe a table or view: columns (name, engine type, logical type, nullable, \
         default), primary key, indexes and foreign keys.",
+        output_schema = answer_schema::<TableDescription>(),
         annotations(
             read_only_hint = true,
             destructive_hint = false,
@@ -345,17 +327,19 @@ impl DbfleetTools {
             open_world_hint = false
         )
     )]
-    async fn describe_table(&self, args: Parameters<Lenient<DescribeTableArgs>>) -> CallToolResult {
-        let args = match arguments(args) {
-            Ok(args) => args,
-            Err(err) => return failure(err),
-        };
-        let outcome = async {
-            let env = self.fleet.environment(args.environment.as_deref())?;
-            let schema = env.describe_table(&TableRef::new(args.schema, args.table)).await?;
-            Ok(json!({ "environment": env.name(), "table": schema }))
-        };
-        respond(outcome.await)
+    async fn describe_table(
+        &self,
+        Parameters(args): Parameters<Lenient<DescribeTableArgs>>,
+    ) -> CallToolResult {
+        respond(
+            async {
+                let args = args.decoded()?;
+                let env = self.fleet.environment(args.environment.as_deref())?;
+                let table = env.describe_table(&TableRef::new(args.schema, args.table)).await?;
+                Ok(TableDescription { environment: env.name().to_owned(), table })
+            }
+            .await,
+        )
     }
 
     #[tool(
@@ -363,6 +347,7 @@ impl DbfleetTools {
         when omitted), for one `table` or all: tables present only in some environments, then per table \
         missing columns, logical types, native types (reported separately), nullability, defaults, \
         primary keys, indexes and foreign keys.",
+        output_schema = answer_schema::<SchemaReport>(),
         annotations(
             read_only_hint = true,
             destructive_hint = false,
@@ -370,20 +355,26 @@ impl DbfleetTools {
             open_world_hint = false
         )
     )]
-    async fn compare_schema(&self, args: Parameters<Lenient<CompareSchemaArgs>>) -> CallToolResult {
-        let args = match arguments(args) {
-            Ok(args) => args,
-            Err(err) => return failure(err),
-        };
-        if args.environments.as_ref().is_some_and(|e| e.len() < 2) {
-            return failure(DbError::invalid_argument("compare_schema needs at least two environments"));
-        }
-        success(self.fleet.compare_schema(args.environments.as_deref(), args.table.as_deref()).await)
+    async fn compare_schema(
+        &self,
+        Parameters(args): Parameters<Lenient<CompareSchemaArgs>>,
+    ) -> CallToolResult {
+        respond(
+            async {
+                let args = args.decoded()?;
+                if args.environments.as_ref().is_some_and(|e| e.len() < 2) {
+                    return Err(DbError::invalid_argument("compare_schema needs at least two environments"));
+                }
+                Ok(self.fleet.compare_schema(args.environments.as_deref(), args.table.as_deref()).await)
+            }
+            .await,
+        )
     }
 
     #[tool(
         description = "Ping one environment (or every one when omitted) and report its status, latency, \
         last error, consecutive failures and pool statistics.",
+        output_schema = answer_schema::<EnvironmentList>(),
         annotations(
             read_only_hint = true,
             destructive_hint = false,
@@ -391,18 +382,21 @@ impl DbfleetTools {
             open_world_hint = false
         )
     )]
-    async fn health_check(&self, args: Parameters<Lenient<HealthArgs>>) -> CallToolResult {
-        let args = match arguments(args) {
-            Ok(args) => args,
-            Err(err) => return failure(err),
-        };
-        let outcome = self.fleet.health_check(args.environment.as_deref()).await;
-        respond(outcome.map(|statuses| json!({ "environments": statuses })))
+    async fn health_check(&self, Parameters(args): Parameters<Lenient<HealthArgs>>) -> CallToolResult {
+        respond(
+            async {
+                let args = args.decoded()?;
+                let environments = self.fleet.health_check(args.environment.as_deref()).await?;
+                Ok(EnvironmentList { environments })
+            }
+            .await,
+        )
     }
 
     #[tool(
         description = "Open a fresh connection to an environment and report host/port (no secrets), \
         connect time and server version, or on failure the class: dns, refused, timeout, auth, tls, database.",
+        output_schema = answer_schema::<ConnectionReport>(),
         annotations(
             read_only_hint = true,
             destructive_hint = false,
@@ -410,15 +404,17 @@ impl DbfleetTools {
             open_world_hint = false
         )
     )]
-    async fn test_connection(&self, args: Parameters<Lenient<TestConnectionArgs>>) -> CallToolResult {
-        let args = match arguments(args) {
-            Ok(args) => args,
-            Err(err) => return failure(err),
-        };
-        match self.fleet.environment(Some(&args.environment)) {
-            Ok(env) => success(env.test_connection().await),
-            Err(err) => failure(err),
-        }
+    async fn test_connection(
+        &self,
+        Parameters(args): Parameters<Lenient<TestConnectionArgs>>,
+    ) -> CallToolResult {
+        respond(
+            async {
+                let args = args.decoded()?;
+                Ok(self.fleet.environment(Some(&args.environment))?.test_connection().await)
+            }
+            .await,
+        )
     }
 }
 

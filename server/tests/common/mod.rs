@@ -26,9 +26,28 @@ pub fn config_dir() -> (tempfile::TempDir, PathBuf) {
     (dir, path)
 }
 
+/// Calls `tool`, and checks that its structured content, success or failure,
+/// is what the tool's output schema in `tools/list` promises.
 pub async fn call(client: &Peer<RoleClient>, tool: &str, args: Value) -> CallToolResult {
     let args = args.as_object().cloned().unwrap_or_default();
-    client.call_tool(CallToolRequestParams::new(tool.to_owned()).with_arguments(args)).await.unwrap()
+    let result =
+        client.call_tool(CallToolRequestParams::new(tool.to_owned()).with_arguments(args)).await.unwrap();
+    let tools = client.list_all_tools().await.unwrap();
+    let schema = tools
+        .iter()
+        .find(|t| t.name == tool)
+        .and_then(|t| t.output_schema.clone())
+        .unwrap_or_else(|| panic!("{tool} has no output schema"));
+    let schema = Value::Object(schema.as_ref().clone());
+    let structured = result.structured_content.clone().expect("structuredContent");
+    let validator = jsonschema::validator_for(&schema).unwrap_or_else(|e| panic!("{tool}: bad schema: {e}"));
+    let problems: Vec<String> =
+        validator.iter_errors(&structured).map(|e| format!("{e} at {}", e.instance_path())).collect();
+    assert!(
+        problems.is_empty(),
+        "{tool}: the answer does not fit the output schema: {problems:?}\n{structured}"
+    );
+    result
 }
 
 pub fn ok(result: CallToolResult) -> Value {

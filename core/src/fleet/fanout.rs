@@ -1,8 +1,10 @@
-//! Fan-out: one statement on many environments at once.
+//! Fan-out: one piece of work on many environments at once.
 //!
 //! Every environment runs concurrently under its own timeout and row limit,
 //! so the call takes about as long as the slowest environment. One failing
-//! environment never fails the others: it gets an error entry instead.
+//! environment never fails the others: it gets an error entry instead. Every
+//! operation across environments — queries, listings, schema comparison —
+//! goes through the one loop of [`Fleet::each_observed`].
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -13,14 +15,15 @@ use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use serde::Serialize;
 
-use crate::compare::{CompareOptions, Comparison, compare};
+use super::{Environment, Fleet};
+use crate::catalog::{TableFilter, TableRef, TableSchema};
+use crate::compare::{SchemaComparison, compare_schemas};
 use crate::error::DbError;
-use crate::fleet::{Environment, Fleet, QueryRequest, QueryResult, duration_ms};
-use crate::readonly::classify;
+use crate::result::{MultiResult, QueryRequest, Summary, duration_ms};
 
 /// What one piece of work gave on several environments: results and errors
 /// keyed by environment.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct PerEnvironment<T> {
     pub results: BTreeMap<String, T>,
     pub errors: BTreeMap<String, DbError>,
@@ -35,39 +38,6 @@ pub struct Answered<'a> {
     /// Environments finished so far, this one included, of `total`.
     pub done: usize,
     pub total: usize,
-}
-
-/// The outcome of one statement on several environments.
-#[derive(Debug, Clone, Serialize)]
-pub struct MultiResult {
-    pub results: BTreeMap<String, QueryResult>,
-    pub errors: BTreeMap<String, DbError>,
-    pub summary: Summary,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Summary {
-    pub requested: usize,
-    pub succeeded: usize,
-    pub failed: usize,
-    pub total_time_ms: f64,
-    /// The environments in the order they were asked for.
-    pub environments: Vec<String>,
-}
-
-impl MultiResult {
-    /// Compares the successful results, in the order the environments were
-    /// asked for. Rows are also compared by position when the SQL orders them.
-    pub fn compare(&self, sql: &str, options: &CompareOptions) -> Result<Comparison, DbError> {
-        let results: Vec<(&str, &QueryResult)> = self
-            .summary
-            .environments
-            .iter()
-            .filter_map(|name| self.results.get(name).map(|result| (name.as_str(), result)))
-            .collect();
-        let ordered = classify(sql, &sqlparser::dialect::GenericDialect {}).is_ok_and(|c| c.ordered);
-        compare(&results, &CompareOptions { ordered: options.ordered || ordered, ..options.clone() })
-    }
 }
 
 impl Fleet {
@@ -170,4 +140,49 @@ impl Fleet {
         };
         MultiResult { results, errors, summary }
     }
+}
+
+/// A schema comparison across the fleet, with the environments that failed.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct SchemaReport {
+    /// `None` when fewer than two environments could be described.
+    pub comparison: Option<SchemaComparison>,
+    pub errors: BTreeMap<String, DbError>,
+    pub total_time_ms: f64,
+}
+
+impl Fleet {
+    /// Describes `table` (or every table) on each environment concurrently and
+    /// compares the definitions; an environment that fails is reported apart.
+    pub async fn compare_schema(&self, environments: Option<&[String]>, table: Option<&str>) -> SchemaReport {
+        let started = Instant::now();
+        let names = self.fan_out_names(environments);
+        let PerEnvironment { mut results, errors } =
+            self.each_observed(&names, |env| async move { describe_all(&env, table).await }, |_| {}).await;
+        // In the order the environments were asked for.
+        let schemas: Vec<(&str, Vec<TableSchema>)> = names
+            .iter()
+            .filter_map(|name| results.remove(name).map(|tables| (name.as_str(), tables)))
+            .collect();
+        let comparison = (schemas.len() >= 2).then(|| compare_schemas(&schemas)).transpose().ok().flatten();
+        SchemaReport { comparison, errors, total_time_ms: duration_ms(started.elapsed()) }
+    }
+}
+
+/// One table, or every table and view, described. A table asked for that an
+/// environment lacks is simply absent from its list, so the comparison
+/// reports it as missing there.
+async fn describe_all(env: &Environment, table: Option<&str>) -> Result<Vec<TableSchema>, DbError> {
+    let listed = env.list_tables(&TableFilter::default()).await?;
+    let mut described = Vec::new();
+    for info in listed {
+        if table.is_some_and(|t| !t.eq_ignore_ascii_case(&info.name)) {
+            continue;
+        }
+        if described.iter().any(|d: &TableSchema| d.name.eq_ignore_ascii_case(&info.name)) {
+            continue;
+        }
+        described.push(env.describe_table(&TableRef::new(info.schema.clone(), info.name.clone())).await?);
+    }
+    Ok(described)
 }

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::error::DbError;
-use crate::fleet::QueryResult;
+use crate::result::QueryResult;
 use crate::value::{LogicalType, Value};
 
 pub const DEFAULT_MAX_DIFFERENCES: usize = 100;
@@ -93,7 +93,7 @@ fn canonical_decimal(text: &str) -> String {
     if negative { format!("-{magnitude}") } else { magnitude }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Comparison {
     /// True only when every compared environment returned the same columns
     /// and the same rows.
@@ -110,7 +110,7 @@ pub struct Comparison {
     pub differences_truncated: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ColumnDifference {
     Missing { column: String, present_in: Vec<String>, missing_from: Vec<String> },
@@ -120,7 +120,7 @@ pub enum ColumnDifference {
 /// A row, as column name → value.
 pub type RowMap = BTreeMap<String, Value>;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RowDifference {
     /// The row with this key exists only in some environments.

@@ -8,16 +8,14 @@
 //! natively.
 
 use std::collections::BTreeMap;
-use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::driver::{TableFilter, TableRef, TableSchema};
+use crate::catalog::TableSchema;
 use crate::error::DbError;
-use crate::fleet::{Environment, Fleet};
 use crate::value::LogicalType;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct SchemaComparison {
     /// True when every compared environment has the same tables with the
     /// same columns (names, logical types, nullability, defaults), keys,
@@ -30,20 +28,20 @@ pub struct SchemaComparison {
     pub tables: Vec<TableDifferences>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Presence {
     pub table: String,
     pub present_in: Vec<String>,
     pub missing_from: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct TableDifferences {
     pub table: String,
     pub differences: Vec<SchemaDifference>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SchemaDifference {
     MissingColumn {
@@ -246,80 +244,10 @@ fn table_differences(envs: &[&str], tables: &[&TableSchema]) -> Vec<SchemaDiffer
     out
 }
 
-/// A schema comparison across the fleet, with the environments that failed.
-#[derive(Debug, Clone, Serialize)]
-pub struct SchemaReport {
-    /// `None` when fewer than two environments could be described.
-    pub comparison: Option<SchemaComparison>,
-    pub errors: BTreeMap<String, DbError>,
-    pub total_time_ms: f64,
-}
-
-impl Fleet {
-    /// Describes `table` (or every table) on each environment concurrently and
-    /// compares the definitions; an environment that fails is reported apart.
-    pub async fn compare_schema(&self, environments: Option<&[String]>, table: Option<&str>) -> SchemaReport {
-        let started = Instant::now();
-        let names: Vec<String> = match environments {
-            Some(names) => names.iter().fold(Vec::new(), |mut unique, n| {
-                if !unique.contains(n) {
-                    unique.push(n.clone());
-                }
-                unique
-            }),
-            None => self
-                .environments()
-                .iter()
-                .filter(|env| env.config().enabled)
-                .map(|env| env.name().to_owned())
-                .collect(),
-        };
-        let described = futures::future::join_all(names.iter().map(|name| async move {
-            let env = self.environment(Some(name))?;
-            describe_all(&env, table).await
-        }))
-        .await;
-        let mut schemas = Vec::new();
-        let mut errors = BTreeMap::new();
-        for (name, outcome) in names.iter().zip(described) {
-            match outcome {
-                Ok(tables) => schemas.push((name.as_str(), tables)),
-                Err(err) => {
-                    errors.insert(name.clone(), err.in_env(name));
-                }
-            }
-        }
-        let comparison = (schemas.len() >= 2).then(|| compare_schemas(&schemas)).transpose().ok().flatten();
-        SchemaReport {
-            comparison,
-            errors,
-            total_time_ms: (started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0,
-        }
-    }
-}
-
-/// One table, or every table and view, described. A table asked for that an
-/// environment lacks is simply absent from its list, so the comparison
-/// reports it as missing there.
-async fn describe_all(env: &Environment, table: Option<&str>) -> Result<Vec<TableSchema>, DbError> {
-    let listed = env.list_tables(&TableFilter::default()).await?;
-    let mut described = Vec::new();
-    for info in listed {
-        if table.is_some_and(|t| !t.eq_ignore_ascii_case(&info.name)) {
-            continue;
-        }
-        if described.iter().any(|d: &TableSchema| d.name.eq_ignore_ascii_case(&info.name)) {
-            continue;
-        }
-        described.push(env.describe_table(&TableRef::new(info.schema.clone(), info.name.clone())).await?);
-    }
-    Ok(described)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::driver::{ColumnSchema, ForeignKeyInfo, IndexInfo, TableKind};
+    use crate::catalog::{ColumnSchema, ForeignKeyInfo, IndexInfo, TableKind};
 
     fn column(name: &str, native: &str, logical: LogicalType, nullable: bool) -> ColumnSchema {
         ColumnSchema {

@@ -11,8 +11,9 @@ use std::time::Instant;
 
 use futures::stream::{self, BoxStream, Stream, StreamExt};
 
+use super::{Environment, Fleet};
 use crate::error::DbError;
-use crate::fleet::{Environment, Fleet, duration_ms};
+use crate::result::duration_ms;
 use crate::stream::RowStream;
 use crate::value::{Column, Row, Value};
 
@@ -39,7 +40,7 @@ impl StreamEvent {
 }
 
 /// How one environment's stream ended.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct StreamEnd {
     pub row_count: u64,
     /// More rows existed beyond `max_rows`; they were not read.

@@ -1,0 +1,275 @@
+//! One environment: its configuration, its driver and pool, and every call
+//! made on it, each checked (read-only rules, statement size, row limit) and
+//! bounded by its timeout.
+
+use std::future::Future;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use secrecy::ExposeSecret;
+use tokio::sync::Notify;
+
+use super::health::{EnvState, Status};
+use crate::catalog::{DatabaseInfo, TableFilter, TableInfo, TableRef, TableSchema};
+use crate::config::EnvironmentConfig;
+use crate::driver::{DatabaseDriver, Pool, Query};
+use crate::error::{DbError, ErrorKind};
+use crate::readonly::{Classifier, ClassifyError};
+use crate::redact;
+use crate::result::{QueryRequest, QueryResult, duration_ms};
+use crate::stream::{Bounds, RowStream, collect_bounded};
+use crate::value::Value;
+
+/// What a time limit bounds, and so which setting sets it.
+#[derive(Clone, Copy)]
+pub(super) enum Limit {
+    /// A call on the engine (`query_timeout_secs`).
+    Query,
+    /// Opening a pool (`connect_timeout_secs`).
+    Connect,
+    /// A ping or a check on an open pool (`connect_timeout_secs`).
+    Ping,
+}
+
+/// Engines with a server-side statement timeout get the first chance to stop
+/// a query cleanly, which keeps the connection usable; the client-side limit
+/// waits this much longer, as the backstop.
+const CLIENT_TIMEOUT_GRACE: Duration = Duration::from_secs(1);
+
+/// One configured environment: its settings, its driver and its live state.
+pub struct Environment {
+    config: EnvironmentConfig,
+    driver: &'static dyn DatabaseDriver,
+    classifier: Classifier,
+    state: RwLock<EnvState>,
+    /// Signalled when a call finds the connected environment unreachable;
+    /// the environment's background task then probes until it answers.
+    pub(super) lost: Notify,
+}
+
+impl Environment {
+    pub(super) fn new(config: EnvironmentConfig, driver: &'static dyn DatabaseDriver) -> Self {
+        let status = if config.enabled { Status::Connecting } else { Status::Disabled };
+        let classifier =
+            Classifier::new(driver.sql_dialect(), driver.engine_rules(), &config.side_effect_functions);
+        Environment {
+            config,
+            driver,
+            classifier,
+            state: RwLock::new(EnvState::new(status)),
+            lost: Notify::new(),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    pub fn config(&self) -> &EnvironmentConfig {
+        &self.config
+    }
+
+    pub fn driver(&self) -> &'static dyn DatabaseDriver {
+        self.driver
+    }
+
+    pub fn status(&self) -> Status {
+        self.read_state().status
+    }
+
+    pub(super) fn read_state(&self) -> EnvState {
+        self.state.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    pub(super) fn update_state(&self, change: impl FnOnce(&mut EnvState)) {
+        change(&mut self.state.write().unwrap_or_else(|poisoned| poisoned.into_inner()));
+    }
+
+    /// The live pool, or why there is none. Fails fast: a call to an
+    /// environment that is down never waits for a connection attempt.
+    pub fn pool(&self) -> Result<Arc<dyn Pool>, DbError> {
+        if !self.config.enabled {
+            return Err(DbError::new(
+                ErrorKind::DisabledEnvironment,
+                "environment is disabled in the configuration",
+            )
+            .in_env(self.name()));
+        }
+        let state = self.read_state();
+        state.pool.ok_or_else(|| {
+            let reason = match &state.last_error {
+                Some(err) => format!("environment is not connected: {}", err.message),
+                None => "environment is still connecting".to_owned(),
+            };
+            DbError::connection(reason).in_env(self.name())
+        })
+    }
+
+    /// Tags an error with this environment and removes this environment's
+    /// secrets from its message, whatever the driver put there.
+    pub(super) fn scrub(&self, mut err: DbError) -> DbError {
+        let password = self.config.password.as_ref().map(|p| p.expose_secret());
+        err.message = redact::scrub(&err.message, password.as_slice());
+        err.in_env(self.name())
+    }
+
+    /// Bounds `work` by `limit`; running out of time is a `timeout` error that
+    /// names the setting to raise.
+    pub(super) async fn within<T>(
+        &self,
+        limit: Limit,
+        work: impl Future<Output = Result<T, DbError>>,
+    ) -> Result<T, DbError> {
+        let connect_timeout = self.config.pool.connect_timeout;
+        let (duration, grace, failure, setting) = match limit {
+            Limit::Query => {
+                (self.config.query_timeout, CLIENT_TIMEOUT_GRACE, "no answer", "query_timeout_secs")
+            }
+            Limit::Connect => (connect_timeout, Duration::ZERO, "could not connect", "connect_timeout_secs"),
+            Limit::Ping => (connect_timeout, Duration::ZERO, "no answer", "connect_timeout_secs"),
+        };
+        tokio::time::timeout(duration + grace, work).await.unwrap_or_else(|_| {
+            Err(DbError::new(
+                ErrorKind::Timeout,
+                format!("{failure} within {} s ({setting})", duration.as_secs_f64()),
+            ))
+        })
+    }
+
+    /// Runs `work` under `limit`, scrubs its error, and keeps the health state
+    /// in step: a connection failure marks the environment unhealthy, any
+    /// answer from the engine marks it healthy again.
+    pub(super) async fn guarded<T>(
+        &self,
+        limit: Limit,
+        work: impl Future<Output = Result<T, DbError>>,
+    ) -> Result<T, DbError> {
+        match self.within(limit, work).await {
+            Ok(value) => {
+                self.mark_reachable();
+                Ok(value)
+            }
+            Err(err) => {
+                let err = self.scrub(err);
+                if matches!(err.kind, ErrorKind::Connection | ErrorKind::Auth) {
+                    self.record_failure(err.clone());
+                    self.lost.notify_one();
+                } else {
+                    self.mark_reachable();
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Runs one statement: read-only check, row limit, timeout.
+    pub async fn query(&self, request: &QueryRequest) -> Result<QueryResult, DbError> {
+        let max_rows = self.effective_max_rows(request.max_rows)?;
+        let returns_rows = self.check_statement(&request.sql)?;
+        let pool = self.pool()?;
+        let started = Instant::now();
+        let query = Query::new(request.sql.clone()).with_params(request.params.clone());
+        let bounds = Bounds { max_rows, max_bytes: self.config.max_result_bytes };
+        let (limited, affected_rows) = self
+            .guarded(Limit::Query, async {
+                if returns_rows {
+                    let stream = pool.query(&query.with_fetch_limit(max_rows.saturating_add(1))).await?;
+                    Ok((Some(collect_bounded(stream, bounds).await?), None))
+                } else {
+                    let outcome = pool.execute(&query).await?;
+                    Ok((None, Some(outcome.affected_rows)))
+                }
+            })
+            .await?;
+        let limited = limited.unwrap_or_default();
+        Ok(QueryResult {
+            environment: self.name().to_owned(),
+            row_count: limited.rows.len(),
+            columns: limited.columns,
+            rows: limited.rows,
+            truncated: limited.truncated,
+            truncated_by: limited.stopped_by,
+            values_cut: limited.values_cut,
+            max_rows,
+            max_result_bytes: bounds.max_bytes,
+            affected_rows,
+            more_result_sets: limited.more_results,
+            execution_time_ms: duration_ms(started.elapsed()),
+        })
+    }
+
+    /// Opens a row stream for a consumer that writes rows out as they arrive
+    /// (exports). The query timeout bounds opening the stream; the consumer
+    /// decides how much it pulls.
+    pub async fn stream(&self, sql: &str, params: Vec<Value>) -> Result<RowStream, DbError> {
+        if !self.check_statement(sql)? {
+            return Err(DbError::invalid_argument(
+                "the statement returns no rows; run it as a query instead",
+            )
+            .in_env(self.name()));
+        }
+        let pool = self.pool()?;
+        let query = Query::new(sql).with_params(params);
+        self.guarded(Limit::Query, pool.query(&query)).await
+    }
+
+    pub(super) fn effective_max_rows(&self, requested: Option<u64>) -> Result<u64, DbError> {
+        let cap = self.config.max_rows;
+        match requested {
+            Some(0) => Err(DbError::invalid_argument("max_rows must be at least 1").in_env(self.name())),
+            Some(n) => Ok(n.min(cap)),
+            None => Ok(cap),
+        }
+    }
+
+    /// Refuses what a read-only environment must not run, and statements
+    /// longer than `max_statement_bytes`; tells whether the statement returns
+    /// rows.
+    fn check_statement(&self, sql: &str) -> Result<bool, DbError> {
+        if sql.len() > self.config.max_statement_bytes {
+            return Err(DbError::invalid_argument(format!(
+                "the statement is {} bytes long, more than max_statement_bytes ({})",
+                sql.len(),
+                self.config.max_statement_bytes
+            ))
+            .in_env(self.name()));
+        }
+        match self.classifier.classify(sql) {
+            Ok(class) if self.config.read_only && !class.read_only => Err(DbError::new(
+                ErrorKind::ReadOnly,
+                format!(
+                    "environment is read-only: {}",
+                    class.write_reason.unwrap_or_else(|| "statement may write".into())
+                ),
+            )
+            .in_env(self.name())),
+            Ok(class) => Ok(class.returns_rows),
+            Err(ClassifyError::Parse(reason)) if self.config.read_only => Err(DbError::new(
+                ErrorKind::ReadOnly,
+                format!(
+                    "environment is read-only and the statement could not be verified as read-only ({reason})"
+                ),
+            )
+            .in_env(self.name())),
+            // A writable environment lets the engine judge what the parser
+            // does not understand; it is sent as a query so any rows come back.
+            Err(ClassifyError::Parse(_)) => Ok(true),
+            Err(err) => Err(DbError::invalid_argument(err.to_string()).in_env(self.name())),
+        }
+    }
+
+    pub async fn list_databases(&self) -> Result<Vec<DatabaseInfo>, DbError> {
+        let pool = self.pool()?;
+        self.guarded(Limit::Query, pool.list_databases()).await
+    }
+
+    pub async fn list_tables(&self, filter: &TableFilter) -> Result<Vec<TableInfo>, DbError> {
+        let pool = self.pool()?;
+        self.guarded(Limit::Query, pool.list_tables(filter)).await
+    }
+
+    pub async fn describe_table(&self, table: &TableRef) -> Result<TableSchema, DbError> {
+        let pool = self.pool()?;
+        self.guarded(Limit::Query, pool.describe_table(table)).await
+    }
+}

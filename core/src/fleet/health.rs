@@ -1,0 +1,329 @@
+//! The health of each environment: its connection state, start-up and
+//! recovery, and the reports `list_environments`, `health_check` and
+//! `test_connection` give.
+//!
+//! Start-up never fails because an environment is down: each enabled
+//! environment connects concurrently, bounded by its connect timeout; one that
+//! fails stays listed as `unhealthy` with its error and is retried in the
+//! background with capped exponential backoff and jitter until it connects.
+//! An environment that was connected and then loses its server is marked
+//! `unhealthy` by the call that found out, and probed the same way until it
+//! answers again, so its status recovers without anyone calling it.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use backon::{ExponentialBuilder, Retryable};
+use serde::Serialize;
+
+use super::StartOptions;
+use super::environment::{Environment, Limit};
+use crate::driver::{Pool, PoolStats};
+use crate::error::{DbError, ErrorKind};
+use crate::result::duration_ms;
+
+/// The connection state of one environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Healthy,
+    Unhealthy,
+    Disabled,
+    Connecting,
+}
+
+/// A snapshot of one environment, as `list_environments` and `health_check` report it.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct EnvironmentStatus {
+    pub name: String,
+    pub driver: String,
+    pub description: Option<String>,
+    pub default: bool,
+    pub enabled: bool,
+    pub read_only: bool,
+    pub status: Status,
+    /// Where the environment points, without secrets.
+    pub target: String,
+    pub latency_ms: Option<f64>,
+    pub server_version: Option<String>,
+    pub last_error: Option<DbError>,
+    pub consecutive_failures: u32,
+    pub pool: Option<PoolStats>,
+    /// On a read-only environment: what its login may do beyond reading.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// What a fresh connection attempt found (`test_connection`).
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct ConnectionReport {
+    pub environment: String,
+    pub driver: String,
+    /// Host, port and database (or file), without secrets.
+    pub target: String,
+    pub ok: bool,
+    pub connect_time_ms: f64,
+    pub server_version: Option<String>,
+    pub error: Option<DbError>,
+    /// On failure: `dns`, `refused`, `timeout`, `auth`, `tls`, `database`, or
+    /// `other`.
+    pub failure_class: Option<&'static str>,
+}
+
+/// Sorts a connection failure into the classes an operator acts on.
+fn failure_class(err: &DbError) -> &'static str {
+    let message = err.message.to_lowercase();
+    match err.kind {
+        ErrorKind::Auth => "auth",
+        ErrorKind::Timeout => "timeout",
+        _ if ["failed to lookup", "name or service not known", "no such host", "nodename nor servname"]
+            .iter()
+            .any(|m| message.contains(m)) =>
+        {
+            "dns"
+        }
+        _ if message.contains("connection refused") => "refused",
+        _ if message.contains("tls") || message.contains("certificate") => "tls",
+        _ if message.contains("database") => "database",
+        _ => "other",
+    }
+}
+
+/// The live state of one environment.
+#[derive(Clone)]
+pub(super) struct EnvState {
+    pub(super) status: Status,
+    pub(super) pool: Option<Arc<dyn Pool>>,
+    pub(super) last_error: Option<DbError>,
+    pub(super) latency: Option<Duration>,
+    pub(super) server_version: Option<String>,
+    pub(super) consecutive_failures: u32,
+    pub(super) warnings: Vec<String>,
+}
+
+impl EnvState {
+    pub(super) fn new(status: Status) -> Self {
+        EnvState {
+            status,
+            pool: None,
+            last_error: None,
+            latency: None,
+            server_version: None,
+            consecutive_failures: 0,
+            warnings: Vec::new(),
+        }
+    }
+}
+
+impl Environment {
+    pub(super) fn snapshot(&self, is_default: bool) -> EnvironmentStatus {
+        let state = self.read_state();
+        let config = self.config();
+        EnvironmentStatus {
+            name: config.name.clone(),
+            driver: config.driver.clone(),
+            description: config.description.clone(),
+            default: is_default,
+            enabled: config.enabled,
+            read_only: config.read_only,
+            status: state.status,
+            target: self.driver().target(config),
+            latency_ms: state.latency.map(duration_ms),
+            server_version: state.server_version,
+            last_error: state.last_error,
+            consecutive_failures: state.consecutive_failures,
+            pool: state.pool.as_ref().map(|pool| pool.stats()),
+            warnings: state.warnings,
+        }
+    }
+
+    /// Any answer from the engine: a connected environment is healthy.
+    pub(super) fn mark_reachable(&self) {
+        self.update_state(|state| {
+            if state.pool.is_some() {
+                state.status = Status::Healthy;
+                state.consecutive_failures = 0;
+            }
+        });
+    }
+
+    pub(super) fn record_failure(&self, err: DbError) {
+        self.update_state(|state| {
+            state.status = Status::Unhealthy;
+            state.last_error = Some(err);
+            state.consecutive_failures += 1;
+        });
+    }
+
+    /// One connection attempt: open the pool and ping it, both bounded by the
+    /// connect timeout.
+    pub(super) async fn connect_once(&self) -> Result<(), DbError> {
+        let started = Instant::now();
+        let attempt = async {
+            let pool = self.driver().connect(self.config()).await?;
+            let info = pool.ping().await?;
+            Ok::<_, DbError>((pool, info))
+        };
+        match self.within(Limit::Connect, attempt).await {
+            Ok((pool, info)) => {
+                let latency = started.elapsed();
+                let warnings = self.login_warnings(pool.as_ref()).await;
+                let mut old_pool = None;
+                self.update_state(|state| {
+                    state.status = Status::Healthy;
+                    state.last_error = None;
+                    state.consecutive_failures = 0;
+                    state.latency = Some(latency);
+                    state.server_version = Some(info.version);
+                    state.warnings = warnings;
+                    old_pool = state.pool.replace(pool);
+                });
+                if let Some(old) = old_pool {
+                    old.close().await;
+                }
+                tracing::info!(environment = %self.name(), "connected");
+                Ok(())
+            }
+            Err(err) => {
+                let err = self.scrub(err);
+                self.record_failure(err.clone());
+                Err(err)
+            }
+        }
+    }
+
+    /// On a read-only environment, what its login may do beyond reading.
+    async fn login_warnings(&self, pool: &dyn Pool) -> Vec<String> {
+        if !self.config().read_only {
+            return Vec::new();
+        }
+        let warnings = match self.within(Limit::Ping, pool.write_rights()).await {
+            Ok(rights) => rights,
+            Err(err) => {
+                vec![format!("could not check what the login may write: {}", self.scrub(err).message)]
+            }
+        };
+        for warning in &warnings {
+            tracing::warn!(environment = %self.name(), "read-only environment: {warning}");
+        }
+        warnings
+    }
+
+    /// One recovery attempt: ping the live pool (its driver replaces broken
+    /// connections), or open one when there is none. Unlike a call, a failed
+    /// probe does not signal `lost` again.
+    async fn probe(&self) -> Result<(), DbError> {
+        let Some(pool) = self.read_state().pool else { return self.connect_once().await };
+        let started = Instant::now();
+        match self.within(Limit::Ping, pool.ping()).await.map_err(|err| self.scrub(err)) {
+            Ok(info) => {
+                self.record_ping(started.elapsed(), info.version);
+                Ok(())
+            }
+            Err(err) => {
+                self.record_failure(err.clone());
+                Err(err)
+            }
+        }
+    }
+
+    /// The live pool answered a ping: the environment is healthy.
+    fn record_ping(&self, latency: Duration, version: String) {
+        self.update_state(|state| {
+            state.status = Status::Healthy;
+            state.last_error = None;
+            state.consecutive_failures = 0;
+            state.latency = Some(latency);
+            state.server_version = Some(version);
+        });
+    }
+
+    /// Pings the live pool and records the latency; an environment without a
+    /// pool reports its last state.
+    pub(super) async fn check(&self) {
+        let Ok(pool) = self.pool() else { return };
+        let started = Instant::now();
+        if let Ok(info) = self.guarded(Limit::Ping, pool.ping()).await {
+            self.record_ping(started.elapsed(), info.version);
+        }
+    }
+
+    /// Opens a fresh connection (not from the pool), pings it and closes it.
+    pub async fn test_connection(&self) -> ConnectionReport {
+        let started = Instant::now();
+        let attempt = async {
+            let pool = self.driver().connect(self.config()).await?;
+            let info = pool.ping().await;
+            pool.close().await;
+            info
+        };
+        let outcome = self.within(Limit::Connect, attempt).await.map_err(|err| self.scrub(err));
+        let connect_time_ms = duration_ms(started.elapsed());
+        let (server_version, error) = match outcome {
+            Ok(info) => (Some(info.version), None),
+            Err(err) => (None, Some(err)),
+        };
+        ConnectionReport {
+            environment: self.name().to_owned(),
+            driver: self.config().driver.clone(),
+            target: self.driver().target(self.config()),
+            ok: error.is_none(),
+            connect_time_ms,
+            server_version,
+            failure_class: error.as_ref().map(failure_class),
+            error,
+        }
+    }
+}
+
+/// Connects `env` for the first time, then keeps it connected: after a
+/// failed start, and whenever a call finds its server lost, it is probed with
+/// backoff until it answers.
+pub(super) async fn keep_connected(env: Arc<Environment>, options: StartOptions, started: impl FnOnce()) {
+    let first = env.connect_once().await;
+    started();
+    if let Err(err) = &first {
+        tracing::warn!(environment = %env.name(), error = %err, "could not connect");
+    }
+    if !options.reconnect {
+        return;
+    }
+    if first.is_err() {
+        reconnect(&env, options).await;
+    }
+    loop {
+        env.lost.notified().await;
+        // A signal left over from calls that failed while the last recovery
+        // ran: nothing is lost any more.
+        if env.status() == Status::Healthy {
+            continue;
+        }
+        tracing::warn!(environment = %env.name(), "lost its server; probing until it answers");
+        reconnect(&env, options).await;
+    }
+}
+
+/// Retries after a failed attempt, first after `min_retry_delay`: retrying at
+/// once would only repeat the failure just reported.
+async fn reconnect(env: &Environment, options: StartOptions) {
+    tokio::time::sleep(options.min_retry_delay).await;
+    let backoff = ExponentialBuilder::default()
+        .with_min_delay(options.min_retry_delay)
+        .with_max_delay(options.max_retry_delay)
+        .with_jitter()
+        .without_max_times();
+    let outcome = (|| env.probe())
+        .retry(backoff)
+        .notify(|err, delay| {
+            tracing::warn!(
+                environment = %env.name(),
+                error = %err,
+                retry_in_ms = delay.as_millis() as u64,
+                "still cannot connect"
+            );
+        })
+        .await;
+    if outcome.is_ok() {
+        tracing::info!(environment = %env.name(), "reconnected");
+    }
+}

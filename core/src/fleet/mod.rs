@@ -1,0 +1,191 @@
+//! The fleet: every configured environment, and work across several of them.
+//!
+//! - [`environment`]: one environment, and every call made on it (checked
+//!   against its read-only rules and limits, bounded by its timeouts).
+//! - [`health`]: its connection state, start-up, recovery with backoff, and
+//!   the status reports.
+//! - [`fanout`]: one piece of work on many environments at once — queries,
+//!   listings, schema comparison — each environment under its own limits, one
+//!   failing environment never failing the others.
+//! - [`stream`]: one statement streamed from many environments at once, in
+//!   bounded memory.
+//!
+//! What the fan-out returns is compared by the pure functions of
+//! [`crate::compare`].
+
+mod environment;
+mod fanout;
+mod health;
+mod stream;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::AbortHandle;
+
+pub use environment::Environment;
+pub use fanout::{Answered, PerEnvironment, SchemaReport};
+pub use health::{ConnectionReport, EnvironmentStatus, Status};
+pub use stream::{StreamEnd, StreamEvent};
+
+use crate::config::Config;
+use crate::error::{DbError, ErrorKind};
+use crate::registry;
+
+/// How the fleet starts.
+#[derive(Debug, Clone, Copy)]
+pub struct StartOptions {
+    /// Retry environments that fail to connect, in the background, until they
+    /// connect. Off for one-shot commands such as `dbfleet check`.
+    pub reconnect: bool,
+    /// First and longest delay between reconnection attempts.
+    pub min_retry_delay: Duration,
+    pub max_retry_delay: Duration,
+}
+
+impl Default for StartOptions {
+    fn default() -> Self {
+        StartOptions {
+            reconnect: true,
+            min_retry_delay: Duration::from_millis(500),
+            max_retry_delay: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Every configured environment, by name.
+pub struct Fleet {
+    environments: Vec<Arc<Environment>>,
+    default_environment: Option<String>,
+    /// How many enabled environments have not finished their first attempt.
+    pending: watch::Receiver<usize>,
+    tasks: Mutex<Vec<AbortHandle>>,
+}
+
+impl Fleet {
+    /// Builds the fleet and starts connecting every enabled environment in the
+    /// background. Returns at once; see [`Fleet::wait_ready`].
+    ///
+    /// The configuration must have been validated (every driver exists).
+    pub fn start(config: &Config, options: StartOptions) -> Result<Arc<Fleet>, DbError> {
+        let mut environments = Vec::with_capacity(config.environments.len());
+        for env in &config.environments {
+            let driver = registry::find_driver(&env.driver).ok_or_else(|| {
+                DbError::internal(format!(
+                    "no driver named '{}' is linked into this binary (available: {})",
+                    env.driver,
+                    registry::driver_names().join(", ")
+                ))
+                .in_env(&env.name)
+            })?;
+            environments.push(Arc::new(Environment::new(env.clone(), driver)));
+        }
+        let enabled: Vec<_> = environments.iter().filter(|env| env.config().enabled).cloned().collect();
+        let (pending_tx, pending) = watch::channel(enabled.len());
+        let pending_tx = Arc::new(pending_tx);
+        let tasks = enabled
+            .into_iter()
+            .map(|env| {
+                let pending_tx = pending_tx.clone();
+                let started = move || pending_tx.send_modify(|n| *n -= 1);
+                tokio::spawn(health::keep_connected(env, options, started)).abort_handle()
+            })
+            .collect();
+        Ok(Arc::new(Fleet {
+            environments,
+            default_environment: config.default_environment.clone(),
+            pending,
+            tasks: Mutex::new(tasks),
+        }))
+    }
+
+    /// Waits until every enabled environment has finished its first
+    /// connection attempt, whatever its outcome.
+    pub async fn wait_ready(&self) {
+        let mut pending = self.pending.clone();
+        // The sender lives as long as the start-up tasks; if they are gone,
+        // start-up is over either way.
+        let _ = pending.wait_for(|n| *n == 0).await;
+    }
+
+    pub fn is_ready(&self) -> bool {
+        *self.pending.borrow() == 0
+    }
+
+    pub fn default_environment(&self) -> Option<&str> {
+        self.default_environment.as_deref()
+    }
+
+    pub fn environments(&self) -> &[Arc<Environment>] {
+        &self.environments
+    }
+
+    /// The named environment, or the default one when no name is given.
+    pub fn environment(&self, name: Option<&str>) -> Result<Arc<Environment>, DbError> {
+        let name = match name.or(self.default_environment.as_deref()) {
+            Some(name) => name,
+            None => {
+                return Err(DbError::invalid_argument(format!(
+                    "no environment named and no default_environment configured; choose one of: {}",
+                    self.names().join(", ")
+                )));
+            }
+        };
+        self.environments.iter().find(|env| env.name() == name).cloned().ok_or_else(|| {
+            DbError::new(
+                ErrorKind::UnknownEnvironment,
+                format!("no environment named '{name}'; configured: {}", self.names().join(", ")),
+            )
+            .in_env(name)
+        })
+    }
+
+    fn names(&self) -> Vec<&str> {
+        self.environments.iter().map(|env| env.name()).collect()
+    }
+
+    /// The last known state of every environment, enabled or not, in
+    /// configuration order. Does not touch the network.
+    pub fn statuses(&self) -> Vec<EnvironmentStatus> {
+        self.environments.iter().map(|env| env.snapshot(self.is_default(env))).collect()
+    }
+
+    /// Pings the named environment (or all, concurrently) and reports its state.
+    pub async fn health_check(&self, name: Option<&str>) -> Result<Vec<EnvironmentStatus>, DbError> {
+        let targets = match name {
+            Some(name) => vec![self.environment(Some(name))?],
+            None => self.environments.clone(),
+        };
+        futures::future::join_all(targets.iter().map(|env| env.check())).await;
+        Ok(targets.iter().map(|env| env.snapshot(self.is_default(env))).collect())
+    }
+
+    fn is_default(&self, env: &Environment) -> bool {
+        self.default_environment.as_deref() == Some(env.name())
+    }
+
+    /// Stops reconnection attempts and closes every pool.
+    pub async fn shutdown(&self) {
+        for task in self.tasks.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).drain(..) {
+            task.abort();
+        }
+        for env in &self.environments {
+            let pool = env.read_state().pool;
+            if let Some(pool) = pool {
+                pool.close().await;
+            }
+        }
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        for task in self.tasks.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner()).drain(..) {
+            task.abort();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,125 @@
+//! One typed response per operation. The MCP tools return them as structured
+//! content (their schemas are the tools' output schemas) and the CLI prints
+//! the same documents with `-f json`, or renders them as tables: the two
+//! front-ends cannot drift apart.
+//!
+//! `compare_schema` answers with core's [`SchemaReport`] and `test_connection`
+//! with its [`ConnectionReport`], as they are.
+//!
+//! [`SchemaReport`]: dbfleet_core::fleet::SchemaReport
+//! [`ConnectionReport`]: dbfleet_core::fleet::ConnectionReport
+
+use std::collections::BTreeMap;
+
+use dbfleet_core::compare::Comparison;
+use dbfleet_core::fleet::{EnvironmentStatus, PerEnvironment};
+use dbfleet_core::result::Summary;
+use dbfleet_core::{Bound, DbError, MultiResult, QueryResult, TableSchema};
+use schemars::JsonSchema;
+use serde::Serialize;
+
+/// `list_environments`, `health_check`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct EnvironmentList {
+    pub environments: Vec<EnvironmentStatus>,
+}
+
+/// `execute_query`, `execute_query_env`, `dbfleet query -f json`: the
+/// result, with a hint when a bound cut it.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct QueryAnswer {
+    #[serde(flatten)]
+    pub result: QueryResult,
+    /// What was left out of the result and how to get it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl QueryAnswer {
+    pub fn new(result: QueryResult) -> Self {
+        let mut notes = Vec::new();
+        match result.truncated_by {
+            Some(Bound::MaxRows) => notes.push(format!(
+                "Only the first {} rows are shown (max_rows). Narrow the query with WHERE, aggregate it, \
+                 or add ORDER BY … LIMIT to get the rows that matter.",
+                result.max_rows
+            )),
+            Some(Bound::MaxResultBytes) => notes.push(format!(
+                "Only the first {} rows are shown: the next would pass the environment's max_result_bytes \
+                 ({} bytes). Select fewer or shorter columns, or fewer rows.",
+                result.row_count, result.max_result_bytes
+            )),
+            None => {}
+        }
+        if result.values_cut > 0 {
+            notes.push(format!(
+                "{} value(s) of the row were cut to fit max_result_bytes ({} bytes): select a part of them \
+                 (substring, length) instead.",
+                result.values_cut, result.max_result_bytes
+            ));
+        }
+        if result.more_result_sets {
+            notes.push(
+                "The statement returned more than one result set; only the first is shown. Run the \
+                 statements one at a time to see the others."
+                    .to_owned(),
+            );
+        }
+        let note = (!notes.is_empty()).then(|| notes.join(" "));
+        QueryAnswer { result, note }
+    }
+}
+
+/// `execute_query_multi_env`, `dbfleet query -e A -e B -f json`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct MultiQueryAnswer {
+    pub results: BTreeMap<String, QueryResult>,
+    pub errors: BTreeMap<String, DbError>,
+    pub summary: Summary,
+    /// How the results differ; absent when not asked for or fewer than two
+    /// environments answered.
+    pub comparison: Option<Comparison>,
+}
+
+impl MultiQueryAnswer {
+    pub fn new(outcome: MultiResult, comparison: Option<Comparison>) -> Self {
+        let MultiResult { results, errors, summary } = outcome;
+        MultiQueryAnswer { results, errors, summary, comparison }
+    }
+}
+
+/// `list_databases`, `list_tables`, `dbfleet databases|tables -f json`: one
+/// environment's list, or every environment's with the failures apart.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Listing<T> {
+    One { environment: String, result: T },
+    Several(PerEnvironment<T>),
+}
+
+impl<T> Listing<T> {
+    /// The document for `names`: a single environment that answered is shown
+    /// alone, anything else environment by environment.
+    pub fn new(names: &[String], several: bool, mut answer: PerEnvironment<T>) -> Self {
+        if let [name] = names
+            && !several
+            && let Some(result) = answer.results.remove(name)
+        {
+            return Listing::One { environment: name.clone(), result };
+        }
+        Listing::Several(answer)
+    }
+}
+
+/// `describe_table`, `dbfleet describe -f json`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct TableDescription {
+    pub environment: String,
+    pub table: TableSchema,
+}
+
+/// What a tool that failed returns, with `isError` set.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ToolError {
+    pub error: DbError,
+}
