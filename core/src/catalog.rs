@@ -2,11 +2,16 @@
 //! columns, keys and indexes; and the filters and references callers use to
 //! ask for them.
 
+// Drivers outside this workspace build and match these types: a field or
+// variant added later must not break them.
+#![warn(clippy::exhaustive_structs, clippy::exhaustive_enums)]
+
 use serde::Serialize;
 
 use crate::value::LogicalType;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct DatabaseInfo {
     pub name: String,
     /// `database`, `schema` or `attached` (SQLite).
@@ -28,6 +33,7 @@ impl DatabaseInfo {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TableFilter {
     pub schema: Option<String>,
     /// SQL `LIKE` pattern on the table name (`%` any run, `_` one character),
@@ -77,12 +83,23 @@ fn like_match(pattern: &str, text: &str) -> bool {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum TableKind {
     Table,
     View,
 }
 
+impl TableKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TableKind::Table => "table",
+            TableKind::View => "view",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct TableInfo {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schema: Option<String>,
@@ -97,6 +114,7 @@ impl TableInfo {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TableRef {
     pub schema: Option<String>,
     pub name: String,
@@ -109,6 +127,7 @@ impl TableRef {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct TableSchema {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schema: Option<String>,
@@ -122,7 +141,12 @@ pub struct TableSchema {
 
 impl TableSchema {
     /// A table without keys or indexes; add them with the `with_` methods.
-    pub fn new(schema: Option<String>, name: impl Into<String>, kind: TableKind, columns: Vec<ColumnSchema>) -> Self {
+    pub fn new(
+        schema: Option<String>,
+        name: impl Into<String>,
+        kind: TableKind,
+        columns: Vec<ColumnSchema>,
+    ) -> Self {
         TableSchema {
             schema,
             name: name.into(),
@@ -151,6 +175,7 @@ impl TableSchema {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct ColumnSchema {
     pub name: String,
     #[serde(rename = "type")]
@@ -168,7 +193,13 @@ impl ColumnSchema {
         logical_type: LogicalType,
         nullable: bool,
     ) -> Self {
-        ColumnSchema { name: name.into(), native_type: native_type.into(), logical_type, nullable, default: None }
+        ColumnSchema {
+            name: name.into(),
+            native_type: native_type.into(),
+            logical_type,
+            nullable,
+            default: None,
+        }
     }
 
     /// The default expression, as the engine writes it.
@@ -179,6 +210,7 @@ impl ColumnSchema {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct IndexInfo {
     pub name: String,
     pub columns: Vec<String>,
@@ -192,6 +224,7 @@ impl IndexInfo {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct ForeignKeyInfo {
     pub name: Option<String>,
     pub columns: Vec<String>,

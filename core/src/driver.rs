@@ -1,5 +1,9 @@
 //! The driver contract: what every engine implements.
 
+// Drivers outside this workspace build and match these types: a field or
+// variant added later must not break them.
+#![warn(clippy::exhaustive_structs, clippy::exhaustive_enums)]
+
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -75,6 +79,7 @@ pub trait Pool: Send + Sync {
 
 /// A statement with its positional parameters.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Query {
     pub sql: String,
     pub params: Vec<Value>,
@@ -108,6 +113,7 @@ impl Query {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct ExecOutcome {
     pub affected_rows: u64,
 }
@@ -119,6 +125,7 @@ impl ExecOutcome {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct ServerInfo {
     /// The engine's version string, e.g. `"SQLite 3.46.0"`.
     pub version: String,
@@ -131,6 +138,7 @@ impl ServerInfo {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct PoolStats {
     pub size: u32,
     pub idle: u32,

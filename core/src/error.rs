@@ -2,11 +2,16 @@
 //! happened in; none may carry a password or a secret-bearing URL (drivers
 //! redact, and [`crate::fleet`] scrubs known secrets once more).
 
+// Drivers outside this workspace build and match these types: a field or
+// variant added later must not break them.
+#![warn(clippy::exhaustive_structs, clippy::exhaustive_enums)]
+
 use serde::Serialize;
 
 /// The error kinds of the tool contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ErrorKind {
     InvalidArgument,
     UnknownEnvironment,
@@ -44,6 +49,7 @@ impl std::fmt::Display for ErrorKind {
 /// An error from a driver or from the routing around it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error, schemars::JsonSchema)]
 #[error("{}", self.render())]
+#[non_exhaustive]
 pub struct DbError {
     pub kind: ErrorKind,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -50,6 +50,7 @@ pub enum ClassifyError {
 /// What the read-only check must know about an engine beyond its grammar.
 /// Each driver states its own (see `DatabaseDriver::engine_rules`).
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct EngineRules {
     /// Functions whose call changes something (data, sequences, session
     /// settings, locks, files, other sessions) or runs SQL text the
@@ -112,6 +113,7 @@ impl Default for EngineRules {
 /// Which `PRAGMA`s only report (see [`EngineRules::pragmas`]); any other is
 /// taken as one that may change the database.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct PragmaRules {
     /// Pragmas that only report, whatever argument they are given.
     pub introspection: &'static [&'static str],

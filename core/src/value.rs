@@ -3,6 +3,10 @@
 //! Drivers convert engine values into [`Value`] so that results from different
 //! engines can be printed, compared and exported the same way.
 
+// Drivers outside this workspace build and match these types: a field or
+// variant added later must not break them.
+#![warn(clippy::exhaustive_structs, clippy::exhaustive_enums)]
+
 use base64::Engine as _;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use serde::{Serialize, Serializer};
@@ -22,6 +26,7 @@ use serde::{Serialize, Serializer};
     schemars::JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum LogicalType {
     Null,
     Bool,
@@ -70,6 +75,7 @@ impl std::fmt::Display for LogicalType {
 
 /// One value of a result row.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Value {
     Null,
     Bool(bool),
@@ -272,6 +278,7 @@ pub type Row = Vec<Value>;
 
 /// A result column: its name, the engine's own type name and the logical type.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct Column {
     pub name: String,
     #[serde(rename = "type")]

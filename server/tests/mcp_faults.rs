@@ -52,7 +52,7 @@ impl Pool for PanickingPool {
         Ok(RowStream::empty(Vec::new()))
     }
     async fn execute(&self, _: &Query) -> Result<ExecOutcome, DbError> {
-        Ok(ExecOutcome { affected_rows: 0 })
+        Ok(ExecOutcome::new(0))
     }
     async fn list_databases(&self) -> Result<Vec<DatabaseInfo>, DbError> {
         Ok(Vec::new())
@@ -64,7 +64,7 @@ impl Pool for PanickingPool {
         Err(DbError::query("no tables here"))
     }
     async fn ping(&self) -> Result<ServerInfo, DbError> {
-        Ok(ServerInfo { version: "0".into() })
+        Ok(ServerInfo::new("0"))
     }
     fn stats(&self) -> PoolStats {
         PoolStats::default()

@@ -561,7 +561,7 @@ async fn catalogs_agree_on_the_fixture(engine: Engine) {
         ],
         "{engine:?}"
     );
-    let filtered = ro.list_tables(&TableFilter { schema: None, pattern: Some("ord%".into()) }).await.unwrap();
+    let filtered = ro.list_tables(&TableFilter::new(None, Some("ord%".into()))).await.unwrap();
     assert_eq!(filtered.len(), 2, "{engine:?}: {filtered:?}");
 
     let orders = ro.describe_table(&TableRef::new(None, "orders")).await.unwrap();

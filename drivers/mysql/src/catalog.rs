@@ -2,7 +2,7 @@
 //! system schemas (`information_schema`, `performance_schema`, `mysql`,
 //! `sys`) are left out of the listings.
 
-use dbfleet_core::{
+use dbfleet_core::driver_api::{
     ColumnSchema, DatabaseInfo, DbError, ForeignKeyInfo, IndexInfo, TableFilter, TableInfo, TableKind,
     TableRef, TableSchema,
 };
@@ -19,10 +19,7 @@ pub async fn list_databases(conn: &mut MySqlConnection) -> Result<Vec<DatabaseIn
     .fetch_all(&mut *conn)
     .await
     .map_err(from_sqlx)?;
-    Ok(names
-        .into_iter()
-        .map(|(name,)| DatabaseInfo { name, kind: "database".into(), location: None })
-        .collect())
+    Ok(names.into_iter().map(|(name,)| DatabaseInfo::new(name, "database")).collect())
 }
 
 /// Tables and views of the schema asked for, else of the connected database,
@@ -47,10 +44,12 @@ pub async fn list_tables(
     .map_err(from_sqlx)?;
     Ok(rows
         .into_iter()
-        .map(|(schema, name, kind)| TableInfo {
-            schema: Some(schema),
-            name,
-            kind: if kind == "VIEW" { TableKind::View } else { TableKind::Table },
+        .map(|(schema, name, kind)| {
+            TableInfo::new(
+                Some(schema),
+                name,
+                if kind == "VIEW" { TableKind::View } else { TableKind::Table },
+            )
         })
         .filter(|table| filter.matches(table))
         .collect())
@@ -86,13 +85,11 @@ pub async fn describe_table(conn: &mut MySqlConnection, table: &TableRef) -> Res
     .map_err(from_sqlx)?;
     let columns = columns
         .into_iter()
-        .map(|(name, column_type, nullable, default)| ColumnSchema {
-            logical_type: logical_type_of_column(&column_type),
-            name,
-            native_type: column_type,
-            nullable: nullable == "YES",
-            // MariaDB reports "no default" of a nullable column as the text NULL.
-            default: default.filter(|d| d != "NULL"),
+        .map(|(name, column_type, nullable, default)| {
+            let logical_type = logical_type_of_column(&column_type);
+            ColumnSchema::new(name, column_type, logical_type, nullable == "YES")
+                // MariaDB reports "no default" of a nullable column as the text NULL.
+                .with_default(default.filter(|d| d != "NULL"))
         })
         .collect();
 
@@ -114,7 +111,7 @@ pub async fn describe_table(conn: &mut MySqlConnection, table: &TableRef) -> Res
         } else if let Some(last) = indexes.last_mut().filter(|i| i.name == index) {
             last.columns.push(column);
         } else {
-            indexes.push(IndexInfo { name: index, columns: vec![column], unique: non_unique == 0 });
+            indexes.push(IndexInfo::new(index, vec![column], non_unique == 0));
         }
     }
 
@@ -137,25 +134,18 @@ pub async fn describe_table(conn: &mut MySqlConnection, table: &TableRef) -> Res
                 key.columns.push(column);
                 key.referenced_columns.push(referenced_column);
             }
-            None => foreign_keys.push(ForeignKeyInfo {
-                name: Some(name),
-                columns: vec![column],
-                referenced_schema: Some(referenced_schema),
-                referenced_table,
-                referenced_columns: vec![referenced_column],
-            }),
+            None => foreign_keys.push(
+                ForeignKeyInfo::new(Some(name), vec![column], referenced_table, vec![referenced_column])
+                    .with_referenced_schema(Some(referenced_schema)),
+            ),
         }
     }
 
-    Ok(TableSchema {
-        schema: Some(schema),
-        name: table.name.clone(),
-        kind: if kind == "VIEW" { TableKind::View } else { TableKind::Table },
-        columns,
-        primary_key,
-        indexes,
-        foreign_keys,
-    })
+    let kind = if kind == "VIEW" { TableKind::View } else { TableKind::Table };
+    Ok(TableSchema::new(Some(schema), table.name.clone(), kind, columns)
+        .with_primary_key(primary_key)
+        .with_indexes(indexes)
+        .with_foreign_keys(foreign_keys))
 }
 
 /// Rights beyond reading, as `SHOW GRANTS` lists them.

@@ -1,7 +1,7 @@
 //! MySQL/MariaDB errors in the kinds of the tool contract, keeping the
 //! server's message and error number.
 
-use dbfleet_core::{DbError, ErrorKind};
+use dbfleet_core::driver_api::{DbError, ErrorKind};
 use sqlx::mysql::MySqlDatabaseError;
 
 pub fn from_sqlx(err: sqlx::Error) -> DbError {

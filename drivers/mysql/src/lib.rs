@@ -10,9 +10,9 @@ mod types;
 
 use std::sync::Arc;
 
-use dbfleet_core::{
+use dbfleet_core::driver_api::{
     ConfigProblem, DatabaseDriver, DbError, DriverRegistration, DriverSettings, EngineRules,
-    EnvironmentConfig, Pool, async_trait, inventory, sqlparser,
+    EnvironmentConfig, Pool, async_trait, dialect, inventory,
 };
 
 pub struct MySqlDriver;
@@ -41,8 +41,8 @@ impl DatabaseDriver for MySqlDriver {
         settings::validate(settings)
     }
 
-    fn sql_dialect(&self) -> Box<dyn sqlparser::dialect::Dialect + Send + Sync> {
-        Box::new(sqlparser::dialect::MySqlDialect {})
+    fn sql_dialect(&self) -> Box<dyn dialect::Dialect + Send + Sync> {
+        Box::new(dialect::MySqlDialect {})
     }
 
     fn engine_rules(&self) -> EngineRules {

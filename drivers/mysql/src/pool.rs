@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use dbfleet_core::{
+use dbfleet_core::driver_api::{
     Column, DatabaseInfo, DbError, EnvironmentConfig, ExecOutcome, LogicalType, Pool, PoolStats, Query, Row,
     RowStream, ServerInfo, TableFilter, TableInfo, TableRef, TableSchema, async_trait,
 };
@@ -247,7 +247,7 @@ impl Pool for MySqlFleetPool {
         let done = sqlx::query_with(AssertSqlSafe(q.sql.clone()), args).execute(&mut **call.get()).await;
         call.finish();
         let done = done.map_err(from_sqlx)?;
-        Ok(ExecOutcome { affected_rows: done.rows_affected() })
+        Ok(ExecOutcome::new(done.rows_affected()))
     }
 
     async fn list_databases(&self) -> Result<Vec<DatabaseInfo>, DbError> {
@@ -272,7 +272,7 @@ impl Pool for MySqlFleetPool {
             Some((number, _)) => format!("MariaDB {number} ({version})"),
             None => format!("MySQL {version}"),
         };
-        Ok(ServerInfo { version })
+        Ok(ServerInfo::new(version))
     }
 
     async fn write_rights(&self) -> Result<Vec<String>, DbError> {

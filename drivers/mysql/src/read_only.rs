@@ -1,13 +1,9 @@
 //! What MySQL's and MariaDB's read-only check must know beyond their grammar.
 
-use dbfleet_core::EngineRules;
+use dbfleet_core::driver_api::EngineRules;
 
-pub const RULES: EngineRules = EngineRules {
-    side_effect_functions: SIDE_EFFECT_FUNCTIONS,
-    executable_comments: true,
-    pragmas: None,
-    trailing_query_hints: false,
-};
+pub const RULES: EngineRules =
+    EngineRules::new().side_effect_functions(SIDE_EFFECT_FUNCTIONS).executable_comments();
 
 /// Functions refused on read-only environments (README, "Read-only"):
 /// what they change is in the comment before each group.

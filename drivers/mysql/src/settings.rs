@@ -3,7 +3,7 @@
 
 use std::str::FromStr;
 
-use dbfleet_core::{ConfigProblem, DbError, DriverSettings, EnvironmentConfig};
+use dbfleet_core::driver_api::{ConfigProblem, DbError, DriverSettings, EnvironmentConfig};
 use secrecy::ExposeSecret;
 use sqlx::mysql::{MySqlConnectOptions, MySqlSslMode};
 

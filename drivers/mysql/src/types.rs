@@ -7,7 +7,7 @@
 //! reads the catalog, reports them as json and uuid).
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
-use dbfleet_core::{DbError, LogicalType, Value};
+use dbfleet_core::driver_api::{DbError, LogicalType, Value};
 use sqlx::mysql::types::MySqlTime;
 use sqlx::mysql::{MySqlArguments, MySqlRow, MySqlTypeInfo, MySqlValueRef};
 use sqlx::{Arguments, Decode, Row, TypeInfo, ValueRef};
@@ -135,6 +135,13 @@ pub fn bind(args: &mut MySqlArguments, position: usize, value: &Value) -> Result
         Value::Array(_) => {
             return Err(DbError::invalid_argument(format!(
                 "parameter {position}: MySQL has no array type; pass the array as a JSON string"
+            )));
+        }
+        // A kind of value newer than this driver.
+        other => {
+            return Err(DbError::invalid_argument(format!(
+                "parameter {position}: this driver cannot send {} values",
+                other.logical_type()
             )));
         }
     };

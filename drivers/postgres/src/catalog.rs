@@ -2,9 +2,9 @@
 //! System schemas (`pg_catalog`, `information_schema`, `pg_toast`, temporary
 //! schemas) are left out of the listings.
 
-use dbfleet_core::{
-    ColumnSchema, DatabaseInfo, DbError, ForeignKeyInfo, IndexInfo, TableFilter, TableInfo, TableKind,
-    TableRef, TableSchema,
+use dbfleet_core::driver_api::{
+    ColumnSchema, DatabaseInfo, DbError, ForeignKeyInfo, IndexInfo, LogicalType, TableFilter, TableInfo,
+    TableKind, TableRef, TableSchema,
 };
 use sqlx::{AssertSqlSafe, PgConnection};
 
@@ -30,7 +30,7 @@ pub async fn list_databases(conn: &mut PgConnection) -> Result<Vec<DatabaseInfo>
     );
     let rows: Vec<(String, String)> =
         sqlx::query_as(AssertSqlSafe(sql)).fetch_all(&mut *conn).await.map_err(from_sqlx)?;
-    Ok(rows.into_iter().map(|(name, kind)| DatabaseInfo { name, kind, location: None }).collect())
+    Ok(rows.into_iter().map(|(name, kind)| DatabaseInfo::new(name, kind)).collect())
 }
 
 pub async fn list_tables(conn: &mut PgConnection, filter: &TableFilter) -> Result<Vec<TableInfo>, DbError> {
@@ -43,10 +43,9 @@ pub async fn list_tables(conn: &mut PgConnection, filter: &TableFilter) -> Resul
         sqlx::query_as(AssertSqlSafe(sql)).fetch_all(&mut *conn).await.map_err(from_sqlx)?;
     Ok(rows
         .into_iter()
-        .map(|(schema, name, kind)| TableInfo {
-            schema: Some(schema),
-            name,
-            kind: if kind == "v" || kind == "m" { TableKind::View } else { TableKind::Table },
+        .map(|(schema, name, kind)| {
+            let kind = if kind == "v" || kind == "m" { TableKind::View } else { TableKind::Table };
+            TableInfo::new(Some(schema), name, kind)
         })
         .filter(|table| filter.matches(table))
         .collect())
@@ -88,16 +87,13 @@ pub async fn describe_table(conn: &mut PgConnection, table: &TableRef) -> Result
     .map_err(from_sqlx)?;
     let columns = columns
         .into_iter()
-        .map(|(name, native, base, nullable, default, typtype, category)| ColumnSchema {
-            logical_type: match (typtype.as_str(), category.as_str()) {
-                (_, "A") => dbfleet_core::LogicalType::Array,
-                ("e", _) => dbfleet_core::LogicalType::Text,
+        .map(|(name, native, base, nullable, default, typtype, category)| {
+            let logical_type = match (typtype.as_str(), category.as_str()) {
+                (_, "A") => LogicalType::Array,
+                ("e", _) => LogicalType::Text,
                 _ => logical_type_of_name(&base),
-            },
-            name,
-            native_type: native,
-            nullable,
-            default,
+            };
+            ColumnSchema::new(name, native, logical_type, nullable).with_default(default)
         })
         .collect();
 
@@ -141,27 +137,24 @@ pub async fn describe_table(conn: &mut PgConnection, table: &TableRef) -> Result
     .await
     .map_err(from_sqlx)?;
 
-    Ok(TableSchema {
-        schema: Some(schema),
-        name: table.name.clone(),
-        kind: if kind == "v" || kind == "m" { TableKind::View } else { TableKind::Table },
-        columns,
-        primary_key: primary_key.into_iter().map(|(column,)| column).collect(),
-        indexes: indexes
-            .into_iter()
-            .map(|(name, unique, columns)| IndexInfo { name, columns, unique })
-            .collect(),
-        foreign_keys: foreign_keys
-            .into_iter()
-            .map(|(name, referenced_schema, referenced_table, columns, referenced_columns)| ForeignKeyInfo {
-                name: Some(name),
-                columns,
-                referenced_schema: Some(referenced_schema),
-                referenced_table,
-                referenced_columns,
-            })
-            .collect(),
-    })
+    let kind = if kind == "v" || kind == "m" { TableKind::View } else { TableKind::Table };
+    Ok(TableSchema::new(Some(schema), table.name.clone(), kind, columns)
+        .with_primary_key(primary_key.into_iter().map(|(column,)| column).collect())
+        .with_indexes(
+            indexes
+                .into_iter()
+                .map(|(name, unique, columns)| IndexInfo::new(name, columns, unique))
+                .collect(),
+        )
+        .with_foreign_keys(
+            foreign_keys
+                .into_iter()
+                .map(|(name, referenced_schema, referenced_table, columns, referenced_columns)| {
+                    ForeignKeyInfo::new(Some(name), columns, referenced_table, referenced_columns)
+                        .with_referenced_schema(Some(referenced_schema))
+                })
+                .collect(),
+        ))
 }
 
 /// What the login may do beyond reading: superuser, role attributes, the

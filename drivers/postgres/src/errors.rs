@@ -1,7 +1,7 @@
 //! PostgreSQL errors in the kinds of the tool contract, keeping the server's
 //! message and SQLSTATE.
 
-use dbfleet_core::{DbError, ErrorKind};
+use dbfleet_core::driver_api::{DbError, ErrorKind};
 
 pub fn from_sqlx(err: sqlx::Error) -> DbError {
     match err {

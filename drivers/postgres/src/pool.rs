@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use dbfleet_core::{
+use dbfleet_core::driver_api::{
     Column, DatabaseInfo, DbError, EnvironmentConfig, ExecOutcome, Pool, PoolStats, Query, Row, RowStream,
     ServerInfo, TableFilter, TableInfo, TableRef, TableSchema, async_trait,
 };
@@ -213,7 +213,7 @@ impl Pool for PostgresPool {
         let done = sqlx::query_with(AssertSqlSafe(q.sql.clone()), args).execute(&mut **call.get()).await;
         call.finish();
         let done = done.map_err(from_sqlx)?;
-        Ok(ExecOutcome { affected_rows: done.rows_affected() })
+        Ok(ExecOutcome::new(done.rows_affected()))
     }
 
     async fn list_databases(&self) -> Result<Vec<DatabaseInfo>, DbError> {
@@ -233,7 +233,7 @@ impl Pool for PostgresPool {
             .fetch_one(&mut *self.connection().await?)
             .await
             .map_err(from_sqlx)?;
-        Ok(ServerInfo { version: format!("PostgreSQL {version}") })
+        Ok(ServerInfo::new(format!("PostgreSQL {version}")))
     }
 
     async fn write_rights(&self) -> Result<Vec<String>, DbError> {

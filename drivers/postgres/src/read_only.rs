@@ -1,13 +1,8 @@
 //! What PostgreSQL's read-only check must know beyond its grammar.
 
-use dbfleet_core::EngineRules;
+use dbfleet_core::driver_api::EngineRules;
 
-pub const RULES: EngineRules = EngineRules {
-    side_effect_functions: SIDE_EFFECT_FUNCTIONS,
-    executable_comments: false,
-    pragmas: None,
-    trailing_query_hints: false,
-};
+pub const RULES: EngineRules = EngineRules::new().side_effect_functions(SIDE_EFFECT_FUNCTIONS);
 
 /// Functions refused on read-only environments (README, "Read-only"):
 /// what they change is in the comment before each group.

@@ -2,7 +2,7 @@
 //! types the server inferred for them.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
-use dbfleet_core::{DbError, LogicalType, Value};
+use dbfleet_core::driver_api::{DbError, LogicalType, Value};
 use sqlx::postgres::types::PgInterval;
 use sqlx::postgres::{PgArguments, PgRow, PgTypeInfo, PgTypeKind, PgValueRef};
 use sqlx::types::BigDecimal;

@@ -1,7 +1,7 @@
 //! Databases, tables and table definitions, from SQLite's table-valued
 //! pragma functions (parameterised, so names need no quoting).
 
-use dbfleet_core::{
+use dbfleet_core::driver_api::{
     ColumnSchema, DatabaseInfo, DbError, ForeignKeyInfo, IndexInfo, TableFilter, TableInfo, TableKind,
     TableRef, TableSchema,
 };
@@ -23,7 +23,7 @@ pub fn list_databases(c: &Connection) -> Result<Vec<DatabaseInfo>, DbError> {
             "temp" => "temp",
             _ => "attached",
         };
-        Ok(DatabaseInfo { name, kind: kind.into(), location: file.filter(|f| !f.is_empty()) })
+        Ok(DatabaseInfo::new(name, kind).with_location(file.filter(|f| !f.is_empty())))
     })
     .collect()
 }
@@ -45,7 +45,7 @@ pub fn list_tables(c: &Connection, filter: &TableFilter) -> Result<Vec<TableInfo
     for row in rows {
         let (schema, name, kind) = row.map_err(from_sqlite)?;
         let kind = if kind == "view" { TableKind::View } else { TableKind::Table };
-        let table = TableInfo { schema: Some(schema), name, kind };
+        let table = TableInfo::new(Some(schema), name, kind);
         if filter.matches(&table) {
             tables.push(table);
         }
@@ -83,26 +83,18 @@ pub fn describe_table(c: &Connection, table: &TableRef) -> Result<TableSchema, D
         if pk > 0 {
             key_parts.push((pk, column.clone()));
         }
-        columns.push(ColumnSchema {
-            logical_type: logical_type(&declared),
-            name: column,
-            native_type: declared,
-            nullable: !not_null && pk == 0,
-            default,
-        });
+        let logical_type = logical_type(&declared);
+        columns.push(
+            ColumnSchema::new(column, declared, logical_type, !not_null && pk == 0).with_default(default),
+        );
     }
     key_parts.sort();
     let primary_key = key_parts.into_iter().map(|(_, column)| column).collect();
 
-    Ok(TableSchema {
-        schema: Some(schema.clone()),
-        name: name.to_owned(),
-        kind,
-        columns,
-        primary_key,
-        indexes: indexes(c, &schema, name)?,
-        foreign_keys: foreign_keys(c, &schema, name)?,
-    })
+    Ok(TableSchema::new(Some(schema.clone()), name, kind, columns)
+        .with_primary_key(primary_key)
+        .with_indexes(indexes(c, &schema, name)?)
+        .with_foreign_keys(foreign_keys(c, &schema, name)?))
 }
 
 /// The schema holding the table (the one named, else the first in search
@@ -152,7 +144,7 @@ fn indexes(c: &Connection, schema: &str, table: &str) -> Result<Vec<IndexInfo>, 
                 .map(|column| column.map(|c| c.unwrap_or_else(|| "<expression>".into())))
                 .collect::<Result<_, _>>()
                 .map_err(from_sqlite)?;
-            Ok(IndexInfo { name, columns, unique })
+            Ok(IndexInfo::new(name, columns, unique))
         })
         .collect()
 }
@@ -175,13 +167,8 @@ fn foreign_keys(c: &Connection, schema: &str, table: &str) -> Result<Vec<Foreign
         if keys.last().is_none_or(|(last, _)| *last != id) {
             keys.push((
                 id,
-                ForeignKeyInfo {
-                    name: None,
-                    columns: vec![],
-                    referenced_schema: Some(schema.to_owned()),
-                    referenced_table: parent,
-                    referenced_columns: vec![],
-                },
+                ForeignKeyInfo::new(None, vec![], parent, vec![])
+                    .with_referenced_schema(Some(schema.to_owned())),
             ));
         }
         let (_, key) = keys.last_mut().expect("pushed above");

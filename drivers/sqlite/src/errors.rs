@@ -1,6 +1,6 @@
 //! SQLite errors in the kinds of the tool contract.
 
-use dbfleet_core::{DbError, ErrorKind};
+use dbfleet_core::driver_api::{DbError, ErrorKind};
 use rusqlite::ffi;
 
 /// Keeps SQLite's message and extended result code.

@@ -11,9 +11,9 @@ mod types;
 
 use std::sync::Arc;
 
-use dbfleet_core::{
+use dbfleet_core::driver_api::{
     ConfigProblem, DatabaseDriver, DbError, DriverRegistration, DriverSettings, EngineRules,
-    EnvironmentConfig, Pool, async_trait, inventory, sqlparser,
+    EnvironmentConfig, Pool, async_trait, dialect, inventory,
 };
 
 use crate::settings::{Location, SqliteSettings};
@@ -44,8 +44,8 @@ impl DatabaseDriver for SqliteDriver {
         settings::validate(settings)
     }
 
-    fn sql_dialect(&self) -> Box<dyn sqlparser::dialect::Dialect + Send + Sync> {
-        Box::new(sqlparser::dialect::SQLiteDialect {})
+    fn sql_dialect(&self) -> Box<dyn dialect::Dialect + Send + Sync> {
+        Box::new(dialect::SQLiteDialect {})
     }
 
     fn engine_rules(&self) -> EngineRules {

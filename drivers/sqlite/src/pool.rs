@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use dbfleet_core::{
+use dbfleet_core::driver_api::{
     DatabaseInfo, DbError, EnvironmentConfig, ExecOutcome, Pool, PoolStats, Query, RowStream, ServerInfo,
     TableFilter, TableInfo, TableRef, TableSchema, async_trait,
 };
@@ -179,7 +179,7 @@ pub fn interruptible<T>(
 pub fn pool_error(err: deadpool_sqlite::PoolError) -> DbError {
     match err {
         deadpool_sqlite::PoolError::Timeout(_) => DbError::new(
-            dbfleet_core::ErrorKind::Timeout,
+            dbfleet_core::driver_api::ErrorKind::Timeout,
             "no SQLite connection free within connect_timeout_secs",
         ),
         deadpool_sqlite::PoolError::Backend(err) => from_sqlite(err),
@@ -214,7 +214,7 @@ impl Pool for SqlitePool {
         self.with_connection(move |c| {
             let mut statement = c.prepare(&sql).map_err(from_sqlite)?;
             let affected = statement.execute(params_from_iter(params)).map_err(from_sqlite)?;
-            Ok(ExecOutcome { affected_rows: affected as u64 })
+            Ok(ExecOutcome::new(affected as u64))
         })
         .await
     }
@@ -237,7 +237,7 @@ impl Pool for SqlitePool {
         self.with_connection(|c| {
             let version: String =
                 c.query_row("SELECT sqlite_version()", [], |row| row.get(0)).map_err(from_sqlite)?;
-            Ok(ServerInfo { version: format!("SQLite {version}") })
+            Ok(ServerInfo::new(format!("SQLite {version}")))
         })
         .await
     }
@@ -245,12 +245,7 @@ impl Pool for SqlitePool {
     fn stats(&self) -> PoolStats {
         let status = self.pool.status();
         let clamp = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-        PoolStats {
-            size: clamp(status.size),
-            idle: clamp(status.available),
-            in_use: clamp(status.size.saturating_sub(status.available)),
-            max: clamp(status.max_size),
-        }
+        PoolStats::new(clamp(status.size), clamp(status.available), clamp(status.max_size))
     }
 
     async fn close(&self) {

@@ -1,19 +1,14 @@
 //! What SQLite's read-only check must know beyond its grammar.
 
-use dbfleet_core::EngineRules;
-use dbfleet_core::readonly::PragmaRules;
+use dbfleet_core::driver_api::{EngineRules, PragmaRules};
 
-pub const RULES: EngineRules = EngineRules {
-    side_effect_functions: SIDE_EFFECT_FUNCTIONS,
-    executable_comments: false,
-    pragmas: Some(&PRAGMAS),
-    trailing_query_hints: false,
-};
+pub const RULES: EngineRules =
+    EngineRules::new().side_effect_functions(SIDE_EFFECT_FUNCTIONS).pragmas(&PRAGMAS);
 
 /// sqlparser reads only literal pragma arguments, so `PRAGMA
 /// table_info(orders)` (a bare name, the common form) does not parse:
 /// pragmas are classified from their tokens by these lists.
-const PRAGMAS: PragmaRules = PragmaRules { introspection: INTROSPECTION_PRAGMAS, readable: READABLE_PRAGMAS };
+const PRAGMAS: PragmaRules = PragmaRules::new(INTROSPECTION_PRAGMAS, READABLE_PRAGMAS);
 
 /// Functions refused on read-only environments (README, "Read-only"):
 /// what they change is in the comment before each group.
@@ -64,8 +59,8 @@ const READABLE_PRAGMAS: &[&str] = &[
 
 #[cfg(test)]
 mod tests {
+    use dbfleet_core::driver_api::dialect::SQLiteDialect;
     use dbfleet_core::readonly::Classifier;
-    use dbfleet_core::sqlparser::dialect::SQLiteDialect;
 
     fn read_only(sql: &str) -> bool {
         let classifier = Classifier::new(Box::new(SQLiteDialect {}), super::RULES, &[]);

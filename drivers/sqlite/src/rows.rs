@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc as std_mpsc;
 
-use dbfleet_core::{ChunkBuilder, Column, DbError, LogicalType, Query, Row, RowStream, Value};
+use dbfleet_core::driver_api::{ChunkBuilder, Column, DbError, LogicalType, Query, Row, RowStream, Value};
 use rusqlite::{Connection, Rows, params_from_iter};
 use tokio::sync::{mpsc, oneshot};
 

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use dbfleet_core::{ConfigProblem, DriverSettings, EnvironmentConfig};
+use dbfleet_core::driver_api::{ConfigProblem, DriverSettings, EnvironmentConfig};
 
 pub const KEYS: &[&str] = &["path", "url", "mode", "init_script", "busy_timeout_ms"];
 

@@ -6,7 +6,7 @@
 //! (its storage class), never as an error. SQLite has no array type.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
-use dbfleet_core::{DbError, LogicalType, Value};
+use dbfleet_core::driver_api::{DbError, LogicalType, Value};
 use rusqlite::types::{Value as SqlValue, ValueRef};
 
 /// The logical type of a declared column type, after SQLite's affinity rules
@@ -139,6 +139,13 @@ pub fn to_param(position: usize, value: &Value) -> Result<SqlValue, DbError> {
         Value::Array(_) => {
             return Err(DbError::invalid_argument(format!(
                 "parameter {position}: SQLite has no array type; pass the array as a JSON string"
+            )));
+        }
+        // A kind of value newer than this driver.
+        other => {
+            return Err(DbError::invalid_argument(format!(
+                "parameter {position}: this driver cannot send {} values",
+                other.logical_type()
             )));
         }
     })

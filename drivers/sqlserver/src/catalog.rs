@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 
-use dbfleet_core::{
+use dbfleet_core::driver_api::{
     ColumnSchema, DatabaseInfo, DbError, ForeignKeyInfo, IndexInfo, ServerInfo, TableFilter, TableInfo,
     TableKind, TableRef, TableSchema, Value,
 };
@@ -57,7 +57,7 @@ pub async fn server_info(pool: &SqlServerPool) -> Result<ServerInfo, DbError> {
     let version = rows.first().and_then(|row| text(row, 0)).unwrap_or_default();
     // @@VERSION runs over several lines (build date, copyright, OS); the
     // first names the product and version.
-    Ok(ServerInfo { version: version.lines().next().unwrap_or_default().trim().to_owned() })
+    Ok(ServerInfo::new(version.lines().next().unwrap_or_default().trim()))
 }
 
 pub async fn list_databases(pool: &SqlServerPool) -> Result<Vec<DatabaseInfo>, DbError> {
@@ -65,7 +65,7 @@ pub async fn list_databases(pool: &SqlServerPool) -> Result<Vec<DatabaseInfo>, D
     for (sql, kind) in [(DATABASES, "database"), (SCHEMAS, "schema")] {
         for row in pool.fetch(sql, Vec::new()).await? {
             if let Some(name) = text(&row, 0) {
-                found.push(DatabaseInfo { name, kind: kind.to_owned(), location: None });
+                found.push(DatabaseInfo::new(name, kind));
             }
         }
     }
@@ -76,9 +76,7 @@ pub async fn list_tables(pool: &SqlServerPool, filter: &TableFilter) -> Result<V
     let rows = pool.fetch(TABLES, Vec::new()).await?;
     Ok(rows
         .iter()
-        .filter_map(|row| {
-            Some(TableInfo { schema: text(row, 0), name: text(row, 1)?, kind: kind(text(row, 2).as_deref()) })
-        })
+        .filter_map(|row| Some(TableInfo::new(text(row, 0), text(row, 1)?, kind(text(row, 2).as_deref()))))
         .filter(|table| filter.matches(table))
         .collect())
 }
@@ -109,7 +107,10 @@ pub async fn describe_table(pool: &SqlServerPool, table: &TableRef) -> Result<Ta
     let foreign_keys = foreign_keys(&pool.fetch(FOREIGN_KEYS, both()).await?);
     let object = format!("{}.{}", bracketed(&schema), bracketed(&name));
     let indexes = indexes(&pool.fetch(INDEXES, vec![param(&object)]).await?);
-    Ok(TableSchema { schema: Some(schema), name, kind, columns, primary_key, indexes, foreign_keys })
+    Ok(TableSchema::new(Some(schema), name, kind, columns)
+        .with_primary_key(primary_key)
+        .with_indexes(indexes)
+        .with_foreign_keys(foreign_keys))
 }
 
 fn param(text: &str) -> ColumnData<'static> {
@@ -151,19 +152,13 @@ fn number(row: &Row, index: usize) -> Option<i64> {
 /// NUMERIC_SCALE, DATETIME_PRECISION, IS_NULLABLE, COLUMN_DEFAULT
 fn column_schema(row: &Row) -> Option<ColumnSchema> {
     let data_type = text(row, 1)?.to_ascii_lowercase();
-    Some(ColumnSchema {
-        name: text(row, 0)?,
-        native_type: declared_type(
-            &data_type,
-            number(row, 2),
-            number(row, 3),
-            number(row, 4),
-            number(row, 5),
-        ),
-        logical_type: logical_type_of_name(&data_type),
-        nullable: text(row, 6).is_none_or(|n| n.eq_ignore_ascii_case("YES")),
-        default: text(row, 7).map(|default| unwrapped_default(&default).to_owned()),
-    })
+    let native_type =
+        declared_type(&data_type, number(row, 2), number(row, 3), number(row, 4), number(row, 5));
+    let nullable = text(row, 6).is_none_or(|n| n.eq_ignore_ascii_case("YES"));
+    Some(
+        ColumnSchema::new(text(row, 0)?, native_type, logical_type_of_name(&data_type), nullable)
+            .with_default(text(row, 7).map(|default| unwrapped_default(&default).to_owned())),
+    )
 }
 
 /// SQL Server stores every default inside parentheses (`((1))`,
@@ -238,13 +233,10 @@ fn foreign_keys(rows: &[Row]) -> Vec<ForeignKeyInfo> {
                 key.columns.push(column);
                 key.referenced_columns.push(referenced);
             }
-            _ => keys.push(ForeignKeyInfo {
-                name: Some(name),
-                columns: vec![column],
-                referenced_schema: text(row, 2),
-                referenced_table: table,
-                referenced_columns: vec![referenced],
-            }),
+            _ => keys.push(
+                ForeignKeyInfo::new(Some(name), vec![column], table, vec![referenced])
+                    .with_referenced_schema(text(row, 2)),
+            ),
         }
     }
     keys
@@ -259,7 +251,7 @@ fn indexes(rows: &[Row]) -> Vec<IndexInfo> {
         };
         match indexes.last_mut() {
             Some(index) if index.name == name => index.columns.push(column),
-            _ => indexes.push(IndexInfo { name, columns: vec![column], unique: number(row, 2) == Some(1) }),
+            _ => indexes.push(IndexInfo::new(name, vec![column], number(row, 2) == Some(1))),
         }
     }
     indexes

@@ -1,7 +1,7 @@
 //! SQL Server errors in the kinds of the tool contract, keeping the server's
 //! error number as the code and its message.
 
-use dbfleet_core::{DbError, ErrorKind};
+use dbfleet_core::driver_api::{DbError, ErrorKind};
 use tiberius::error::{Error, IoErrorKind};
 
 pub fn from_tiberius(err: Error) -> DbError {

@@ -13,9 +13,9 @@ mod url;
 
 use std::sync::Arc;
 
-use dbfleet_core::{
+use dbfleet_core::driver_api::{
     ConfigProblem, DatabaseDriver, DbError, DriverRegistration, DriverSettings, EngineRules,
-    EnvironmentConfig, Pool, async_trait, inventory, sqlparser,
+    EnvironmentConfig, Pool, async_trait, dialect, inventory,
 };
 
 pub struct SqlServerDriver;
@@ -44,8 +44,8 @@ impl DatabaseDriver for SqlServerDriver {
         settings::validate(settings)
     }
 
-    fn sql_dialect(&self) -> Box<dyn sqlparser::dialect::Dialect + Send + Sync> {
-        Box::new(sqlparser::dialect::MsSqlDialect {})
+    fn sql_dialect(&self) -> Box<dyn dialect::Dialect + Send + Sync> {
+        Box::new(dialect::MsSqlDialect {})
     }
 
     fn engine_rules(&self) -> EngineRules {

@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 
-use dbfleet_core::{DbError, Value};
+use dbfleet_core::driver_api::{DbError, Value};
 use tiberius::numeric::Numeric;
 use tiberius::{ColumnData, IntoSql};
 
@@ -51,6 +51,13 @@ pub fn bind(position: usize, value: &Value) -> Result<ColumnData<'static>, DbErr
                  pass the elements as separate parameters or as JSON text"
             )));
         }
+        // A kind of value newer than this driver.
+        other => {
+            return Err(DbError::invalid_argument(format!(
+                "parameter @P{position}: this driver cannot send {} values",
+                other.logical_type()
+            )));
+        }
     })
 }
 
@@ -73,7 +80,7 @@ fn numeric(text: &str) -> Option<Numeric> {
 #[cfg(test)]
 mod tests {
     use chrono::{NaiveDate, NaiveTime};
-    use dbfleet_core::ErrorKind;
+    use dbfleet_core::driver_api::ErrorKind;
 
     use super::*;
 

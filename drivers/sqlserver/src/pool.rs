@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use bb8::{ErrorSink, ManageConnection, PooledConnection, RunError};
-use dbfleet_core::{
+use dbfleet_core::driver_api::{
     ChunkBuilder, Column, DatabaseInfo, DbError, EnvironmentConfig, ErrorKind, ExecOutcome, Pool, PoolStats,
     Query, Row, RowStream, ServerInfo, TableFilter, TableInfo, TableRef, TableSchema, async_trait,
 };
@@ -318,14 +318,14 @@ impl SqlServerPool {
             Ok(conn) => Ok(InUse::new(conn)),
             Err(RunError::User(err)) => Err(err),
             Err(RunError::TimedOut) => Err(match self.last_error.take() {
-                Some(err) => DbError {
-                    message: format!(
+                Some(mut err) => {
+                    err.message = format!(
                         "no connection within {} s (connect_timeout_secs); last attempt: {}",
                         self.connect_timeout.as_secs_f64(),
                         err.message
-                    ),
-                    ..err
-                },
+                    );
+                    err
+                }
                 None => DbError::connection(format!(
                     "no connection within {} s (connect_timeout_secs): every connection is in use",
                     self.connect_timeout.as_secs_f64()
@@ -511,7 +511,7 @@ impl Pool for SqlServerPool {
         held.waiting.set(false);
         let result = held.complete.settle(outcome);
         held.end_read_only(self.read_only).await?;
-        Ok(ExecOutcome { affected_rows: result?.total() })
+        Ok(ExecOutcome::new(result?.total()))
     }
 
     async fn list_databases(&self) -> Result<Vec<DatabaseInfo>, DbError> {
@@ -532,15 +532,10 @@ impl Pool for SqlServerPool {
 
     fn stats(&self) -> PoolStats {
         let Some(pool) = self.handle() else {
-            return PoolStats { max: self.max, ..PoolStats::default() };
+            return PoolStats::new(0, 0, self.max);
         };
         let state = pool.state();
-        PoolStats {
-            size: state.connections,
-            idle: state.idle_connections,
-            in_use: state.connections.saturating_sub(state.idle_connections),
-            max: self.max,
-        }
+        PoolStats::new(state.connections, state.idle_connections, self.max)
     }
 
     /// bb8 has no close of its own: idle connections close as the last

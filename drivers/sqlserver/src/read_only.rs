@@ -1,13 +1,9 @@
 //! What SQL Server's read-only check must know beyond its grammar.
 
-use dbfleet_core::EngineRules;
+use dbfleet_core::driver_api::EngineRules;
 
-pub const RULES: EngineRules = EngineRules {
-    side_effect_functions: SIDE_EFFECT_FUNCTIONS,
-    executable_comments: false,
-    pragmas: None,
-    trailing_query_hints: true,
-};
+pub const RULES: EngineRules =
+    EngineRules::new().side_effect_functions(SIDE_EFFECT_FUNCTIONS).trailing_query_hints();
 
 /// Functions refused on read-only environments (README, "Read-only"):
 /// what they change is in the comment before each group.
@@ -22,8 +18,8 @@ const SIDE_EFFECT_FUNCTIONS: &[&str] = &[
 
 #[cfg(test)]
 mod tests {
+    use dbfleet_core::driver_api::dialect::MsSqlDialect;
     use dbfleet_core::readonly::Classifier;
-    use dbfleet_core::sqlparser::dialect::MsSqlDialect;
 
     #[test]
     fn query_hints_are_cut_off_and_what_remains_is_classified() {

@@ -8,7 +8,7 @@
 //! `trust_server_certificate_ca` and `application_name`. The password comes
 //! only from the environment's secret (`password_env`, `password_file`).
 
-use dbfleet_core::{ConfigProblem, DbError, DriverSettings, EnvironmentConfig};
+use dbfleet_core::driver_api::{ConfigProblem, DbError, DriverSettings, EnvironmentConfig};
 use secrecy::ExposeSecret;
 use tiberius::{AuthMethod, Config, EncryptionLevel};
 
@@ -435,7 +435,7 @@ mod tests {
         assert!(!address.uses_sql_browser());
         assert_eq!(config.get_command_timeout(), Some(Duration::from_secs(30)));
         let err = client_config(&env(r#"host = "db""#)).unwrap_err();
-        assert_eq!(err.kind, dbfleet_core::ErrorKind::InvalidArgument);
+        assert_eq!(err.kind, dbfleet_core::driver_api::ErrorKind::InvalidArgument);
         assert!(err.message.contains("username"), "{}", err.message);
     }
 }

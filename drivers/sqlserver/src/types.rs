@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
-use dbfleet_core::{Column, LogicalType, Value};
+use dbfleet_core::driver_api::{Column, LogicalType, Value};
 use tiberius::{ColumnData, ColumnType, FromSql};
 
 /// The result column of a query.

@@ -203,10 +203,8 @@ async fn catalog_describes_the_fixture() {
     {
         assert!(names.contains(&expected), "{expected:?} missing from {names:?}");
     }
-    let filtered = pool
-        .list_tables(&TableFilter { schema: Some("dbo".into()), pattern: Some("order%".into()) })
-        .await
-        .unwrap();
+    let filtered =
+        pool.list_tables(&TableFilter::new(Some("dbo".into()), Some("order%".into()))).await.unwrap();
     let filtered: Vec<&str> = filtered.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(filtered, ["order_totals", "orders"]);
 

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use dbfleet_core::{ChunkBuilder, DbError, ErrorKind, PoolStats, Row};
+use dbfleet_core::driver_api::{ChunkBuilder, DbError, ErrorKind, PoolStats, Row};
 use futures::future::BoxFuture;
 use futures::{Stream, StreamExt};
 use sqlx::pool::PoolConnection;
@@ -184,5 +184,5 @@ pub fn transport_error(err: sqlx::Error) -> DbError {
 pub fn pool_stats<DB: Database>(pool: &sqlx::Pool<DB>) -> PoolStats {
     let size = pool.size();
     let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX);
-    PoolStats { size, idle, in_use: size.saturating_sub(idle), max: pool.options().get_max_connections() }
+    PoolStats::new(size, idle, pool.options().get_max_connections())
 }

@@ -16,9 +16,9 @@ mod pool;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use dbfleet_core::{
+use dbfleet_core::driver_api::{
     ConfigProblem, DatabaseDriver, DbError, DriverRegistration, DriverSettings, EnvironmentConfig, Pool,
-    async_trait, inventory, sqlparser,
+    async_trait, dialect, inventory,
 };
 
 pub struct CsvDriver;
@@ -56,8 +56,8 @@ impl DatabaseDriver for CsvDriver {
         }
     }
 
-    fn sql_dialect(&self) -> Box<dyn sqlparser::dialect::Dialect + Send + Sync> {
-        Box::new(sqlparser::dialect::SQLiteDialect {})
+    fn sql_dialect(&self) -> Box<dyn dialect::Dialect + Send + Sync> {
+        Box::new(dialect::SQLiteDialect {})
     }
 
     fn target(&self, env: &EnvironmentConfig) -> String {

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use dbfleet_core::{DbError, LogicalType};
+use dbfleet_core::driver_api::{DbError, LogicalType};
 use rusqlite::Connection;
 
 /// A column's type: `Integer` when every value is an integer, `Real` when

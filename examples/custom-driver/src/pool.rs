@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use dbfleet_core::{
+use dbfleet_core::driver_api::{
     Column, ColumnSchema, DatabaseInfo, DbError, ExecOutcome, LogicalType, Pool, PoolStats, Query, Row,
     RowStream, ServerInfo, TableFilter, TableInfo, TableKind, TableRef, TableSchema, Value, async_trait,
 };
@@ -66,19 +66,13 @@ impl Pool for CsvPool {
 
     async fn list_databases(&self) -> Result<Vec<DatabaseInfo>, DbError> {
         let name = self.directory.file_name().unwrap_or_default().to_string_lossy().into_owned();
-        Ok(vec![DatabaseInfo {
-            name,
-            kind: "directory".into(),
-            location: Some(self.directory.display().to_string()),
-        }])
+        Ok(vec![
+            DatabaseInfo::new(name, "directory").with_location(Some(self.directory.display().to_string())),
+        ])
     }
 
     async fn list_tables(&self, filter: &TableFilter) -> Result<Vec<TableInfo>, DbError> {
-        let tables = self.tables.iter().map(|t| TableInfo {
-            schema: None,
-            name: t.name.clone(),
-            kind: TableKind::Table,
-        });
+        let tables = self.tables.iter().map(|t| TableInfo::new(None, t.name.clone(), TableKind::Table));
         Ok(tables.filter(|t| filter.matches(t)).collect())
     }
 
@@ -87,35 +81,23 @@ impl Pool for CsvPool {
         let columns = loaded
             .columns
             .iter()
-            .map(|c| ColumnSchema {
-                name: c.name.clone(),
-                native_type: c.sql_type.name().to_owned(),
-                logical_type: c.sql_type.logical(),
-                nullable: c.nullable,
-                default: None,
-            })
+            .map(|c| ColumnSchema::new(c.name.clone(), c.sql_type.name(), c.sql_type.logical(), c.nullable))
             .collect();
-        Ok(TableSchema {
-            schema: None,
-            name: loaded.name.clone(),
-            kind: TableKind::Table,
-            columns,
-            primary_key: Vec::new(),
-            indexes: Vec::new(),
-            foreign_keys: Vec::new(),
-        })
+        Ok(TableSchema::new(None, loaded.name.clone(), TableKind::Table, columns))
     }
 
     async fn ping(&self) -> Result<ServerInfo, DbError> {
         let rows: usize = self.tables.iter().map(|t| t.rows).sum();
-        Ok(ServerInfo {
-            version: format!("{} CSV files, {rows} rows (SQLite {})", self.tables.len(), rusqlite::version()),
-        })
+        Ok(ServerInfo::new(format!(
+            "{} CSV files, {rows} rows (SQLite {})",
+            self.tables.len(),
+            rusqlite::version()
+        )))
     }
 
     fn stats(&self) -> PoolStats {
         let busy = u32::from(self.conn.try_lock().is_err());
-        PoolStats { size: 1, idle: 1 - busy, in_use: busy, max: 1 }
+        PoolStats::new(1, 1 - busy, 1)
     }
 
     async fn close(&self) {}

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use dbfleet_core::fleet::PerEnvironment;
 use dbfleet_core::fleet::{Fleet, StartOptions};
-use dbfleet_core::{TableFilter, TableKind, TableRef};
+use dbfleet_core::{TableFilter, TableRef};
 use serde::Serialize;
 
 use crate::cli::{DescribeArgs, Format, ListArgs, TablesArgs};
@@ -32,7 +32,7 @@ pub async fn databases(config: Option<&Path>, args: ListArgs) -> anyhow::Result<
 /// Exit codes: 0 every environment answered, 1 one failed.
 pub async fn tables(config: Option<&Path>, args: TablesArgs) -> anyhow::Result<ExitCode> {
     let (fleet, names) = start(config, &args.list).await?;
-    let filter = TableFilter { schema: args.schema, pattern: args.pattern };
+    let filter = TableFilter::new(args.schema, args.pattern);
     let answer = fleet
         .each(Some(&names), |env| {
             let filter = filter.clone();
@@ -43,7 +43,7 @@ pub async fn tables(config: Option<&Path>, args: TablesArgs) -> anyhow::Result<E
     print(&args.list, &names, answer, &["schema", "name", "kind"], |tables| {
         tables
             .iter()
-            .map(|t| vec![t.schema.clone().unwrap_or_default(), t.name.clone(), kind(t.kind).to_owned()])
+            .map(|t| vec![t.schema.clone().unwrap_or_default(), t.name.clone(), t.kind.as_str().to_owned()])
             .collect()
     })
 }
@@ -68,7 +68,7 @@ pub async fn describe(config: Option<&Path>, args: DescribeArgs) -> anyhow::Resu
         Some(schema) => format!("{schema}.{}", table.name),
         None => table.name.clone(),
     };
-    writeln!(out, "{} {qualified} in {}", kind(table.kind), names[0])?;
+    writeln!(out, "{} {qualified} in {}", table.kind.as_str(), names[0])?;
     let mut columns = output::table(["column", "type", "logical type", "nullable", "default"]);
     for column in &table.columns {
         columns.add_row(vec![
@@ -99,13 +99,6 @@ pub async fn describe(config: Option<&Path>, args: DescribeArgs) -> anyhow::Resu
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
-}
-
-fn kind(kind: TableKind) -> &'static str {
-    match kind {
-        TableKind::Table => "table",
-        TableKind::View => "view",
-    }
 }
 
 /// Connects the environments asked for: those named, every enabled one

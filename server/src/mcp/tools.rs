@@ -305,7 +305,7 @@ impl DbfleetTools {
         respond(
             async {
                 let args = args.decoded()?;
-                let filter = TableFilter { schema: args.schema, pattern: args.pattern };
+                let filter = TableFilter::new(args.schema, args.pattern);
                 self.listing(args.environment, args.all_environments, |env| {
                     let filter = filter.clone();
                     async move { env.list_tables(&filter).await }
