@@ -8,7 +8,6 @@ use dbfleet_core::compare::{CompareOptions, DEFAULT_MAX_DIFFERENCES};
 use dbfleet_core::fleet::{ConnectionReport, Environment, Fleet, SchemaReport};
 use dbfleet_core::{DatabaseInfo, DbError, QueryRequest, TableFilter, TableInfo, TableRef, Value};
 use futures::FutureExt;
-use rmcp::handler::server::common::schema_for_output;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::handler::server::wrapper::Parameters;
@@ -19,6 +18,9 @@ use rmcp::model::{
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler, tool, tool_handler, tool_router};
 use schemars::JsonSchema;
+use schemars::Schema;
+use schemars::generate::SchemaSettings;
+use schemars::transform::RecursiveTransform;
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
@@ -52,11 +54,42 @@ enum Answer<T> {
 
 /// The output schema of a tool answering `T`: `T` or [`ToolError`]. Clients
 /// check structured content against it, failures included, so it admits
-/// both; the root says `object`, as older clients require.
+/// both; the root says `object`, as older clients require. The integer widths
+/// schemars writes as `format` (`uint32`, …) are left out: they are not JSON
+/// Schema formats, and validators print a warning for each.
 fn answer_schema<T: JsonSchema + 'static>() -> Arc<JsonObject> {
-    let mut schema = schema_for_output::<Answer<T>>().as_ref().clone();
-    schema.insert("type".into(), "object".into());
-    Arc::new(schema)
+    let settings = SchemaSettings::draft2020_12().for_serialize().with_transform(RecursiveTransform(
+        |schema: &mut Schema| {
+            if schema.get("format").and_then(|f| f.as_str()).is_some_and(is_width_format) {
+                schema.remove("format");
+            }
+        },
+    ));
+    let schema = settings.into_generator().into_root_schema_for::<Answer<T>>();
+    let mut object = match serde_json::to_value(schema) {
+        Ok(serde_json::Value::Object(object)) => object,
+        _ => JsonObject::new(),
+    };
+    object.remove("title");
+    object.insert("type".into(), "object".into());
+    Arc::new(object)
+}
+
+fn is_width_format(format: &str) -> bool {
+    matches!(
+        format,
+        "int8"
+            | "int16"
+            | "int32"
+            | "int64"
+            | "uint"
+            | "uint8"
+            | "uint16"
+            | "uint32"
+            | "uint64"
+            | "float"
+            | "double"
+    )
 }
 
 fn respond<T: Serialize>(outcome: Result<T, DbError>) -> CallToolResult {
