@@ -7,9 +7,10 @@ use dbfleet_core::driver_api::{
     Column, DatabaseInfo, DbError, EnvironmentConfig, ExecOutcome, LogicalType, Pool, PoolStats, Query, Row,
     RowStream, ServerInfo, TableFilter, TableInfo, TableRef, TableSchema, async_trait,
 };
-use dbfleet_sqlx_support::{CallConnection, Canceller};
+use dbfleet_sqlx_support::{Prepared, run_to_end};
 use futures::StreamExt;
-use sqlx::mysql::{MySqlArguments, MySqlConnection, MySqlPool, MySqlPoolOptions, MySqlRow, MySqlTypeInfo};
+use futures::future::BoxFuture;
+use sqlx::mysql::{MySqlArguments, MySqlConnection, MySqlPoolOptions, MySqlRow, MySqlTypeInfo};
 use sqlx::pool::PoolConnection;
 use sqlx::{
     AssertSqlSafe, Column as _, Connection, Either, Executor, MySql, Row as _, SqlSafeStr, Statement,
@@ -24,8 +25,8 @@ use crate::types::{bind, decode, logical_type};
 /// Rows per chunk when the consumer sets no tighter limit.
 const CHUNK_ROWS: usize = 500;
 
-pub struct MySqlFleetPool {
-    pool: MySqlPool,
+pub struct MySqlPool {
+    pool: sqlx::Pool<MySql>,
     read_only: bool,
 }
 
@@ -67,7 +68,7 @@ pub async fn connect(env: &EnvironmentConfig) -> Result<Arc<dyn Pool>, DbError> 
         .connect_with(options)
         .await
         .map_err(from_sqlx)?;
-    Ok(Arc::new(MySqlFleetPool { pool, read_only: env.read_only }))
+    Ok(Arc::new(MySqlPool { pool, read_only: env.read_only }))
 }
 
 /// What every session of the environment runs.
@@ -104,15 +105,9 @@ fn releases_all_locks(version: &str) -> bool {
     if version.contains("MariaDB") { (major, minor) >= (10, 5) } else { (major, minor) >= (5, 7) }
 }
 
-struct Prepared {
-    call: CallConnection<MySql>,
-    columns: Vec<(String, MySqlTypeInfo)>,
-    args: MySqlArguments,
-}
-
 // User SQL is the product here: it is run as given, on the environment the
 // user chose, with values bound as parameters (hence `AssertSqlSafe`).
-impl MySqlFleetPool {
+impl MySqlPool {
     /// A connection from the pool; one whose every connection stayed busy
     /// is a `timeout`, not a lost server.
     async fn connection(&self) -> Result<PoolConnection<MySql>, DbError> {
@@ -120,42 +115,27 @@ impl MySqlFleetPool {
     }
 
     /// A connection for one user statement, inside a read-only transaction on
-    /// a read-only environment.
-    async fn call(&self) -> Result<CallConnection<MySql>, DbError> {
-        let mut conn = self.connection().await?;
+    /// a read-only environment, with its statement prepared.
+    async fn prepare(&self, q: &Query) -> Result<Prepared<MySql, Vec<(String, MySqlTypeInfo)>>, DbError> {
         let begin = if self.read_only { BEGIN_READ_ONLY } else { BEGIN };
-        let row = sqlx::raw_sql(begin).fetch_one(&mut *conn).await.map_err(from_sqlx)?;
-        let id: u64 = row.try_get(0).map_err(from_sqlx)?;
-        let pool = self.pool.clone();
-        let cancel: Canceller = Box::new(move || Box::pin(kill_query(pool, id)));
-        Ok(CallConnection::new(conn, Some(cancel)))
-    }
-
-    /// A call with its statement prepared. A statement that does not prepare
-    /// (bad SQL, wrong parameters) gives the connection back at once.
-    async fn prepare(&self, q: &Query) -> Result<Prepared, DbError> {
-        let mut call = self.call().await?;
-        match describe(call.get(), q).await {
-            Ok((columns, args)) => Ok(Prepared { call, columns, args }),
-            Err(err) => {
-                call.finish();
-                Err(err)
-            }
-        }
+        let call = dbfleet_sqlx_support::begin_call(&self.pool, begin, kill_query, from_sqlx).await?;
+        dbfleet_sqlx_support::prepare(call, async |conn| describe(conn, q).await).await
     }
 }
 
 /// Stops what connection `id` runs, from another connection; the same login
 /// may stop its own statements.
-async fn kill_query(pool: MySqlPool, id: u64) {
-    let killed = async {
-        let mut conn = pool.acquire().await?;
-        conn.execute(AssertSqlSafe(format!("KILL QUERY {id}"))).await
-    };
-    match killed.await {
-        Ok(_) => tracing::debug!(id, "stopped an abandoned statement"),
-        Err(err) => tracing::warn!(id, error = %err, "could not stop an abandoned statement"),
-    }
+fn kill_query(pool: sqlx::Pool<MySql>, id: u64) -> BoxFuture<'static, ()> {
+    Box::pin(async move {
+        let killed = async {
+            let mut conn = pool.acquire().await?;
+            conn.execute(AssertSqlSafe(format!("KILL QUERY {id}"))).await
+        };
+        match killed.await {
+            Ok(_) => tracing::debug!(id, "stopped an abandoned statement"),
+            Err(err) => tracing::warn!(id, error = %err, "could not stop an abandoned statement"),
+        }
+    })
 }
 
 /// The statement's result columns, and its parameters bound.
@@ -208,14 +188,11 @@ fn refine_header(header: &mut [Column], first: &[Row]) {
 }
 
 #[async_trait]
-impl Pool for MySqlFleetPool {
+impl Pool for MySqlPool {
     async fn query(&self, q: &Query) -> Result<RowStream, DbError> {
-        let Prepared { mut call, columns, args } = self.prepare(q).await?;
+        let Prepared { call, columns, args } = self.prepare(q).await?;
         if columns.is_empty() {
-            call.set_waiting(true);
-            let done = sqlx::query_with(AssertSqlSafe(q.sql.clone()), args).execute(&mut **call.get()).await;
-            call.finish();
-            done.map_err(from_sqlx)?;
+            run_to_end(call, q.sql.clone(), args, from_sqlx).await?;
             return Ok(RowStream::empty(Vec::new()));
         }
         let mut header: Vec<Column> = columns
@@ -242,11 +219,8 @@ impl Pool for MySqlFleetPool {
     }
 
     async fn execute(&self, q: &Query) -> Result<ExecOutcome, DbError> {
-        let Prepared { mut call, args, .. } = self.prepare(q).await?;
-        call.set_waiting(true);
-        let done = sqlx::query_with(AssertSqlSafe(q.sql.clone()), args).execute(&mut **call.get()).await;
-        call.finish();
-        let done = done.map_err(from_sqlx)?;
+        let Prepared { call, args, .. } = self.prepare(q).await?;
+        let done = run_to_end(call, q.sql.clone(), args, from_sqlx).await?;
         Ok(ExecOutcome::new(done.rows_affected()))
     }
 

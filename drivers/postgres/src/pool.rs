@@ -6,12 +6,12 @@ use dbfleet_core::driver_api::{
     Column, DatabaseInfo, DbError, EnvironmentConfig, ExecOutcome, Pool, PoolStats, Query, Row, RowStream,
     ServerInfo, TableFilter, TableInfo, TableRef, TableSchema, async_trait,
 };
-use dbfleet_sqlx_support::{CallConnection, Canceller};
+use dbfleet_sqlx_support::{Prepared, run_to_end};
+use futures::future::BoxFuture;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgPoolOptions, PgRow, PgTypeInfo};
 use sqlx::{
-    AssertSqlSafe, Column as _, Connection, Either, Executor, Postgres, Row as _, SqlSafeStr, Statement,
-    TypeInfo,
+    AssertSqlSafe, Column as _, Connection, Either, Executor, Postgres, SqlSafeStr, Statement, TypeInfo,
 };
 
 use crate::catalog;
@@ -85,14 +85,6 @@ async fn watch_for_disconnects(conn: &mut PgConnection) -> Result<(), sqlx::Erro
     Ok(())
 }
 
-/// A statement prepared on a call's connection: its result columns and its
-/// parameters bound with the types the server inferred.
-struct Prepared {
-    call: CallConnection<Postgres>,
-    columns: Vec<(String, PgTypeInfo)>,
-    args: PgArguments,
-}
-
 // User SQL is the product here: it is run as given, on the environment the
 // user chose, with values bound as parameters (hence `AssertSqlSafe`).
 impl PostgresPool {
@@ -103,28 +95,11 @@ impl PostgresPool {
     }
 
     /// A connection for one user statement, inside a read-only transaction on
-    /// a read-only environment.
-    async fn call(&self) -> Result<CallConnection<Postgres>, DbError> {
-        let mut conn = self.connection().await?;
+    /// a read-only environment, with its statement prepared.
+    async fn prepare(&self, q: &Query) -> Result<Prepared<Postgres, Vec<(String, PgTypeInfo)>>, DbError> {
         let begin = if self.read_only { BEGIN_READ_ONLY } else { BEGIN };
-        let row = sqlx::raw_sql(begin).fetch_one(&mut *conn).await.map_err(from_sqlx)?;
-        let pid: i32 = row.try_get(0).map_err(from_sqlx)?;
-        let pool = self.pool.clone();
-        let cancel: Canceller = Box::new(move || Box::pin(cancel_backend(pool, pid)));
-        Ok(CallConnection::new(conn, Some(cancel)))
-    }
-
-    /// A call with its statement prepared. A statement that does not prepare
-    /// (bad SQL, wrong parameters) gives the connection back at once.
-    async fn prepare(&self, q: &Query) -> Result<Prepared, DbError> {
-        let mut call = self.call().await?;
-        match describe(call.get(), q).await {
-            Ok((columns, args)) => Ok(Prepared { call, columns, args }),
-            Err(err) => {
-                call.finish();
-                Err(err)
-            }
-        }
+        let call = dbfleet_sqlx_support::begin_call(&self.pool, begin, cancel_backend, from_sqlx).await?;
+        dbfleet_sqlx_support::prepare(call, async |conn| describe(conn, q).await).await
     }
 }
 
@@ -162,15 +137,17 @@ async fn describe(
 
 /// Cancels what the session `pid` runs, from another connection; the same
 /// login may cancel its own sessions.
-async fn cancel_backend(pool: PgPool, pid: i32) {
-    let cancelled = async {
-        let mut conn = pool.acquire().await?;
-        sqlx::query("SELECT pg_cancel_backend($1)").bind(pid).execute(&mut *conn).await
-    };
-    match cancelled.await {
-        Ok(_) => tracing::debug!(pid, "cancelled an abandoned statement"),
-        Err(err) => tracing::warn!(pid, error = %err, "could not cancel an abandoned statement"),
-    }
+fn cancel_backend(pool: PgPool, pid: i32) -> BoxFuture<'static, ()> {
+    Box::pin(async move {
+        let cancelled = async {
+            let mut conn = pool.acquire().await?;
+            sqlx::query("SELECT pg_cancel_backend($1)").bind(pid).execute(&mut *conn).await
+        };
+        match cancelled.await {
+            Ok(_) => tracing::debug!(pid, "cancelled an abandoned statement"),
+            Err(err) => tracing::warn!(pid, error = %err, "could not cancel an abandoned statement"),
+        }
+    })
 }
 
 fn decode_row(row: &PgRow, types: &[PgTypeInfo]) -> Result<Row, DbError> {
@@ -180,12 +157,9 @@ fn decode_row(row: &PgRow, types: &[PgTypeInfo]) -> Result<Row, DbError> {
 #[async_trait]
 impl Pool for PostgresPool {
     async fn query(&self, q: &Query) -> Result<RowStream, DbError> {
-        let Prepared { mut call, columns, args } = self.prepare(q).await?;
+        let Prepared { call, columns, args } = self.prepare(q).await?;
         if columns.is_empty() {
-            call.set_waiting(true);
-            let done = sqlx::query_with(AssertSqlSafe(q.sql.clone()), args).execute(&mut **call.get()).await;
-            call.finish();
-            done.map_err(from_sqlx)?;
+            run_to_end(call, q.sql.clone(), args, from_sqlx).await?;
             return Ok(RowStream::empty(Vec::new()));
         }
         let header = columns
@@ -208,11 +182,8 @@ impl Pool for PostgresPool {
     }
 
     async fn execute(&self, q: &Query) -> Result<ExecOutcome, DbError> {
-        let Prepared { mut call, args, .. } = self.prepare(q).await?;
-        call.set_waiting(true);
-        let done = sqlx::query_with(AssertSqlSafe(q.sql.clone()), args).execute(&mut **call.get()).await;
-        call.finish();
-        let done = done.map_err(from_sqlx)?;
+        let Prepared { call, args, .. } = self.prepare(q).await?;
+        let done = run_to_end(call, q.sql.clone(), args, from_sqlx).await?;
         Ok(ExecOutcome::new(done.rows_affected()))
     }
 

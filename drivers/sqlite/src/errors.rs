@@ -40,3 +40,13 @@ fn read_only_or_query(message: Option<&str>) -> ErrorKind {
         _ => ErrorKind::Query,
     }
 }
+
+pub fn pool_error(err: deadpool_sqlite::PoolError) -> DbError {
+    match err {
+        deadpool_sqlite::PoolError::Timeout(_) => {
+            DbError::new(ErrorKind::Timeout, "no SQLite connection free within connect_timeout_secs")
+        }
+        deadpool_sqlite::PoolError::Backend(err) => from_sqlite(err),
+        other => DbError::connection(other.to_string()),
+    }
+}

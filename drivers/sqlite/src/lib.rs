@@ -3,6 +3,7 @@
 
 mod catalog;
 mod errors;
+mod interrupt;
 mod pool;
 mod read_only;
 mod rows;

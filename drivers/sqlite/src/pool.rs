@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
 use dbfleet_core::driver_api::{
     DatabaseInfo, DbError, EnvironmentConfig, ExecOutcome, Pool, PoolStats, Query, RowStream, ServerInfo,
@@ -12,12 +12,10 @@ use deadpool_sqlite::{Hook, HookError, Runtime};
 use rusqlite::limits::Limit;
 use rusqlite::{Connection, OpenFlags, params_from_iter};
 
-use crate::errors::from_sqlite;
+use crate::errors::{from_sqlite, pool_error};
+use crate::interrupt::{CancelOnDrop, interruptible};
 use crate::settings::{Location, Mode, SqliteSettings};
 use crate::{catalog, rows};
-
-/// SQLite checks the interrupt callback every this many VM steps.
-const PROGRESS_STEPS: i32 = 1000;
 
 pub struct SqlitePool {
     pool: deadpool_sqlite::Pool,
@@ -142,48 +140,6 @@ fn create(path: &Path, init_script: Option<&Path>) -> Result<(), DbError> {
         // Another process created it first; theirs is as good as ours.
         Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(err) => Err(DbError::connection(format!("cannot create {}: {err}", path.display()))),
-    }
-}
-
-/// Sets `cancel` when dropped: the statement running for a caller that went
-/// away (a timeout, a dropped stream) is interrupted.
-pub struct CancelOnDrop(Arc<AtomicBool>);
-
-impl CancelOnDrop {
-    pub fn new(cancel: Arc<AtomicBool>) -> Self {
-        CancelOnDrop(cancel)
-    }
-}
-
-impl Drop for CancelOnDrop {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-}
-
-/// Runs `work` with a progress handler that aborts the running statement once
-/// `cancel` is set. Scoped to this work, unlike `sqlite3_interrupt`, which
-/// could hit the next user of a pooled connection.
-pub fn interruptible<T>(
-    conn: &Connection,
-    cancel: &Arc<AtomicBool>,
-    work: impl FnOnce(&Connection) -> Result<T, DbError>,
-) -> Result<T, DbError> {
-    let flag = cancel.clone();
-    conn.progress_handler(PROGRESS_STEPS, Some(move || flag.load(Ordering::Relaxed))).map_err(from_sqlite)?;
-    let outcome = work(conn);
-    conn.progress_handler(PROGRESS_STEPS, None::<fn() -> bool>).map_err(from_sqlite)?;
-    outcome
-}
-
-pub fn pool_error(err: deadpool_sqlite::PoolError) -> DbError {
-    match err {
-        deadpool_sqlite::PoolError::Timeout(_) => DbError::new(
-            dbfleet_core::driver_api::ErrorKind::Timeout,
-            "no SQLite connection free within connect_timeout_secs",
-        ),
-        deadpool_sqlite::PoolError::Backend(err) => from_sqlite(err),
-        other => DbError::connection(other.to_string()),
     }
 }
 

@@ -14,8 +14,8 @@ use dbfleet_core::driver_api::{ChunkBuilder, Column, DbError, LogicalType, Query
 use rusqlite::{Connection, Rows, params_from_iter};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::errors::from_sqlite;
-use crate::pool::{CancelOnDrop, interruptible, pool_error};
+use crate::errors::{from_sqlite, pool_error};
+use crate::interrupt::{CancelOnDrop, interruptible};
 use crate::types::{logical_type, to_param, to_value};
 
 /// Rows per chunk when the consumer sets no tighter limit.

@@ -13,7 +13,6 @@ use dbfleet_core::driver_api::{
 };
 use tiberius::{ColumnData, Row};
 
-use crate::pool::SqlServerPool;
 use crate::types::{logical_type_of_name, value};
 
 const VERSION: &str = "SELECT @@VERSION";
@@ -52,7 +51,17 @@ const INDEXES: &str = "SELECT i.name, c.name, i.is_unique FROM sys.indexes i \
 
 const DEFAULT_SCHEMA: &str = "dbo";
 
-pub async fn server_info(pool: &SqlServerPool) -> Result<ServerInfo, DbError> {
+/// Runs one catalog statement and returns the rows of its first result: the
+/// pool implements it, so that this module needs nothing else of the pool.
+pub trait Fetch {
+    fn fetch(
+        &self,
+        sql: &'static str,
+        params: Vec<ColumnData<'static>>,
+    ) -> impl Future<Output = Result<Vec<Row>, DbError>> + Send;
+}
+
+pub async fn server_info(pool: &impl Fetch) -> Result<ServerInfo, DbError> {
     let rows = pool.fetch(VERSION, Vec::new()).await?;
     let version = rows.first().and_then(|row| text(row, 0)).unwrap_or_default();
     // @@VERSION runs over several lines (build date, copyright, OS); the
@@ -60,7 +69,7 @@ pub async fn server_info(pool: &SqlServerPool) -> Result<ServerInfo, DbError> {
     Ok(ServerInfo::new(version.lines().next().unwrap_or_default().trim()))
 }
 
-pub async fn list_databases(pool: &SqlServerPool) -> Result<Vec<DatabaseInfo>, DbError> {
+pub async fn list_databases(pool: &impl Fetch) -> Result<Vec<DatabaseInfo>, DbError> {
     let mut found = Vec::new();
     for (sql, kind) in [(DATABASES, "database"), (SCHEMAS, "schema")] {
         for row in pool.fetch(sql, Vec::new()).await? {
@@ -72,7 +81,7 @@ pub async fn list_databases(pool: &SqlServerPool) -> Result<Vec<DatabaseInfo>, D
     Ok(found)
 }
 
-pub async fn list_tables(pool: &SqlServerPool, filter: &TableFilter) -> Result<Vec<TableInfo>, DbError> {
+pub async fn list_tables(pool: &impl Fetch, filter: &TableFilter) -> Result<Vec<TableInfo>, DbError> {
     let rows = pool.fetch(TABLES, Vec::new()).await?;
     Ok(rows
         .iter()
@@ -81,7 +90,7 @@ pub async fn list_tables(pool: &SqlServerPool, filter: &TableFilter) -> Result<V
         .collect())
 }
 
-pub async fn describe_table(pool: &SqlServerPool, table: &TableRef) -> Result<TableSchema, DbError> {
+pub async fn describe_table(pool: &impl Fetch, table: &TableRef) -> Result<TableSchema, DbError> {
     let found: Vec<(String, TableKind)> = pool
         .fetch(TABLE_SCHEMAS, vec![param(&table.name)])
         .await?

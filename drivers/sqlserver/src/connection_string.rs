@@ -8,7 +8,7 @@
 //!
 //! Problems name keywords, never values: a value may be a secret.
 
-use crate::settings::{Address, Encrypt};
+use crate::address::{Address, Encrypt};
 
 /// Keywords SqlClient understands that change nothing here: pooling and
 /// timeouts are the environment's `[pool]` and `query_timeout_secs`.

@@ -1,6 +1,7 @@
 //! dbfleet driver for SQL Server, on tiberius (tokio, TLS with rustls).
 //! Registers itself as `sqlserver` (aliases `mssql`, `tsql`).
 
+mod address;
 mod catalog;
 mod connection_string;
 mod errors;

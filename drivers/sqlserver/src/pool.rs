@@ -333,9 +333,11 @@ impl SqlServerPool {
             }),
         }
     }
+}
 
+impl catalog::Fetch for SqlServerPool {
     /// The rows of the first result of a catalog statement.
-    pub(crate) async fn fetch(
+    async fn fetch(
         &self,
         sql: &'static str,
         params: Vec<ColumnData<'static>>,

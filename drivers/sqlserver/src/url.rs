@@ -9,7 +9,7 @@
 //! Hand-parsed like `dbfleet_core::redact::url`: only this small shape is
 //! accepted, and problems must never quote the URL (it may hold a secret).
 
-use crate::settings::{Address, Encrypt};
+use crate::address::{Address, Encrypt};
 
 pub fn parse(text: &str) -> Result<Address, String> {
     let rest = ["sqlserver://", "mssql://"]

@@ -1,0 +1,68 @@
+//! A result streamed in chunks over a call's connection.
+
+use std::sync::atomic::Ordering;
+
+use dbfleet_core::driver_api::{ChunkBuilder, DbError, Row};
+use futures::{Stream, StreamExt};
+use sqlx::{AssertSqlSafe, Database, Executor, IntoArguments};
+
+use crate::call::CallConnection;
+
+/// A connection that read a row this large is closed after its call: sqlx
+/// keeps a connection's read buffer at the size of the largest message it
+/// read, so a pooled connection that once read a 300 MB value would hold
+/// 300 MB for as long as it lives.
+pub const LARGE_ROW_BYTES: usize = 16 << 20;
+
+/// Runs `sql` on the call's connection and yields its rows in chunks of `chunk_rows` (or
+/// fewer, wide rows). The
+/// generator runs only when the consumer polls it, so rows are decoded no
+/// faster than they are pulled. User SQL is the product here: it runs as
+/// given, with values bound as parameters (hence `AssertSqlSafe`).
+pub fn chunks<DB, D>(
+    call: CallConnection<DB>,
+    sql: String,
+    args: DB::Arguments,
+    chunk_rows: usize,
+    decode: D,
+    map_err: fn(sqlx::Error) -> DbError,
+) -> impl Stream<Item = Result<Vec<Row>, DbError>> + Send + 'static
+where
+    DB: Database,
+    DB::Arguments: IntoArguments<DB> + Send + 'static,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    D: Fn(&DB::Row) -> Result<Row, DbError> + Send + 'static,
+{
+    async_stream::stream! {
+        let mut call = call;
+        let waiting = call.waiting.clone();
+        let mut chunk = ChunkBuilder::new(chunk_rows);
+        {
+            let mut rows = sqlx::query_with(AssertSqlSafe(sql), args).fetch(&mut **call.get());
+            loop {
+                waiting.store(true, Ordering::Release);
+                let Some(row) = rows.next().await else { break };
+                waiting.store(false, Ordering::Release);
+                match row.map_err(map_err).and_then(|row| decode(&row)) {
+                    Ok(values) => {
+                        if let Some(full) = chunk.push(values) {
+                            yield Ok(full);
+                        }
+                    }
+                    Err(err) => {
+                        yield Err(err);
+                        return;
+                    }
+                }
+            }
+        }
+        if chunk.widest_row() > LARGE_ROW_BYTES {
+            call.close();
+        } else {
+            call.finish();
+        }
+        if let Some(rest) = chunk.rest() {
+            yield Ok(rest);
+        }
+    }
+}
