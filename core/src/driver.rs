@@ -28,6 +28,12 @@ pub trait DatabaseDriver: Send + Sync + 'static {
     }
     /// One line for `dbfleet drivers`.
     fn description(&self) -> &'static str;
+    /// Whether this driver reads the legacy single-database file: a
+    /// `[database]` section without a `driver` key, which another tool
+    /// wrote for its engine. The loader asks the registry which driver does.
+    fn reads_legacy_database_section(&self) -> bool {
+        false
+    }
     /// Every driver-specific key this driver accepts; any other key in an
     /// environment's table is reported as unknown.
     fn settings_keys(&self) -> &'static [&'static str];

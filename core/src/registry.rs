@@ -22,6 +22,11 @@ pub fn find_driver(name: &str) -> Option<&'static dyn DatabaseDriver> {
     })
 }
 
+/// The driver that reads a legacy `[database]` section, if one is linked.
+pub fn legacy_database_driver() -> Option<&'static dyn DatabaseDriver> {
+    drivers().into_iter().find(|d| d.reads_legacy_database_section())
+}
+
 /// The names of every registered driver, for error messages.
 pub fn driver_names() -> Vec<&'static str> {
     drivers().into_iter().map(|d| d.name()).collect()

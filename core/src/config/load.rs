@@ -235,16 +235,22 @@ impl Checker<'_> {
             },
             (None, Some(value)) => {
                 let at = At { environment: Some("default"), table: vec!["database"] };
-                match value.as_table() {
-                    Some(table) => {
+                match (value.as_table(), registry::legacy_database_driver()) {
+                    (None, _) => self.problem(&At::root(), Some("database"), "expected a table"),
+                    (Some(_), None) => self.problem(
+                        &At::root(),
+                        Some("database"),
+                        "no driver linked into this binary reads a legacy [database] section: move it to \
+                         [environments.default] and name its driver",
+                    ),
+                    (Some(table), Some(driver)) => {
                         let mut table = table.clone();
-                        table.insert("driver".into(), toml::Value::String("mysql".into()));
+                        table.insert("driver".into(), toml::Value::String(driver.name().into()));
                         let legacy = toml::Value::Table(table);
                         if let Some(env) = self.environment(&at, "default", &legacy, &defaults) {
                             environments.push(env);
                         }
                     }
-                    None => self.problem(&At::root(), Some("database"), "expected a table"),
                 }
             }
             (None, None) => self.problem(

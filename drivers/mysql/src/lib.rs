@@ -32,6 +32,10 @@ impl DatabaseDriver for MySqlDriver {
     fn description(&self) -> &'static str {
         "MySQL and MariaDB servers (sqlx, TLS with rustls)"
     }
+    /// The legacy single-database files were written for MySQL.
+    fn reads_legacy_database_section(&self) -> bool {
+        true
+    }
 
     fn settings_keys(&self) -> &'static [&'static str] {
         settings::KEYS
