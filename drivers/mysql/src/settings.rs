@@ -3,7 +3,7 @@
 
 use std::str::FromStr;
 
-use dbfleet_core::driver_api::{ConfigProblem, DbError, DriverSettings, EnvironmentConfig};
+use dbfleet_core::driver_api::{ConfigProblem, DbError, DriverSettings, EnvironmentConfig, SettingsReader};
 use secrecy::ExposeSecret;
 use sqlx::mysql::{MySqlConnectOptions, MySqlSslMode};
 
@@ -11,38 +11,56 @@ pub const KEYS: &[&str] = &["url", "host", "port", "username", "database", "ssl_
 
 const SSL_MODES: &[&str] = &["disabled", "preferred", "required", "verify_ca", "verify_identity"];
 
-/// Checks every setting, each problem naming its key.
-pub fn validate(settings: &DriverSettings) -> Result<(), Vec<ConfigProblem>> {
-    let mut problems = Vec::new();
-    for key in ["url", "host", "username", "database", "ssl_ca"] {
-        if let Err(problem) = settings.str(key) {
-            problems.push(problem);
+/// An environment's MySQL settings, read once: where to connect and how,
+/// without the password (which only the environment's secret holds).
+pub struct MySqlSettings {
+    options: MySqlConnectOptions,
+    ssl_ca: Option<String>,
+}
+
+/// Reads every setting, reporting every problem at once, each naming its key.
+pub fn read(settings: &DriverSettings) -> Result<MySqlSettings, Vec<ConfigProblem>> {
+    let mut r = SettingsReader::new(settings);
+    let url = r.string("url");
+    let host = r.string("host");
+    let port = r.port("port");
+    let username = r.string("username");
+    let database = r.string("database");
+    let ssl_mode = r.one_of("ssl_mode", SSL_MODES);
+    let ssl_ca = r.string("ssl_ca");
+    let base = match (r.contains("url"), r.contains("host"), url) {
+        (true, true, _) => {
+            r.problem("host", "set either 'url' or 'host', not both");
+            None
         }
-    }
-    if let Err(problem) = settings.integer("port", 1..=65535) {
-        problems.push(problem);
-    }
-    match (settings.contains("url"), settings.contains("host")) {
-        (true, true) => problems.push(ConfigProblem::key("host", "set either 'url' or 'host', not both")),
-        (false, false) => {
-            problems.push(ConfigProblem::key("url", "required: a mysql:// URL (or set 'host')"))
+        (false, false, _) => {
+            r.problem("url", "required: a mysql:// URL (or set 'host')");
+            None
         }
-        (true, false) => {
-            if let Ok(Some(url)) = settings.str("url")
-                && parse_url(url).is_err()
-            {
-                problems.push(ConfigProblem::key("url", "expected a valid mysql:// or mariadb:// URL"));
-            }
+        (true, false, Some(url)) => {
+            parse_url(url).map_err(|()| r.problem("url", "expected a valid mysql:// or mariadb:// URL")).ok()
         }
-        (false, true) => {}
+        (true, false, None) => None,
+        (false, true, _) => Some(MySqlConnectOptions::new()),
+    };
+    r.finish()?;
+    let mut options = base.unwrap_or_else(MySqlConnectOptions::new);
+    if let Some(host) = host {
+        options = options.host(host);
     }
-    if let Ok(Some(mode)) = settings.str("ssl_mode")
-        && !SSL_MODES.contains(&mode)
-    {
-        problems
-            .push(ConfigProblem::key("ssl_mode", format!("'{mode}' is not one of {}", SSL_MODES.join(", "))));
+    if let Some(port) = port {
+        options = options.port(port);
     }
-    if problems.is_empty() { Ok(()) } else { Err(problems) }
+    if let Some(username) = username {
+        options = options.username(username);
+    }
+    if let Some(database) = database {
+        options = options.database(database);
+    }
+    if let Some(mode) = ssl_mode.and_then(|mode| MySqlSslMode::from_str(mode).ok()) {
+        options = options.ssl_mode(mode);
+    }
+    Ok(MySqlSettings { options, ssl_ca: ssl_ca.map(str::to_owned) })
 }
 
 /// `mariadb://` is accepted as a synonym of `mysql://`.
@@ -55,40 +73,25 @@ fn parse_url(url: &str) -> Result<MySqlConnectOptions, ()> {
     MySqlConnectOptions::from_str(&url).map_err(|_| ())
 }
 
-/// Connect options: from the URL or the discrete keys (which the legacy
-/// `[database]` section also uses), the password only from the environment's
-/// secret, and sessions in UTC so TIMESTAMP values come back as UTC.
+/// Connect options: the settings (the legacy `[database]` section uses the
+/// same keys), the password only from the environment's secret, and sessions
+/// in UTC so TIMESTAMP values come back as UTC.
 pub fn connect_options(env: &EnvironmentConfig) -> Result<MySqlConnectOptions, DbError> {
-    let s = &env.settings;
-    let setting = |key: &str| s.str(key).ok().flatten();
-    let mut options = match setting("url") {
-        Some(url) => parse_url(url)
-            .map_err(|_| DbError::invalid_argument("the url setting is not a valid MySQL URL"))?,
-        None => MySqlConnectOptions::new(),
-    };
-    if let Some(host) = setting("host") {
-        options = options.host(host);
-    }
-    if let Ok(Some(port)) = s.integer("port", 1..=65535) {
-        options = options.port(port as u16);
-    }
-    if let Some(username) = setting("username") {
-        options = options.username(username);
-    }
-    if let Some(database) = setting("database") {
-        options = options.database(database);
-    }
+    let MySqlSettings { mut options, ssl_ca } = read(&env.settings).map_err(invalid)?;
     if let Some(password) = &env.password {
         options = options.password(password.expose_secret());
     }
-    if let Some(mode) = setting("ssl_mode") {
-        options = options
-            .ssl_mode(MySqlSslMode::from_str(mode).map_err(|e| DbError::invalid_argument(e.to_string()))?);
-    }
-    if let Some(ca) = setting("ssl_ca") {
-        options = options.ssl_ca(env.resolve_path(ca));
+    if let Some(ca) = ssl_ca {
+        options = options.ssl_ca(env.resolve_path(&ca));
     }
     Ok(options.timezone(Some("+00:00".to_owned())))
+}
+
+/// Settings that passed validation at load time fail here only when the
+/// configuration was built by hand.
+fn invalid(problems: Vec<ConfigProblem>) -> DbError {
+    let reasons: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    DbError::invalid_argument(format!("invalid settings: {}", reasons.join("; ")))
 }
 
 /// `host:port/database`, without user or secret.
@@ -98,5 +101,43 @@ pub fn target(env: &EnvironmentConfig) -> String {
             format!("{}:{}/{}", options.get_host(), options.get_port(), options.get_database().unwrap_or(""))
         }
         Err(_) => "mysql:<invalid settings>".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use dbfleet_core::toml;
+
+    use super::*;
+
+    fn settings(text: &str) -> DriverSettings {
+        let table: toml::Table = text.parse().unwrap();
+        DriverSettings::new(table.into_iter().collect())
+    }
+
+    fn problem_keys(text: &str) -> Vec<String> {
+        let problems = read(&settings(text)).err().unwrap_or_default();
+        problems.into_iter().filter_map(|p| p.key).collect()
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        assert_eq!(problem_keys("url = 5\nport = 0\nssl_mode = \"sometimes\""), ["url", "port", "ssl_mode"]);
+        assert_eq!(problem_keys("url = \"mysql://db/app\"\nhost = \"db\""), ["host"]);
+        assert_eq!(problem_keys("database = \"app\""), ["url"]);
+        assert_eq!(problem_keys("url = \"postgres://db/app\""), ["url"]);
+    }
+
+    #[test]
+    fn a_mariadb_url_and_discrete_keys_are_read() {
+        let parsed = read(&settings("url = \"mariadb://app@db/shop\"\nport = 3307\nssl_mode = \"required\""))
+            .unwrap_or_else(|problems| panic!("{problems:?}"));
+        assert_eq!(parsed.options.get_host(), "db");
+        assert_eq!(parsed.options.get_port(), 3307);
+        assert_eq!(parsed.options.get_database(), Some("shop"));
+        assert_eq!(parsed.options.get_username(), "app");
+        let legacy = read(&settings("host = \"db\"\nport = 3306\nusername = \"app\"\ndatabase = \"erp\""))
+            .unwrap_or_else(|problems| panic!("{problems:?}"));
+        assert_eq!(legacy.options.get_database(), Some("erp"));
     }
 }

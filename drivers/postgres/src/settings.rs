@@ -3,7 +3,7 @@
 
 use std::str::FromStr;
 
-use dbfleet_core::driver_api::{ConfigProblem, DbError, DriverSettings, EnvironmentConfig};
+use dbfleet_core::driver_api::{ConfigProblem, DbError, DriverSettings, EnvironmentConfig, SettingsReader};
 use secrecy::ExposeSecret;
 use sqlx::postgres::{PgConnectOptions, PgSslMode};
 
@@ -12,77 +12,75 @@ pub const KEYS: &[&str] =
 
 const SSL_MODES: &[&str] = &["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
 
-/// Checks every setting, each problem naming its key.
-pub fn validate(settings: &DriverSettings) -> Result<(), Vec<ConfigProblem>> {
-    let mut problems = Vec::new();
-    let mut check = |result: Result<_, ConfigProblem>| {
-        if let Err(problem) = result {
-            problems.push(problem);
-        }
-    };
-    for key in ["url", "host", "username", "database", "ssl_root_cert", "application_name"] {
-        check(settings.str(key).map(|_| ()));
-    }
-    check(settings.integer("port", 1..=65535).map(|_| ()));
-    match (settings.contains("url"), settings.contains("host")) {
-        (true, true) => problems.push(ConfigProblem::key("host", "set either 'url' or 'host', not both")),
-        (false, false) => {
-            problems.push(ConfigProblem::key("url", "required: a postgres:// URL (or set 'host')"))
-        }
-        (true, false) => {
-            if let Ok(Some(url)) = settings.str("url") {
-                if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-                    problems.push(ConfigProblem::key("url", "expected a postgres:// or postgresql:// URL"));
-                } else if PgConnectOptions::from_str(url).is_err() {
-                    problems.push(ConfigProblem::key("url", "not a valid PostgreSQL URL"));
-                }
-            }
-        }
-        (false, true) => {}
-    }
-    if let Ok(Some(mode)) = settings.str("sslmode")
-        && !SSL_MODES.contains(&mode)
-    {
-        problems
-            .push(ConfigProblem::key("sslmode", format!("'{mode}' is not one of {}", SSL_MODES.join(", "))));
-    }
-    if problems.is_empty() { Ok(()) } else { Err(problems) }
+/// An environment's PostgreSQL settings, read once: where to connect and
+/// how, without the password (which only the environment's secret holds).
+pub struct PgSettings {
+    options: PgConnectOptions,
+    ssl_root_cert: Option<String>,
 }
 
-/// Connect options: from the URL or the discrete keys, the password only from
-/// the environment's secret, and read-only sessions and the statement timeout
-/// enforced by the server.
-pub fn connect_options(env: &EnvironmentConfig) -> Result<PgConnectOptions, DbError> {
-    let s = &env.settings;
-    let setting = |key: &str| s.str(key).ok().flatten();
-    let mut options = match setting("url") {
-        Some(url) => PgConnectOptions::from_str(url)
-            .map_err(|_| DbError::invalid_argument("the url setting is not a valid PostgreSQL URL"))?,
-        None => PgConnectOptions::new_without_pgpass(),
+/// Reads every setting, reporting every problem at once, each naming its key.
+pub fn read(settings: &DriverSettings) -> Result<PgSettings, Vec<ConfigProblem>> {
+    let mut r = SettingsReader::new(settings);
+    let url = r.string("url");
+    let host = r.string("host");
+    let port = r.port("port");
+    let username = r.string("username");
+    let database = r.string("database");
+    let ssl_mode = r.one_of("sslmode", SSL_MODES);
+    let ssl_root_cert = r.string("ssl_root_cert");
+    let application_name = r.string("application_name");
+    let base = match (r.contains("url"), r.contains("host"), url) {
+        (true, true, _) => {
+            r.problem("host", "set either 'url' or 'host', not both");
+            None
+        }
+        (false, false, _) => {
+            r.problem("url", "required: a postgres:// URL (or set 'host')");
+            None
+        }
+        (true, false, Some(url)) if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) => {
+            r.problem("url", "expected a postgres:// or postgresql:// URL");
+            None
+        }
+        (true, false, Some(url)) => {
+            PgConnectOptions::from_str(url).map_err(|_| r.problem("url", "not a valid PostgreSQL URL")).ok()
+        }
+        (true, false, None) => None,
+        (false, true, _) => Some(PgConnectOptions::new_without_pgpass()),
     };
-    if let Some(host) = setting("host") {
+    r.finish()?;
+    let mut options = base.unwrap_or_else(PgConnectOptions::new_without_pgpass);
+    if let Some(host) = host {
         options = options.host(host);
     }
-    if let Ok(Some(port)) = s.integer("port", 1..=65535) {
-        options = options.port(port as u16);
+    if let Some(port) = port {
+        options = options.port(port);
     }
-    if let Some(username) = setting("username") {
+    if let Some(username) = username {
         options = options.username(username);
     }
-    if let Some(database) = setting("database") {
+    if let Some(database) = database {
         options = options.database(database);
     }
+    if let Some(mode) = ssl_mode.and_then(|mode| PgSslMode::from_str(mode).ok()) {
+        options = options.ssl_mode(mode);
+    }
+    options = options.application_name(application_name.unwrap_or("dbfleet"));
+    Ok(PgSettings { options, ssl_root_cert: ssl_root_cert.map(str::to_owned) })
+}
+
+/// Connect options: the settings, the password only from the environment's
+/// secret, and read-only sessions and the statement timeout enforced by the
+/// server.
+pub fn connect_options(env: &EnvironmentConfig) -> Result<PgConnectOptions, DbError> {
+    let PgSettings { mut options, ssl_root_cert } = read(&env.settings).map_err(invalid)?;
     if let Some(password) = &env.password {
         options = options.password(password.expose_secret());
     }
-    if let Some(mode) = setting("sslmode") {
-        options = options
-            .ssl_mode(PgSslMode::from_str(mode).map_err(|e| DbError::invalid_argument(e.to_string()))?);
+    if let Some(cert) = ssl_root_cert {
+        options = options.ssl_root_cert(env.resolve_path(&cert));
     }
-    if let Some(cert) = setting("ssl_root_cert") {
-        options = options.ssl_root_cert(env.resolve_path(cert));
-    }
-    options = options.application_name(setting("application_name").unwrap_or("dbfleet"));
     // Notices and warnings are not passed on to callers, and the reset run
     // when a connection goes back to the pool begins with a ROLLBACK that
     // would warn "there is no transaction in progress" after most calls.
@@ -96,6 +94,13 @@ pub fn connect_options(env: &EnvironmentConfig) -> Result<PgConnectOptions, DbEr
     Ok(options.options(session))
 }
 
+/// Settings that passed validation at load time fail here only when the
+/// configuration was built by hand.
+fn invalid(problems: Vec<ConfigProblem>) -> DbError {
+    let reasons: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    DbError::invalid_argument(format!("invalid settings: {}", reasons.join("; ")))
+}
+
 /// `host:port/database`, without user or secret.
 pub fn target(env: &EnvironmentConfig) -> String {
     match connect_options(env) {
@@ -106,5 +111,43 @@ pub fn target(env: &EnvironmentConfig) -> String {
             options.get_database().unwrap_or(options.get_username())
         ),
         Err(_) => "postgres:<invalid settings>".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use dbfleet_core::toml;
+
+    use super::*;
+
+    fn settings(text: &str) -> DriverSettings {
+        let table: toml::Table = text.parse().unwrap();
+        DriverSettings::new(table.into_iter().collect())
+    }
+
+    fn problem_keys(text: &str) -> Vec<String> {
+        let problems = read(&settings(text)).err().unwrap_or_default();
+        problems.into_iter().filter_map(|p| p.key).collect()
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        assert_eq!(problem_keys("url = 5\nport = 0\nsslmode = \"sometimes\""), ["url", "port", "sslmode"]);
+        assert_eq!(problem_keys("url = \"postgres://db/app\"\nhost = \"db\""), ["host"]);
+        assert_eq!(problem_keys("database = \"app\""), ["url"]);
+        assert_eq!(problem_keys("url = \"mysql://db/app\""), ["url"]);
+    }
+
+    #[test]
+    fn discrete_keys_complete_the_url() {
+        let parsed = read(&settings(
+            "url = \"postgres://app@db:5433/shop\"\nport = 6000\nsslmode = \"require\"\napplication_name = \"ops\"",
+        ))
+        .unwrap_or_else(|problems| panic!("{problems:?}"));
+        assert_eq!(parsed.options.get_host(), "db");
+        assert_eq!(parsed.options.get_port(), 6000);
+        assert_eq!(parsed.options.get_database(), Some("shop"));
+        assert_eq!(parsed.options.get_username(), "app");
+        assert_eq!(parsed.options.get_application_name(), Some("ops"));
     }
 }

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use dbfleet_core::driver_api::{ConfigProblem, DriverSettings, EnvironmentConfig};
+use dbfleet_core::driver_api::{ConfigProblem, DriverSettings, EnvironmentConfig, SettingsReader};
 
 pub const KEYS: &[&str] = &["path", "url", "mode", "init_script", "busy_timeout_ms"];
 
@@ -67,67 +67,39 @@ pub fn validate(settings: &DriverSettings) -> Result<(), Vec<ConfigProblem>> {
 }
 
 fn parse(settings: &DriverSettings) -> Result<Parsed, Vec<ConfigProblem>> {
-    let mut problems = Vec::new();
-    let mut take = |result: Result<Option<&str>, ConfigProblem>| match result {
-        Ok(value) => value.map(str::to_owned),
-        Err(problem) => {
-            problems.push(problem);
-            None
-        }
+    let mut r = SettingsReader::new(settings);
+    let path = r.string("path");
+    let url = r.string("url");
+    let mode = match r.one_of("mode", &["read_only", "read_write", "create"]) {
+        Some("read_only") => Mode::ReadOnly,
+        Some("create") => Mode::Create,
+        _ => Mode::ReadWrite,
     };
-    let path = take(settings.str("path"));
-    let url = take(settings.str("url"));
-    let mode = take(settings.str("mode"));
-    let init_script = take(settings.str("init_script"));
+    let init_script = r.string("init_script").map(str::to_owned);
+    let busy_timeout = r
+        .integer("busy_timeout_ms", 0..=3_600_000)
+        .map_or(DEFAULT_BUSY_TIMEOUT, |ms| Duration::from_millis(ms as u64));
 
     let location = match (path, url) {
         (Some(_), Some(_)) => {
-            problems.push(ConfigProblem::key("url", "set either 'path' or 'url', not both"));
+            r.problem("url", "set either 'path' or 'url', not both");
             None
         }
-        (None, None) if !settings.contains("path") && !settings.contains("url") => {
-            problems.push(ConfigProblem::key("path", "required: the database file (or set 'url')"));
+        (None, None) if !r.contains("path") && !r.contains("url") => {
+            r.problem("path", "required: the database file (or set 'url')");
             None
         }
-        (Some(path), None) => Some(location_of_path(&path)),
-        (None, Some(url)) => match location_of_url(&url) {
-            Ok(location) => Some(location),
-            Err(problem) => {
-                problems.push(problem);
-                None
-            }
-        },
+        (Some(path), None) => Some(location_of_path(path)),
+        (None, Some(url)) => location_of_url(url).map_err(|message| r.problem("url", message)).ok(),
         (None, None) => None,
     };
-    let mode = match mode.as_deref() {
-        None | Some("read_write") => Mode::ReadWrite,
-        Some("read_only") => Mode::ReadOnly,
-        Some("create") => Mode::Create,
-        Some(other) => {
-            problems.push(ConfigProblem::key(
-                "mode",
-                format!("'{other}' is not one of read_only, read_write, create"),
-            ));
-            Mode::ReadWrite
-        }
-    };
     if init_script.is_some() && mode != Mode::Create {
-        problems.push(ConfigProblem::key(
-            "init_script",
-            "only runs when a database is created: set mode = \"create\"",
-        ));
+        r.problem("init_script", "only runs when a database is created: set mode = \"create\"");
     }
-    let busy_timeout = match settings.integer("busy_timeout_ms", 0..=3_600_000) {
-        Ok(ms) => ms.map_or(DEFAULT_BUSY_TIMEOUT, |ms| Duration::from_millis(ms as u64)),
-        Err(problem) => {
-            problems.push(problem);
-            DEFAULT_BUSY_TIMEOUT
-        }
-    };
-    match location {
-        Some(location) if problems.is_empty() => Ok(Parsed { location, mode, init_script, busy_timeout }),
-        _ => Err(problems),
-    }
+    r.finish()?;
+    // Every way of ending without a location recorded a problem.
+    let location = location.ok_or_else(|| vec![ConfigProblem::key("path", "required: the database file")])?;
+    Ok(Parsed { location, mode, init_script, busy_timeout })
 }
 
 fn location_of_path(path: &str) -> RawLocation {
@@ -135,16 +107,13 @@ fn location_of_path(path: &str) -> RawLocation {
 }
 
 /// `sqlite://relative/path.db`, `sqlite:///absolute/path.db`, `sqlite::memory:`.
-fn location_of_url(url: &str) -> Result<RawLocation, ConfigProblem> {
+fn location_of_url(url: &str) -> Result<RawLocation, &'static str> {
     if url == "sqlite::memory:" || url == "sqlite://:memory:" {
         return Ok(RawLocation::Memory);
     }
     match url.strip_prefix("sqlite://") {
         Some(path) if !path.is_empty() => Ok(RawLocation::File(path.to_owned())),
-        _ => Err(ConfigProblem::key(
-            "url",
-            "expected sqlite://relative/path.db, sqlite:///absolute/path.db or sqlite::memory:",
-        )),
+        _ => Err("expected sqlite://relative/path.db, sqlite:///absolute/path.db or sqlite::memory:"),
     }
 }
 

@@ -8,7 +8,7 @@
 //! `trust_server_certificate_ca` and `application_name`. The password comes
 //! only from the environment's secret (`password_env`, `password_file`).
 
-use dbfleet_core::driver_api::{ConfigProblem, DbError, DriverSettings, EnvironmentConfig};
+use dbfleet_core::driver_api::{ConfigProblem, DbError, DriverSettings, EnvironmentConfig, SettingsReader};
 use secrecy::ExposeSecret;
 use tiberius::{AuthMethod, Config};
 
@@ -38,55 +38,38 @@ pub fn validate(settings: &DriverSettings) -> Result<(), Vec<ConfigProblem>> {
 
 /// The address the settings describe, or every problem found in them.
 pub fn address(settings: &DriverSettings) -> Result<Address, Vec<ConfigProblem>> {
-    let mut problems = Vec::new();
-    let mut string = |key: &str| match settings.str(key) {
-        Ok(value) => value.map(str::to_owned),
-        Err(problem) => {
-            problems.push(problem);
-            None
-        }
-    };
+    let mut r = SettingsReader::new(settings);
+    let mut string = |key: &str| r.string(key).map(str::to_owned);
     let connection_string = string("connection_string");
     let url = string("url");
     let host = string("host");
     let instance = string("instance");
     let username = string("username");
     let database = string("database");
-    let encrypt = string("encrypt");
     let trust_ca = string("trust_server_certificate_ca");
     let application_name = string("application_name");
-    let port = settings.integer("port", 1..=65535).unwrap_or_else(|problem| {
-        problems.push(problem);
-        None
-    });
-    let trust = settings.bool("trust_server_certificate").unwrap_or_else(|problem| {
-        problems.push(problem);
-        None
-    });
+    let port = r.port("port");
+    let trust = r.bool("trust_server_certificate");
+    let encrypt = r.one_of("encrypt", Encrypt::NAMES).and_then(Encrypt::parse);
 
     let forms = [
-        ("connection_string", settings.contains("connection_string")),
-        ("url", settings.contains("url")),
-        ("host", settings.contains("host")),
+        ("connection_string", r.contains("connection_string")),
+        ("url", r.contains("url")),
+        ("host", r.contains("host")),
     ];
     let given: Vec<&str> = forms.iter().filter(|(_, present)| *present).map(|(key, _)| *key).collect();
     let mut address = match given.as_slice() {
         [] => {
-            problems.push(ConfigProblem::key(
-                "host",
-                "required: the server's host (or set 'url' or 'connection_string')",
-            ));
+            r.problem("host", "required: the server's host (or set 'url' or 'connection_string')");
             None
         }
         [_] => match (connection_string, url, host) {
             (Some(text), _, _) => connection_string::parse(&text)
-                .map_err(|message| problems.push(ConfigProblem::key("connection_string", message)))
+                .map_err(|message| r.problem("connection_string", message))
                 .ok(),
-            (_, Some(text), _) => {
-                url::parse(&text).map_err(|message| problems.push(ConfigProblem::key("url", message))).ok()
-            }
+            (_, Some(text), _) => url::parse(&text).map_err(|message| r.problem("url", message)).ok(),
             (_, _, Some(host)) if host.trim().is_empty() => {
-                problems.push(ConfigProblem::key("host", "must not be empty"));
+                r.problem("host", "must not be empty");
                 None
             }
             (_, _, Some(host)) => Some(Address { host, ..Address::default() }),
@@ -95,26 +78,17 @@ pub fn address(settings: &DriverSettings) -> Result<Address, Vec<ConfigProblem>>
         },
         [first, rest @ ..] => {
             for key in rest {
-                problems.push(ConfigProblem::key(
-                    *key,
+                r.problem(
+                    key,
                     format!("set only one of connection_string, url and host (also given: {first})"),
-                ));
+                );
             }
             None
         }
     };
 
-    let encrypt = encrypt.and_then(|name| {
-        Encrypt::parse(&name).or_else(|| {
-            problems.push(ConfigProblem::key(
-                "encrypt",
-                format!("'{name}' is not one of {}", Encrypt::NAMES.join(", ")),
-            ));
-            None
-        })
-    });
     if let Some(address) = &mut address {
-        override_with(&mut address.port, port.and_then(|p| u16::try_from(p).ok()));
+        override_with(&mut address.port, port);
         override_with(&mut address.instance, instance);
         override_with(&mut address.username, username);
         override_with(&mut address.database, database);
@@ -123,22 +97,21 @@ pub fn address(settings: &DriverSettings) -> Result<Address, Vec<ConfigProblem>>
         override_with(&mut address.trust_server_certificate_ca, trust_ca);
         override_with(&mut address.application_name, application_name);
         if address.username.as_deref().is_none_or(str::is_empty) {
-            problems.push(ConfigProblem::key(
+            r.problem(
                 "username",
                 "required: the SQL Server login (or User Id in connection_string, user@ in url)",
-            ));
+            );
         }
         if address.trust_server_certificate == Some(true) && address.trust_server_certificate_ca.is_some() {
-            problems.push(ConfigProblem::key(
+            r.problem(
                 "trust_server_certificate_ca",
                 "cannot be combined with trust_server_certificate = true: trust the CA or skip the checks",
-            ));
+            );
         }
     }
-    match address {
-        Some(address) if problems.is_empty() => Ok(address),
-        _ => Err(problems),
-    }
+    r.finish()?;
+    // Every way of ending without an address recorded a problem.
+    address.ok_or_else(|| vec![ConfigProblem::key("host", "required: the server's host")])
 }
 
 fn override_with<T>(slot: &mut Option<T>, value: Option<T>) {

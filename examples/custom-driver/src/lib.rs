@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use dbfleet_core::driver_api::{
     ConfigProblem, DatabaseDriver, DbError, DriverRegistration, DriverSettings, EnvironmentConfig, Pool,
-    async_trait, dialect, inventory,
+    SettingsReader, async_trait, dialect, inventory,
 };
 
 pub struct CsvDriver;
@@ -27,11 +27,21 @@ inventory::submit!(DriverRegistration(&CsvDriver));
 
 const KEYS: &[&str] = &["directory"];
 
-fn directory(env: &EnvironmentConfig) -> Result<PathBuf, DbError> {
-    match env.settings.str("directory") {
-        Ok(Some(directory)) => Ok(env.resolve_path(directory)),
-        _ => Err(DbError::invalid_argument("`directory` must name the folder of CSV files")),
+/// The one setting, read the same way to validate and to connect.
+fn read_directory(settings: &DriverSettings) -> Result<&str, Vec<ConfigProblem>> {
+    let mut r = SettingsReader::new(settings);
+    let directory = r.string("directory");
+    if directory.is_none() && !r.contains("directory") {
+        r.problem("directory", "required: the folder of CSV files");
     }
+    r.finish()?;
+    directory.ok_or_else(Vec::new)
+}
+
+fn directory(env: &EnvironmentConfig) -> Result<PathBuf, DbError> {
+    read_directory(&env.settings)
+        .map(|directory| env.resolve_path(directory))
+        .map_err(|_| DbError::invalid_argument("`directory` must name the folder of CSV files"))
 }
 
 #[async_trait]
@@ -49,11 +59,7 @@ impl DatabaseDriver for CsvDriver {
     }
 
     fn validate(&self, settings: &DriverSettings) -> Result<(), Vec<ConfigProblem>> {
-        match settings.str("directory") {
-            Ok(Some(_)) => Ok(()),
-            Ok(None) => Err(vec![ConfigProblem::key("directory", "required: the folder of CSV files")]),
-            Err(problem) => Err(vec![problem]),
-        }
+        read_directory(settings).map(drop)
     }
 
     fn sql_dialect(&self) -> Box<dyn dialect::Dialect + Send + Sync> {
