@@ -2,6 +2,7 @@
 //! every file's table, shared by all calls.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use dbfleet_core::driver_api::{
@@ -19,6 +20,21 @@ pub struct CsvPool {
     directory: PathBuf,
     tables: Vec<LoadedTable>,
     conn: Arc<Mutex<Connection>>,
+}
+
+/// SQLite calls the progress handler every this many VM steps.
+const PROGRESS_STEPS: i32 = 1000;
+
+/// Stops its call's statement when dropped: a call abandoned on a timeout or
+/// a cancel would otherwise keep the one connection until its statement
+/// ended by itself. Only this call's statement: the flag is its own, checked
+/// by a progress handler set for its statement alone.
+struct Abandon(Arc<AtomicBool>);
+
+impl Drop for Abandon {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 impl CsvPool {
@@ -44,9 +60,16 @@ impl Pool for CsvPool {
     async fn query(&self, q: &Query) -> Result<RowStream, DbError> {
         let conn = self.conn.clone();
         let query = q.clone();
+        let abandoned = Arc::new(AtomicBool::new(false));
+        let _abandon = Abandon(abandoned.clone());
         let (columns, rows) = tokio::task::spawn_blocking(move || {
             let conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            run(&conn, &query)
+            let stop = |err: rusqlite::Error| DbError::internal(err.to_string());
+            conn.progress_handler(PROGRESS_STEPS, Some(move || abandoned.load(Ordering::Relaxed)))
+                .map_err(stop)?;
+            let outcome = run(&conn, &query);
+            conn.progress_handler(PROGRESS_STEPS, None::<fn() -> bool>).map_err(stop)?;
+            outcome
         })
         .await
         .map_err(|err| DbError::internal(format!("the query stopped: {err}")))??;
@@ -105,7 +128,20 @@ impl Pool for CsvPool {
 
 /// Runs one statement, reading at most the query's fetch limit of rows.
 fn run(conn: &Connection, query: &Query) -> Result<(Vec<Column>, Vec<Row>), DbError> {
-    let failed = |err: rusqlite::Error| DbError::query(err.to_string());
+    // SQLite's extended result code, kept as the error's code.
+    let failed = |err: rusqlite::Error| {
+        let code = match &err {
+            rusqlite::Error::SqliteFailure(error, _) | rusqlite::Error::SqlInputError { error, .. } => {
+                Some(error.extended_code.to_string())
+            }
+            _ => None,
+        };
+        let failed = DbError::query(err.to_string());
+        match code {
+            Some(code) => failed.with_code(code),
+            None => failed,
+        }
+    };
     let mut statement = conn.prepare(&query.sql).map_err(failed)?;
     let declared: Vec<(String, Option<String>)> =
         statement.columns().iter().map(|c| (c.name().to_owned(), c.decl_type().map(str::to_owned))).collect();
