@@ -16,7 +16,9 @@ pub use crate::catalog::{
     ColumnSchema, DatabaseInfo, ForeignKeyInfo, IndexInfo, TableFilter, TableInfo, TableKind, TableRef,
     TableSchema,
 };
-pub use crate::config::{ConfigProblem, DriverSettings, EnvironmentConfig, PoolConfig, SettingsReader};
+pub use crate::config::{
+    ConfigProblem, DriverSettings, EnvironmentConfig, PoolConfig, SettingsReader, invalid_settings,
+};
 pub use crate::driver::{DatabaseDriver, ExecOutcome, Pool, PoolStats, Query, ServerInfo};
 pub use crate::error::{DbError, ErrorKind};
 pub use crate::readonly::{EngineRules, PragmaRules};

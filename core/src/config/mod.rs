@@ -12,7 +12,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 pub use load::{ConfigError, find_config_path, load_config, load_config_str};
-pub use settings::{DriverSettings, SettingsReader};
+pub use settings::{DriverSettings, SettingsReader, invalid_settings};
 
 /// The whole configuration file, validated.
 #[derive(Debug, Clone)]

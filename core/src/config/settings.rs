@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::ConfigProblem;
+use crate::error::DbError;
 use crate::redact;
 
 /// The keys of an environment's table that core does not interpret itself
@@ -135,6 +136,14 @@ impl<'a> SettingsReader<'a> {
             None
         })
     }
+}
+
+/// The error of settings that do not read when connecting. They passed
+/// validation when the file was loaded, so this happens only to a
+/// configuration built by hand; the error names every problem.
+pub fn invalid_settings(problems: Vec<ConfigProblem>) -> DbError {
+    let reasons: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    DbError::invalid_argument(format!("invalid settings: {}", reasons.join("; ")))
 }
 
 fn wrong_type(key: &str, expected: &str, found: &toml::Value) -> ConfigProblem {

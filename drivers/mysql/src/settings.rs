@@ -3,7 +3,9 @@
 
 use std::str::FromStr;
 
-use dbfleet_core::driver_api::{ConfigProblem, DbError, DriverSettings, EnvironmentConfig, SettingsReader};
+use dbfleet_core::driver_api::{
+    ConfigProblem, DbError, DriverSettings, EnvironmentConfig, SettingsReader, invalid_settings,
+};
 use secrecy::ExposeSecret;
 use sqlx::mysql::{MySqlConnectOptions, MySqlSslMode};
 
@@ -77,7 +79,7 @@ fn parse_url(url: &str) -> Result<MySqlConnectOptions, ()> {
 /// same keys), the password only from the environment's secret, and sessions
 /// in UTC so TIMESTAMP values come back as UTC.
 pub fn connect_options(env: &EnvironmentConfig) -> Result<MySqlConnectOptions, DbError> {
-    let MySqlSettings { mut options, ssl_ca } = read(&env.settings).map_err(invalid)?;
+    let MySqlSettings { mut options, ssl_ca } = read(&env.settings).map_err(invalid_settings)?;
     if let Some(password) = &env.password {
         options = options.password(password.expose_secret());
     }
@@ -85,13 +87,6 @@ pub fn connect_options(env: &EnvironmentConfig) -> Result<MySqlConnectOptions, D
         options = options.ssl_ca(env.resolve_path(&ca));
     }
     Ok(options.timezone(Some("+00:00".to_owned())))
-}
-
-/// Settings that passed validation at load time fail here only when the
-/// configuration was built by hand.
-fn invalid(problems: Vec<ConfigProblem>) -> DbError {
-    let reasons: Vec<String> = problems.iter().map(ToString::to_string).collect();
-    DbError::invalid_argument(format!("invalid settings: {}", reasons.join("; ")))
 }
 
 /// `host:port/database`, without user or secret.

@@ -3,7 +3,9 @@
 
 use std::str::FromStr;
 
-use dbfleet_core::driver_api::{ConfigProblem, DbError, DriverSettings, EnvironmentConfig, SettingsReader};
+use dbfleet_core::driver_api::{
+    ConfigProblem, DbError, DriverSettings, EnvironmentConfig, SettingsReader, invalid_settings,
+};
 use secrecy::ExposeSecret;
 use sqlx::postgres::{PgConnectOptions, PgSslMode};
 
@@ -74,7 +76,7 @@ pub fn read(settings: &DriverSettings) -> Result<PgSettings, Vec<ConfigProblem>>
 /// secret, and read-only sessions and the statement timeout enforced by the
 /// server.
 pub fn connect_options(env: &EnvironmentConfig) -> Result<PgConnectOptions, DbError> {
-    let PgSettings { mut options, ssl_root_cert } = read(&env.settings).map_err(invalid)?;
+    let PgSettings { mut options, ssl_root_cert } = read(&env.settings).map_err(invalid_settings)?;
     if let Some(password) = &env.password {
         options = options.password(password.expose_secret());
     }
@@ -92,13 +94,6 @@ pub fn connect_options(env: &EnvironmentConfig) -> Result<PgConnectOptions, DbEr
         session.push(("default_transaction_read_only".to_owned(), "on".to_owned()));
     }
     Ok(options.options(session))
-}
-
-/// Settings that passed validation at load time fail here only when the
-/// configuration was built by hand.
-fn invalid(problems: Vec<ConfigProblem>) -> DbError {
-    let reasons: Vec<String> = problems.iter().map(ToString::to_string).collect();
-    DbError::invalid_argument(format!("invalid settings: {}", reasons.join("; ")))
 }
 
 /// `host:port/database`, without user or secret.
