@@ -7,9 +7,42 @@
 // variant added later must not break them.
 #![warn(clippy::exhaustive_structs, clippy::exhaustive_enums)]
 
+use std::borrow::Cow;
+
 use base64::Engine as _;
+use chrono::format::{DelayedFormat, Fixed, Item, Numeric, Pad};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use serde::{Serialize, Serializer};
+
+/// ISO 8601 forms (`%Y-%m-%d`, `%H:%M:%S%.f`, joined by `T`, with `Z` for
+/// UTC), parsed once here rather than from a format string for every value
+/// of a result.
+const YEAR_MONTH_DAY: [Item<'static>; 5] = [
+    Item::Numeric(Numeric::Year, Pad::Zero),
+    Item::Literal("-"),
+    Item::Numeric(Numeric::Month, Pad::Zero),
+    Item::Literal("-"),
+    Item::Numeric(Numeric::Day, Pad::Zero),
+];
+const HOUR_MINUTE_SECOND: [Item<'static>; 6] = [
+    Item::Numeric(Numeric::Hour, Pad::Zero),
+    Item::Literal(":"),
+    Item::Numeric(Numeric::Minute, Pad::Zero),
+    Item::Literal(":"),
+    Item::Numeric(Numeric::Second, Pad::Zero),
+    Item::Fixed(Fixed::Nanosecond),
+];
+const DATE_TIME: [Item<'static>; 12] = {
+    let [y, d1, m, d2, d] = YEAR_MONTH_DAY;
+    let [h, c1, mi, c2, s, f] = HOUR_MINUTE_SECOND;
+    [y, d1, m, d2, d, Item::Literal("T"), h, c1, mi, c2, s, f]
+};
+const DATE_TIME_UTC: [Item<'static>; 13] = {
+    let [y, d1, m, d2, d, t, h, c1, mi, c2, s, f] = DATE_TIME;
+    [y, d1, m, d2, d, t, h, c1, mi, c2, s, f, Item::Literal("Z")]
+};
+
+type Formatted = DelayedFormat<std::slice::Iter<'static, Item<'static>>>;
 
 /// The engine-independent type of a column or value.
 #[derive(
@@ -153,10 +186,28 @@ impl Value {
         }
     }
 
+    /// [`Value::to_json`], moving strings into the JSON rather than copying them.
+    pub fn into_json(self) -> serde_json::Value {
+        match self {
+            Value::Decimal(s) | Value::Text(s) | Value::Other(s) => serde_json::Value::String(s),
+            Value::Json(j) => j,
+            Value::Array(items) => {
+                serde_json::Value::Array(items.into_iter().map(Value::into_json).collect())
+            }
+            other => other.to_json(),
+        }
+    }
+
     /// A plain text form for tables and CSV: strings unquoted, NULL empty.
     pub fn to_text(&self) -> String {
-        match self {
-            Value::Null => String::new(),
+        self.text().into_owned()
+    }
+
+    /// [`Value::to_text`], borrowing what is text already.
+    pub fn text(&self) -> Cow<'_, str> {
+        Cow::Owned(match self {
+            Value::Decimal(s) | Value::Text(s) | Value::Other(s) => return Cow::Borrowed(s),
+            Value::Null => return Cow::Borrowed(""),
             Value::Bool(b) => b.to_string(),
             Value::Int(i) => i.to_string(),
             Value::UInt(u) => u.to_string(),
@@ -164,13 +215,22 @@ impl Value {
                 serde_json::Value::String(s) => s,
                 other => other.to_string(),
             },
-            Value::Decimal(s) | Value::Text(s) | Value::Other(s) => s.clone(),
-            Value::Date(d) => d.format("%Y-%m-%d").to_string(),
-            Value::Time(t) => t.format("%H:%M:%S%.f").to_string(),
-            Value::Timestamp(ts) => ts.format("%Y-%m-%dT%H:%M:%S%.f").to_string(),
-            Value::Timestamptz(ts) => ts.format("%Y-%m-%dT%H:%M:%S%.fZ").to_string(),
             Value::Uuid(u) => u.to_string(),
-        }
+            Value::Date(_) | Value::Time(_) | Value::Timestamp(_) | Value::Timestamptz(_) => {
+                self.date_time().map(|t| t.to_string()).unwrap_or_default()
+            }
+        })
+    }
+
+    /// Dates and times in their ISO 8601 form, written when displayed.
+    fn date_time(&self) -> Option<Formatted> {
+        Some(match self {
+            Value::Date(d) => d.format_with_items(YEAR_MONTH_DAY.iter()),
+            Value::Time(t) => t.format_with_items(HOUR_MINUTE_SECOND.iter()),
+            Value::Timestamp(ts) => ts.format_with_items(DATE_TIME.iter()),
+            Value::Timestamptz(ts) => ts.naive_utc().format_with_items(DATE_TIME_UTC.iter()),
+            _ => return None,
+        })
     }
 }
 
@@ -233,15 +293,23 @@ impl Value {
     }
 }
 
-/// Strings, JSON and arrays are written from the value itself: going
-/// through [`Value::to_json`] would copy every string of a result first.
+/// Most values are written from the value itself: going through
+/// [`Value::to_json`] would make a string of every string, date and time of
+/// a result first.
 impl Serialize for Value {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
+            Value::Null => serializer.serialize_unit(),
+            Value::Bool(b) => serializer.serialize_bool(*b),
+            Value::Int(i) if (-JSON_SAFE_INT..=JSON_SAFE_INT).contains(i) => serializer.serialize_i64(*i),
             Value::Decimal(s) | Value::Text(s) | Value::Other(s) => serializer.serialize_str(s),
+            Value::Uuid(u) => serializer.collect_str(u),
             Value::Json(j) => j.serialize(serializer),
             Value::Array(items) => serializer.collect_seq(items),
-            other => other.to_json().serialize(serializer),
+            other => match other.date_time() {
+                Some(formatted) => serializer.collect_str(&formatted),
+                None => other.to_json().serialize(serializer),
+            },
         }
     }
 }
@@ -330,6 +398,10 @@ mod tests {
         ];
         for (value, expected) in cases {
             assert_eq!(value.to_json(), expected, "{value:?}");
+            assert_eq!(value.clone().into_json(), expected, "{value:?}");
+            // Serialized straight to text, and to a JSON tree, the same.
+            assert_eq!(serde_json::to_string(&value).unwrap(), expected.to_string(), "{value:?}");
+            assert_eq!(serde_json::to_value(&value).unwrap(), expected, "{value:?}");
         }
     }
 

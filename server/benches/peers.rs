@@ -23,6 +23,10 @@ const TOOLBOX: &str = "@toolbox-sdk/server-linux-x64@1.12.0";
 const SELECT_ONE_CALLS: usize = 300;
 const SMALL_CALLS: usize = 20;
 const LARGE_CALLS: usize = 5;
+/// Calls sent at once, without waiting for answers, on one session.
+const SLOW_AT_ONCE: usize = 64;
+const SLOW_SQL: &str = "SELECT pg_sleep(0.2)";
+const BURST_AT_ONCE: usize = 200;
 
 fn main() {
     let admin =
@@ -63,6 +67,8 @@ fn main() {
     row("10,000 rows, median", &|m| ms(m.small), &ms(floor.small));
     row("200,000 rows, median", &|m| ms(m.large), &ms(floor.large));
     row("200,000 rows, answer size", &|m| mib(m.large_bytes as u64 / 1024), "–");
+    row("64 × `pg_sleep(0.2)` sent at once, all answered", &|m| ms(m.slow), "–");
+    row("200 × `SELECT 1` sent at once, all answered", &|m| ms(m.burst), "–");
     row("peak RSS", &|m| mib(m.peak_kib), "–");
 }
 
@@ -174,6 +180,8 @@ struct Measured {
     small: Duration,
     large: Duration,
     large_bytes: usize,
+    slow: Duration,
+    burst: Duration,
     peak_kib: u64,
 }
 
@@ -188,11 +196,29 @@ struct Session {
 
 impl Session {
     fn request(&mut self, method: &str, params: Value) -> &str {
+        self.send(method, params);
+        self.answer()
+    }
+
+    fn send(&mut self, method: &str, params: Value) {
         self.next_id += 1;
         let message = json!({"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": params});
         writeln!(self.stdin, "{message}").expect("written");
         self.stdin.flush().expect("flushed");
-        self.answer()
+    }
+
+    /// Sends `count` calls of `sql` without waiting, then reads every answer:
+    /// the time until the last one, which must not be an error.
+    fn at_once(&mut self, tool: &str, sql: &str, count: usize) -> Duration {
+        let started = Instant::now();
+        for _ in 0..count {
+            self.send("tools/call", json!({"name": tool, "arguments": {"sql": sql}}));
+        }
+        for _ in 0..count {
+            let answer = self.answer();
+            assert!(!answer.contains("\"isError\":true"), "{sql}: {}", &answer[..answer.len().min(300)]);
+        }
+        started.elapsed()
     }
 
     /// The next line that answers a request (notifications and logs skipped).
@@ -255,6 +281,8 @@ fn measure(mut server: Server) -> Measured {
     times.sort();
     let select_one = (times[times.len() / 2], times[times.len() * 99 / 100]);
     let small = median((0..SMALL_CALLS).map(|_| call(&mut session, "SELECT * FROM t10k").0).collect());
+    let slow = session.at_once(tool, SLOW_SQL, SLOW_AT_ONCE);
+    let burst = session.at_once(tool, "SELECT 1", BURST_AT_ONCE);
     let large_calls: Vec<(Duration, usize)> =
         (0..LARGE_CALLS).map(|_| call(&mut session, "SELECT * FROM t200k")).collect();
     let large_bytes = large_calls[0].1;
@@ -263,7 +291,7 @@ fn measure(mut server: Server) -> Measured {
     drop(session.stdin);
     let _ = session.child.kill();
     let _ = session.child.wait();
-    Measured { cold_start, idle_kib, select_one, small, large, large_bytes, peak_kib }
+    Measured { cold_start, idle_kib, select_one, small, large, large_bytes, slow, burst, peak_kib }
 }
 
 struct Floor {

@@ -180,7 +180,10 @@ pub async fn stream_csv(out: &mut impl Write, stream: RowStream, max_rows: u64) 
     let mut writer = csv::Writer::from_writer(out);
     writer.write_record(stream.columns().iter().map(|c| c.name.as_str()))?;
     let written = for_each_row(stream, max_rows, |row| {
-        writer.write_record(row.iter().map(Value::to_text))?;
+        for value in row {
+            writer.write_field(value.text().as_bytes())?;
+        }
+        writer.write_record(None::<&[u8]>)?;
         Ok(())
     })
     .await?;

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use dbfleet_core::compare::Comparison;
 use dbfleet_core::fleet::{EnvironmentStatus, PerEnvironment};
 use dbfleet_core::result::Summary;
-use dbfleet_core::{Bound, DbError, MultiResult, QueryResult, TableSchema};
+use dbfleet_core::{Bound, DbError, MultiResult, QueryResult, Row, TableSchema, Value};
 use schemars::JsonSchema;
 use serde::Serialize;
 
@@ -68,6 +68,22 @@ impl QueryAnswer {
         let note = (!notes.is_empty()).then(|| notes.join(" "));
         QueryAnswer { result, note }
     }
+
+    /// The answer as a JSON tree, its rows moved into it rather than copied,
+    /// so that a large result is not held twice while the tree is built.
+    pub fn into_json(mut self) -> serde_json::Result<serde_json::Value> {
+        let rows = std::mem::take(&mut self.result.rows);
+        let mut json = serde_json::to_value(self)?;
+        json["rows"] = rows_into_json(rows);
+        Ok(json)
+    }
+}
+
+/// Rows as JSON arrays, each row freed as soon as it is moved.
+fn rows_into_json(rows: Vec<Row>) -> serde_json::Value {
+    let rows =
+        rows.into_iter().map(|row| serde_json::Value::Array(row.into_iter().map(Value::into_json).collect()));
+    serde_json::Value::Array(rows.collect())
 }
 
 /// `execute_query_multi_env`, `dbfleet query -e A -e B -f json`.
@@ -85,6 +101,20 @@ impl MultiQueryAnswer {
     pub fn new(outcome: MultiResult, comparison: Option<Comparison>) -> Self {
         let MultiResult { results, errors, summary } = outcome;
         MultiQueryAnswer { results, errors, summary, comparison }
+    }
+
+    /// As [`QueryAnswer::into_json`], for every environment's rows.
+    pub fn into_json(mut self) -> serde_json::Result<serde_json::Value> {
+        let rows: Vec<(String, Vec<Row>)> = self
+            .results
+            .iter_mut()
+            .map(|(env, result)| (env.clone(), std::mem::take(&mut result.rows)))
+            .collect();
+        let mut json = serde_json::to_value(self)?;
+        for (env, rows) in rows {
+            json["results"][env.as_str()]["rows"] = rows_into_json(rows);
+        }
+        Ok(json)
     }
 }
 

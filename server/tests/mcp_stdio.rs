@@ -597,8 +597,10 @@ fn tools_carry_truthful_annotations() {
     }
 }
 
-/// One session runs at most 16 calls at once; the next is refused at once
-/// instead of waiting for a connection, and the session goes on.
+/// One session runs at most 16 calls at once and keeps up to 1024 more
+/// waiting for their turn: of 1041 calls that never end, exactly one is
+/// refused, at once, and no other is answered. Cancelled, they make room,
+/// and a burst of calls is then answered in full.
 #[test]
 fn a_session_runs_a_bounded_number_of_calls_at_once() {
     let dir = tempfile::tempdir().unwrap();
@@ -611,29 +613,41 @@ fn a_session_runs_a_bounded_number_of_calls_at_once() {
     .unwrap();
     let mut server = RawServer::start(&config, &[]);
     let endless = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c";
-    for id in 1..=16 {
+    let flood = 1..=1041_u64;
+    for id in flood.clone() {
         server.call(id, "execute_query", json!({"sql": endless}));
     }
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    server.call(17, "execute_query", json!({"sql": "SELECT 1"}));
-    let (answer, _) = server.answer(17);
-    let error = &answer["result"]["structuredContent"]["error"];
-    assert_eq!(error["kind"], "invalid_argument", "{answer}");
-    assert!(error["message"].as_str().unwrap().contains("16 calls running"), "{error}");
-    for id in 1..=16 {
+    let refused = loop {
+        let message = server.next();
+        if let Some(id) = message["id"].as_u64() {
+            let error = &message["result"]["structuredContent"]["error"];
+            assert_eq!(error["kind"], "invalid_argument", "{message}");
+            assert!(
+                error["message"].as_str().unwrap().contains("16 calls running and 1024 waiting"),
+                "{error}"
+            );
+            break id;
+        }
+    };
+    server.send(json!({"jsonrpc": "2.0", "id": 5000, "method": "ping"}));
+    let (answer, before) = server.answer(5000);
+    assert_eq!(answer["result"], json!({}), "{answer}");
+    assert!(before.iter().all(|m| m["id"].is_null()), "only one call was answered: {before:?}");
+    for id in flood.filter(|id| *id != refused) {
         server.send(
             json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": id}}),
         );
     }
-    // The cancelled calls give their places back as they stop.
-    let mut answer = Value::Null;
-    for id in 18..68 {
+    let burst = 6000..6100_u64;
+    for id in burst.clone() {
         server.call(id, "execute_query", json!({"sql": "SELECT 2 AS two"}));
-        answer = server.answer(id).0;
-        if answer["result"]["isError"] != true {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    assert_eq!(answer["result"]["structuredContent"]["rows"], json!([[2]]), "{answer}");
+    let mut left = burst.end - burst.start;
+    while left > 0 {
+        let message = server.next();
+        if message["id"].as_u64().is_some_and(|id| burst.contains(&id)) {
+            assert_eq!(message["result"]["structuredContent"]["rows"], json!([[2]]), "{message}");
+            left -= 1;
+        }
+    }
 }

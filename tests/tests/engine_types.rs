@@ -86,6 +86,39 @@ async fn postgres_arrays_enums_intervals_and_networks() {
     assert_eq!(outcome, (LogicalType::Text, json!("sad")));
 }
 
+/// Decimals are read from the binary wire format by hand: every value, at
+/// every scale and magnitude, must read as PostgreSQL's own text form.
+#[tokio::test]
+async fn postgres_decimals_read_as_postgresql_prints_them() {
+    let Some(url) = postgres_url() else { return };
+    let (_dir, fleet) =
+        start(&format!("[environments.pg]\ndriver = \"postgres\"\nurl = \"{url}\"\n"), &[]).await;
+    let result = query(
+        &fleet,
+        "pg",
+        "SELECT v, v::text FROM (VALUES (0::numeric), (-0.0), (1e-30), (-1e-30), (123456789012345678901234567890.123), \
+                (0.00012340), (10000), (9999.9999), (-10000.00001), ('NaN'), (1e300::numeric), (12.50::numeric(6,2)), \
+                (power(10::numeric, 40) + 1), (1.0 / 3)) AS t(v) \
+         UNION ALL SELECT x, x::text FROM (SELECT round((g * 7919 - 400000)::numeric / power(10::numeric, g % 11), \
+                g % 13) AS x FROM generate_series(1, 980) AS g) AS s",
+    )
+    .await;
+    assert_eq!(result.rows.len(), 994);
+    for row in &result.rows {
+        let printed = match &row[1] {
+            Value::Text(text) => text,
+            other => panic!("the text form is text: {other:?}"),
+        };
+        match &row[0] {
+            Value::Decimal(text) => assert_eq!(text, printed),
+            Value::Other(text) => assert_eq!((text.as_str(), printed.as_str()), ("NaN", "NaN")),
+            other => panic!("{printed} read as {other:?}"),
+        }
+    }
+    let arrays = query(&fleet, "pg", "SELECT ARRAY[1.50, -0.001, 'NaN']::numeric[] AS a").await;
+    assert_eq!(row_json(&arrays)[0], json!(["1.50", "-0.001", "NaN"]));
+}
+
 #[tokio::test]
 async fn postgres_parameters_take_the_inferred_types() {
     let Some(url) = postgres_url() else { return };

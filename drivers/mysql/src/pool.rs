@@ -1,6 +1,6 @@
 //! The pool of one MySQL/MariaDB environment.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use dbfleet_core::driver_api::{
@@ -10,7 +10,7 @@ use dbfleet_core::driver_api::{
 use dbfleet_sqlx_support::{Prepared, run_to_end};
 use futures::StreamExt;
 use futures::future::BoxFuture;
-use sqlx::mysql::{MySqlArguments, MySqlConnection, MySqlPoolOptions, MySqlRow, MySqlTypeInfo};
+use sqlx::mysql::{MySqlArguments, MySqlConnection, MySqlRow, MySqlTypeInfo};
 use sqlx::pool::PoolConnection;
 use sqlx::{
     AssertSqlSafe, Column as _, Connection, Either, Executor, MySql, Row as _, SqlSafeStr, Statement,
@@ -37,16 +37,21 @@ pub struct MySqlPool {
 const BEGIN_READ_ONLY: &str = "START TRANSACTION READ ONLY; SELECT CONNECTION_ID()";
 const BEGIN: &str = "SELECT CONNECTION_ID()";
 
-/// Opens the pool after one direct connection, which surfaces the real cause
-/// of a failure (the pool would only report that it timed out).
+/// Opens the pool and one connection, so that a wrong host, database or
+/// credential fails at start-up.
 pub async fn connect(env: &EnvironmentConfig) -> Result<Arc<dyn Pool>, DbError> {
     let options = connect_options(env)?;
-    let mut probe = MySqlConnection::connect_with(&options).await.map_err(from_sqlx)?;
-    let version: Result<String, _> = sqlx::query_scalar("SELECT VERSION()").fetch_one(&mut probe).await;
-    let _ = probe.close().await;
-    let session = Arc::new(session_settings(&version.map_err(from_sqlx)?, env.read_only, env.query_timeout));
+    if options.get_socket().is_none() {
+        dbfleet_sqlx_support::fail_if_refused(options.get_host(), options.get_port())
+            .await
+            .map_err(from_sqlx)?;
+    }
+    // What a session runs depends on the server (MariaDB or MySQL, and its
+    // version), which the first connection asks; every later one reuses it.
+    let session: Arc<OnceLock<SessionSettings>> = Arc::default();
+    let (read_only, timeout) = (env.read_only, env.query_timeout);
     let reset = session.clone();
-    let pool = MySqlPoolOptions::new()
+    let pool = dbfleet_sqlx_support::pool_options::<MySql>()
         .max_connections(env.pool.max_connections)
         .min_connections(env.pool.min_connections)
         .acquire_timeout(env.pool.connect_timeout)
@@ -54,14 +59,24 @@ pub async fn connect(env: &EnvironmentConfig) -> Result<Arc<dyn Pool>, DbError> 
         .after_connect(move |conn, _| {
             let session = session.clone();
             Box::pin(async move {
-                sqlx::raw_sql(AssertSqlSafe(session.configure.clone())).execute(conn).await?;
+                let settings = match session.get() {
+                    Some(settings) => settings,
+                    None => {
+                        let version: String =
+                            sqlx::query_scalar("SELECT VERSION()").fetch_one(&mut *conn).await?;
+                        session.get_or_init(|| session_settings(&version, read_only, timeout))
+                    }
+                };
+                sqlx::raw_sql(AssertSqlSafe(settings.configure.clone())).execute(conn).await?;
                 Ok(())
             })
         })
         .after_release(move |conn, _| {
             let reset = reset.clone();
             Box::pin(async move {
-                sqlx::raw_sql(AssertSqlSafe(reset.reset.clone())).execute(conn).await?;
+                // A connection is released only after it connected, which set them.
+                let Some(settings) = reset.get() else { return Ok(false) };
+                sqlx::raw_sql(AssertSqlSafe(settings.reset.clone())).execute(conn).await?;
                 Ok(true)
             })
         })
@@ -108,10 +123,11 @@ fn releases_all_locks(version: &str) -> bool {
 // User SQL is the product here: it is run as given, on the environment the
 // user chose, with values bound as parameters (hence `AssertSqlSafe`).
 impl MySqlPool {
-    /// A connection from the pool; one whose every connection stayed busy
+    /// A live connection from the pool (pinged: the catalog's statements
+    /// are not the first on it); a pool whose every connection stayed busy
     /// is a `timeout`, not a lost server.
     async fn connection(&self) -> Result<PoolConnection<MySql>, DbError> {
-        dbfleet_sqlx_support::acquire(&self.pool, from_sqlx).await
+        Ok(dbfleet_sqlx_support::acquire_live(&self.pool, from_sqlx, |conn| Box::pin(conn.ping())).await?.0)
     }
 
     /// A connection for one user statement, inside a read-only transaction on

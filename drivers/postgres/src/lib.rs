@@ -3,6 +3,7 @@
 
 mod catalog;
 mod errors;
+mod numeric;
 mod pool;
 mod read_only;
 mod settings;

@@ -9,7 +9,7 @@ use dbfleet_core::driver_api::{
 use dbfleet_sqlx_support::{Prepared, run_to_end};
 use futures::future::BoxFuture;
 use sqlx::pool::PoolConnection;
-use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgPoolOptions, PgRow, PgTypeInfo};
+use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgRow, PgTypeInfo};
 use sqlx::{
     AssertSqlSafe, Column as _, Connection, Either, Executor, Postgres, SqlSafeStr, Statement, TypeInfo,
 };
@@ -46,12 +46,12 @@ const RESET: &str = "ROLLBACK; CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RES
 /// credential fails at start-up.
 pub async fn connect(env: &EnvironmentConfig) -> Result<Arc<dyn Pool>, DbError> {
     let options = connect_options(env)?;
-    // The pool retries refused connections until its timeout and then reports
-    // only that it timed out; one direct connection first surfaces the real
-    // cause (refused, unknown host, bad credentials, missing database).
-    let probe = PgConnection::connect_with(&options).await.map_err(from_sqlx)?;
-    let _ = probe.close().await;
-    let pool = PgPoolOptions::new()
+    if options.get_socket().is_none() {
+        dbfleet_sqlx_support::fail_if_refused(options.get_host(), options.get_port())
+            .await
+            .map_err(from_sqlx)?;
+    }
+    let pool = dbfleet_sqlx_support::pool_options::<Postgres>()
         .after_connect(|conn, _| Box::pin(watch_for_disconnects(conn)))
         .after_release(|conn, _| {
             Box::pin(async move {
@@ -88,10 +88,11 @@ async fn watch_for_disconnects(conn: &mut PgConnection) -> Result<(), sqlx::Erro
 // User SQL is the product here: it is run as given, on the environment the
 // user chose, with values bound as parameters (hence `AssertSqlSafe`).
 impl PostgresPool {
-    /// A connection from the pool; one whose every connection stayed busy
+    /// A live connection from the pool (pinged: the catalog's statements
+    /// are not the first on it); a pool whose every connection stayed busy
     /// is a `timeout`, not a lost server.
     async fn connection(&self) -> Result<PoolConnection<Postgres>, DbError> {
-        dbfleet_sqlx_support::acquire(&self.pool, from_sqlx).await
+        Ok(dbfleet_sqlx_support::acquire_live(&self.pool, from_sqlx, |conn| Box::pin(conn.ping())).await?.0)
     }
 
     /// A connection for one user statement, inside a read-only transaction on

@@ -9,6 +9,8 @@ use sqlx::types::BigDecimal;
 use sqlx::types::ipnetwork::IpNetwork;
 use sqlx::{Arguments, Decode, Row, TypeInfo, ValueRef};
 
+use crate::numeric::numeric_text;
+
 /// The logical type of a PostgreSQL type, by its display name (`INT4`,
 /// `TIMESTAMPTZ`, `TEXT[]`) and kind (enums are text, arrays are arrays).
 pub fn logical_type(info: &PgTypeInfo) -> LogicalType {
@@ -101,7 +103,6 @@ fn decode_array(raw: PgValueRef<'_>, element: &PgTypeInfo) -> Result<Value, DbEr
         "INT8" => items::<i64>(raw, Value::Int),
         "FLOAT4" => items::<f32>(raw, |v| Value::Float(v.into())),
         "FLOAT8" => items::<f64>(raw, Value::Float),
-        "NUMERIC" => items::<BigDecimal>(raw, |v| Value::Decimal(v.to_plain_string())),
         "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" => items::<String>(raw, Value::Text),
         "BYTEA" => items::<Vec<u8>>(raw, Value::Bytes),
         "DATE" => items::<NaiveDate>(raw, Value::Date),
@@ -181,6 +182,7 @@ fn element_by_hand(oid: u32, payload: &[u8]) -> Value {
         700 => fixed(4).and_then(|b| b.try_into().ok()).map(|b| Value::Float(f32::from_be_bytes(b).into())),
         701 => fixed(8).and_then(|b| b.try_into().ok()).map(|b| Value::Float(f64::from_be_bytes(b))),
         19 | 25 | 1042 | 1043 => std::str::from_utf8(payload).ok().map(|t| Value::Text(t.to_owned())),
+        1700 => numeric_text(payload).map(decimal),
         _ => None,
     }
     .unwrap_or_else(|| payload_text(payload))
@@ -193,23 +195,20 @@ fn payload_text(payload: &[u8]) -> Value {
     }
 }
 
-/// An exact decimal at the scale PostgreSQL keeps (`12.50`, not `12.5`):
-/// BigDecimal drops the display scale, which the wire format's header carries
-/// (ndigits, weight, sign, dscale as big-endian u16s). NaN and infinities,
-/// which BigDecimal cannot hold, come back in PostgreSQL's text form.
+/// An exact decimal at the scale PostgreSQL keeps (`12.50`, not `12.5`);
+/// NaN and infinities in PostgreSQL's text form.
 fn numeric(raw: PgValueRef<'_>) -> Result<Value, DbError> {
     let bytes = raw.as_bytes().map_err(|e| DbError::query(e.to_string()))?;
-    let header = |i: usize| bytes.get(i..i + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
-    match header(4) {
-        Some(0xC000) => return Ok(Value::Other("NaN".into())),
-        Some(0xD000) => return Ok(Value::Other("Infinity".into())),
-        Some(0xF000) => return Ok(Value::Other("-Infinity".into())),
-        _ => {}
+    let text =
+        numeric_text(bytes).ok_or_else(|| DbError::query("malformed numeric value from the server"))?;
+    Ok(decimal(text))
+}
+
+fn decimal(text: String) -> Value {
+    match text.as_str() {
+        "NaN" | "Infinity" | "-Infinity" => Value::Other(text),
+        _ => Value::Decimal(text),
     }
-    let decimal = <BigDecimal as Decode<sqlx::Postgres>>::decode(raw)
-        .map_err(|e| DbError::query(format!("cannot decode a numeric: {e}")))?;
-    let scale = header(6).map_or(0, i64::from);
-    Ok(Value::Decimal(decimal.with_scale(scale).to_plain_string()))
 }
 
 /// PostgreSQL's own interval output (`1 year 2 mons 3 days 04:05:06.5`).

@@ -10,7 +10,7 @@ use futures::future::BoxFuture;
 use sqlx::pool::PoolConnection;
 use sqlx::{AssertSqlSafe, ColumnIndex, Database, Decode, Executor, IntoArguments, Row as _, Type};
 
-use crate::pool::acquire;
+use crate::pool::acquire_live;
 
 /// Stops a statement on the server, from another connection.
 pub type Canceller = Box<dyn FnOnce() -> BoxFuture<'static, ()> + Send>;
@@ -99,8 +99,7 @@ where
     usize: ColumnIndex<DB::Row>,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
-    let mut conn = acquire(pool, map_err).await?;
-    let row = sqlx::raw_sql(begin).fetch_one(&mut *conn).await.map_err(map_err)?;
+    let (conn, row) = acquire_live(pool, map_err, |conn| sqlx::raw_sql(begin).fetch_one(conn)).await?;
     let id: Id = row.try_get(0).map_err(map_err)?;
     let pool = pool.clone();
     Ok(CallConnection::new(conn, Some(Box::new(move || cancel(pool, id)))))

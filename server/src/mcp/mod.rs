@@ -3,6 +3,7 @@
 mod args;
 mod http;
 mod stdio;
+mod stdio_fds;
 mod tools;
 
 use std::sync::Arc;
@@ -16,7 +17,7 @@ pub use tools::DbfleetTools;
 /// Serves the tools on stdin/stdout until the client disconnects. Nothing
 /// else may write to stdout: logs go to stderr.
 pub async fn serve_stdio(fleet: Arc<Fleet>) -> anyhow::Result<()> {
-    let transport = stdio::LineTransport::new(tokio::io::stdin(), tokio::io::stdout());
+    let transport = stdio::LineTransport::new(stdio_fds::stdin(), stdio_fds::stdout());
     let service = DbfleetTools::new(fleet).serve(transport).await?;
     service.waiting().await?;
     Ok(())

@@ -29,9 +29,14 @@ use crate::responses::{
     EnvironmentList, Listing, MultiQueryAnswer, QueryAnswer, TableDescription, ToolError,
 };
 
-/// Calls one session may have running at once; more are refused, so that a
-/// client cannot take every pool slot of every environment by itself.
+/// Calls one session may have running at once; later ones wait for their
+/// turn, so that a client cannot take every pool slot of every environment by
+/// itself.
 pub const MAX_CALLS_PER_SESSION: usize = 16;
+
+/// Calls one session may have waiting for their turn; more are refused, so
+/// that a client cannot fill the server's memory with calls.
+pub const MAX_WAITING_CALLS_PER_SESSION: usize = 1024;
 
 /// The tools that run the caller's SQL.
 const QUERY_TOOLS: &[&str] = &["execute_query", "execute_query_env", "execute_query_multi_env"];
@@ -41,12 +46,16 @@ const QUERY_TOOLS: &[&str] = &["execute_query", "execute_query_env", "execute_qu
 pub struct DbfleetTools {
     fleet: Arc<Fleet>,
     tool_router: ToolRouter<Self>,
-    calls: Arc<Semaphore>,
+    /// Turns to run, [`MAX_CALLS_PER_SESSION`] of them.
+    running: Arc<Semaphore>,
+    /// Places for calls running or waiting.
+    admitted: Arc<Semaphore>,
 }
 
 /// What a tool answers: `T`, or a [`ToolError`] with `isError` set.
-#[derive(Serialize, JsonSchema)]
+#[derive(JsonSchema)]
 #[serde(untagged)]
+#[expect(dead_code, reason = "only its schema is used: `respond_with` writes the answers")]
 enum Answer<T> {
     Done(T),
     Failed(ToolError),
@@ -93,15 +102,20 @@ fn is_width_format(format: &str) -> bool {
 }
 
 fn respond<T: Serialize>(outcome: Result<T, DbError>) -> CallToolResult {
-    let (answer, is_error) = match outcome {
-        Ok(value) => (Answer::Done(value), false),
-        Err(error) => (Answer::Failed(ToolError { error }), true),
+    respond_with(outcome, serde_json::to_value)
+}
+
+/// A tool's answer, turned into JSON by `to_json`, or its failure; both as
+/// structured content (the [`Answer`] of the tool's output schema).
+fn respond_with<T>(
+    outcome: Result<T, DbError>,
+    to_json: impl FnOnce(T) -> serde_json::Result<serde_json::Value>,
+) -> CallToolResult {
+    let encoded = match outcome {
+        Ok(answer) => to_json(answer).map(CallToolResult::structured),
+        Err(error) => serde_json::to_value(ToolError { error }).map(CallToolResult::structured_error),
     };
-    match serde_json::to_value(answer) {
-        Ok(value) if is_error => CallToolResult::structured_error(value),
-        Ok(value) => CallToolResult::structured(value),
-        Err(err) => failure(DbError::internal(format!("cannot encode the result: {err}"))),
-    }
+    encoded.unwrap_or_else(|err| failure(DbError::internal(format!("cannot encode the result: {err}"))))
 }
 
 /// A failure inside a tool: a tool result with `isError`, never a protocol error.
@@ -132,7 +146,12 @@ impl DbfleetTools {
                 }
             }
         }
-        DbfleetTools { fleet, tool_router, calls: Arc::new(Semaphore::new(MAX_CALLS_PER_SESSION)) }
+        DbfleetTools {
+            fleet,
+            tool_router,
+            running: Arc::new(Semaphore::new(MAX_CALLS_PER_SESSION)),
+            admitted: Arc::new(Semaphore::new(MAX_CALLS_PER_SESSION + MAX_WAITING_CALLS_PER_SESSION)),
+        }
     }
 
     async fn query(&self, environment: Option<&str>, request: QueryRequest) -> Result<QueryAnswer, DbError> {
@@ -195,7 +214,7 @@ impl DbfleetTools {
         )
     )]
     async fn execute_query(&self, Parameters(args): Parameters<Lenient<QueryArgs>>) -> CallToolResult {
-        respond(
+        respond_with(
             async {
                 let args = args.decoded()?;
                 let request =
@@ -203,6 +222,7 @@ impl DbfleetTools {
                 self.query(args.environment.as_deref(), request).await
             }
             .await,
+            QueryAnswer::into_json,
         )
     }
 
@@ -218,7 +238,7 @@ impl DbfleetTools {
         )
     )]
     async fn execute_query_env(&self, Parameters(args): Parameters<Lenient<QueryEnvArgs>>) -> CallToolResult {
-        respond(
+        respond_with(
             async {
                 let args = args.decoded()?;
                 let request =
@@ -226,6 +246,7 @@ impl DbfleetTools {
                 self.query(Some(&args.environment), request).await
             }
             .await,
+            QueryAnswer::into_json,
         )
     }
 
@@ -292,7 +313,7 @@ impl DbfleetTools {
         } else {
             None
         };
-        respond(Ok(MultiQueryAnswer::new(outcome, comparison)))
+        respond_with(Ok(MultiQueryAnswer::new(outcome, comparison)), MultiQueryAnswer::into_json)
     }
 
     #[tool(
@@ -462,13 +483,20 @@ impl ServerHandler for DbfleetTools {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let Ok(_permit) = self.calls.clone().try_acquire_owned() else {
+        let Ok(_admitted) = self.admitted.clone().try_acquire_owned() else {
             return Ok(failure(DbError::invalid_argument(format!(
-                "this session already has {MAX_CALLS_PER_SESSION} calls running; wait for one to finish"
+                "this session already has {MAX_CALLS_PER_SESSION} calls running and \
+                 {MAX_WAITING_CALLS_PER_SESSION} waiting; wait for them to finish"
             )))
             .into());
         };
         let cancelled = context.ct.clone();
+        let _running = tokio::select! {
+            turn = self.running.clone().acquire_owned() => turn,
+            () = cancelled.cancelled() => {
+                return Err(ErrorData::new(ErrorCode::INVALID_REQUEST, "the call was cancelled by the client", None));
+            }
+        };
         let call = AssertUnwindSafe(self.tool_router.call(ToolCallContext::new(self, request, context)));
         tokio::select! {
             response = call.catch_unwind() => response.unwrap_or_else(|panic| {
