@@ -70,6 +70,32 @@ impl RowStream {
     }
 }
 
+impl RowStream {
+    /// Moves the driver's work (reading rows off the wire and decoding them)
+    /// to a task of its own, up to `chunks` chunks ahead of the consumer, so
+    /// that decoding rows and writing them out run on two cores. Memory stays
+    /// bounded by `chunks` more chunks. Dropping the stream stops the task,
+    /// and with it the query, also while the task waits for the engine.
+    pub fn read_ahead(self, chunks: usize) -> Self {
+        let RowStream { columns, chunks: mut inner, rows_pulled, more_results } = self;
+        let (sender, mut receiver) = tokio::sync::mpsc::channel(chunks.max(1));
+        tokio::spawn(async move {
+            loop {
+                let next = tokio::select! {
+                    next = inner.next() => next,
+                    () = sender.closed() => return,
+                };
+                let Some(next) = next else { return };
+                if sender.send(next).await.is_err() {
+                    return;
+                }
+            }
+        });
+        let chunks = futures::stream::poll_fn(move |cx| receiver.poll_recv(cx));
+        RowStream { columns, chunks: chunks.boxed(), rows_pulled, more_results }
+    }
+}
+
 impl std::fmt::Debug for RowStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RowStream")

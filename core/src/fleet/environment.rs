@@ -36,6 +36,9 @@ pub(super) enum Limit {
 /// waits this much longer, as the backstop.
 const CLIENT_TIMEOUT_GRACE: Duration = Duration::from_secs(1);
 
+/// Chunks a streamed result may be decoded ahead of its consumer.
+const READ_AHEAD_CHUNKS: usize = 2;
+
 /// One configured environment: its settings, its driver and its live state.
 pub struct Environment {
     config: EnvironmentConfig,
@@ -210,7 +213,8 @@ impl Environment {
         }
         let pool = self.pool()?;
         let query = Query::new(sql).with_params(params);
-        self.guarded(Limit::Query, pool.query(&query)).await
+        let stream = self.guarded(Limit::Query, pool.query(&query)).await?;
+        Ok(stream.read_ahead(READ_AHEAD_CHUNKS))
     }
 
     pub(super) fn effective_max_rows(&self, requested: Option<u64>) -> Result<u64, DbError> {

@@ -86,7 +86,7 @@ pub fn connect_options(env: &EnvironmentConfig) -> Result<MySqlConnectOptions, D
     if let Some(ca) = ssl_ca {
         options = options.ssl_ca(env.resolve_path(&ca));
     }
-    Ok(options.timezone(Some("+00:00".to_owned())))
+    Ok(dbfleet_sqlx_support::without_statement_logs(options.timezone(Some("+00:00".to_owned()))))
 }
 
 /// `host:port/database`, without user or secret.

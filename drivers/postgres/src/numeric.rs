@@ -34,12 +34,15 @@ pub fn numeric_text(bytes: &[u8]) -> Option<String> {
         POSITIVE | NEGATIVE => {}
         _ => return None,
     }
-    let digits: Vec<u16> = (0..ndigits).map(|i| field(4 + i)).collect::<Option<_>>()?;
-    if digits.iter().any(|&d| d >= 10_000) {
+    if bytes.len() != 8 + 2 * ndigits {
         return None;
     }
-    // Digit `i` of the value counts 10000^(weight - i).
-    let digit = |i: i32| usize::try_from(i).ok().and_then(|i| digits.get(i)).copied().unwrap_or(0);
+    // Digit `i` of the value counts 10000^(weight - i); digits past the
+    // payload are zeros.
+    let digit = |i: i32| match usize::try_from(i) {
+        Ok(i) if i < ndigits => field(4 + i),
+        _ => Some(0),
+    };
     let weight = i32::from(weight);
 
     let mut text = String::with_capacity(2 + (weight.max(0) as usize + 1) * DIGITS_PER_GROUP + dscale + 1);
@@ -49,9 +52,19 @@ pub fn numeric_text(bytes: &[u8]) -> Option<String> {
     if weight < 0 {
         text.push('0');
     } else {
-        text.push_str(&digit(0).to_string());
+        // The first group without its leading zeros, the others whole.
+        let first = check(digit(0)?)?;
+        let mut started = false;
+        for (place, d) in
+            [first / 1000, first / 100 % 10, first / 10 % 10, first % 10].into_iter().enumerate()
+        {
+            started |= d != 0 || place == DIGITS_PER_GROUP - 1;
+            if started {
+                text.push(char::from(b'0' + d as u8));
+            }
+        }
         for i in 1..=weight {
-            push_group(&mut text, digit(i));
+            push_group(&mut text, check(digit(i)?)?);
         }
     }
     if dscale > 0 {
@@ -59,12 +72,17 @@ pub fn numeric_text(bytes: &[u8]) -> Option<String> {
         let end = text.len() + dscale;
         let mut i = weight + 1;
         while text.len() < end {
-            push_group(&mut text, digit(i));
+            push_group(&mut text, check(digit(i)?)?);
             i += 1;
         }
         text.truncate(end);
     }
     Some(text)
+}
+
+/// A base-10000 digit, which cannot pass 9999.
+fn check(group: u16) -> Option<u16> {
+    (group < 10_000).then_some(group)
 }
 
 /// One base-10000 digit as four decimal digits, zero-padded.

@@ -93,7 +93,7 @@ pub fn connect_options(env: &EnvironmentConfig) -> Result<PgConnectOptions, DbEr
     if env.read_only {
         session.push(("default_transaction_read_only".to_owned(), "on".to_owned()));
     }
-    Ok(options.options(session))
+    Ok(dbfleet_sqlx_support::without_statement_logs(options.options(session)))
 }
 
 /// `host:port/database`, without user or secret.

@@ -94,3 +94,12 @@ pub async fn fail_if_refused(host: &str, port: u16) -> Result<(), sqlx::Error> {
         _ => Ok(()),
     }
 }
+
+/// Connect options that keep sqlx from logging statements: they are the
+/// user's SQL, and sqlx would log every one at `debug` and a slow one (an
+/// export, say) at `warn`. Only `--log-level trace` shows them.
+pub fn without_statement_logs<O: sqlx::ConnectOptions>(options: O) -> O {
+    options
+        .log_statements(log::LevelFilter::Trace)
+        .log_slow_statements(log::LevelFilter::Trace, std::time::Duration::from_secs(1))
+}
