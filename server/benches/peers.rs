@@ -3,7 +3,8 @@
 //! from npm into `target/peers` at the versions below), and the floor, the
 //! same queries through sqlx with no MCP at all. Each server runs over stdio;
 //! a call is timed from writing its `tools/call` line to reading the whole
-//! answer line, without parsing it. Run with
+//! answer line, without parsing it; calls sent at once (64 slow ones, then
+//! 200 `SELECT 1`) are timed until the last answer. Run with
 //! `cargo bench -p dbfleet-server --bench peers`; the numbers in
 //! BENCHMARKS.md come from it.
 
