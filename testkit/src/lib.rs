@@ -5,7 +5,7 @@
 //! drop a scratch database there, and the engine's spelling of the fixture
 //! and of a few statements. Then, in a test file of its own:
 //!
-//! ```ignore
+//! ```text
 //! use my_driver as _; // links the driver, which registers itself
 //!
 //! struct MyEngine;

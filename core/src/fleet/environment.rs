@@ -43,6 +43,9 @@ const READ_AHEAD_CHUNKS: usize = 2;
 pub struct Environment {
     config: EnvironmentConfig,
     driver: &'static dyn DatabaseDriver,
+    /// Where the environment points, without secrets; worked out once, as
+    /// health reports show it on every call.
+    target: String,
     classifier: Classifier,
     state: RwLock<EnvState>,
     /// Signalled when a call finds the connected environment unreachable;
@@ -56,6 +59,7 @@ impl Environment {
         let classifier =
             Classifier::new(driver.sql_dialect(), driver.engine_rules(), &config.side_effect_functions);
         Environment {
+            target: driver.target(&config),
             config,
             driver,
             classifier,
@@ -74,6 +78,11 @@ impl Environment {
 
     pub fn driver(&self) -> &'static dyn DatabaseDriver {
         self.driver
+    }
+
+    /// The driver's description of where the environment points, without secrets.
+    pub fn target(&self) -> &str {
+        &self.target
     }
 
     pub fn status(&self) -> Status {

@@ -127,7 +127,7 @@ impl Environment {
             enabled: config.enabled,
             read_only: config.read_only,
             status: state.status,
-            target: self.driver().target(config),
+            target: self.target().to_owned(),
             latency_ms: state.latency.map(duration_ms),
             server_version: state.server_version,
             last_error: state.last_error,
@@ -266,7 +266,7 @@ impl Environment {
         ConnectionReport {
             environment: self.name().to_owned(),
             driver: self.config().driver.clone(),
-            target: self.driver().target(self.config()),
+            target: self.target().to_owned(),
             ok: error.is_none(),
             connect_time_ms,
             server_version,
