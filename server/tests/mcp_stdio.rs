@@ -597,6 +597,41 @@ fn tools_carry_truthful_annotations() {
     }
 }
 
+/// A call with more than 64 KiB of arguments does not wait for a turn:
+/// waiting calls keep their arguments in memory. With every turn taken by a
+/// call that never ends, it is refused at once.
+#[test]
+fn a_large_call_does_not_wait_for_a_turn() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("one.toml");
+    std::fs::write(
+        &config,
+        "[environments.one]\ndriver = \"sqlite\"\npath = \":memory:\"\nquery_timeout_secs = 60\n\
+         [environments.one.pool]\nconnect_timeout_secs = 60\n",
+    )
+    .unwrap();
+    let mut server = RawServer::start(&config, &[]);
+    let endless = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c";
+    for id in 1..=16 {
+        server.call(id, "execute_query", json!({"sql": endless}));
+    }
+    let large = format!("SELECT '{}' AS big", "x".repeat(100 * 1024));
+    // Until the endless calls have all started, a large call may still find a turn.
+    let refused = (100..200).find_map(|id| {
+        server.call(id, "execute_query", json!({"sql": large}));
+        let (answer, _) = server.answer(id);
+        if answer["result"]["isError"] == true {
+            return Some(answer);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        None
+    });
+    let answer = refused.expect("a large call is refused once every turn is taken");
+    let error = &answer["result"]["structuredContent"]["error"];
+    assert_eq!(error["kind"], "invalid_argument", "{answer}");
+    assert!(error["message"].as_str().unwrap().contains("does not wait for a turn"), "{error}");
+}
+
 /// One session runs at most 16 calls at once and keeps up to 1024 more
 /// waiting for their turn: of 1041 calls that never end, exactly one is
 /// refused, at once, and no other is answered. Cancelled, they make room,

@@ -38,6 +38,11 @@ pub const MAX_CALLS_PER_SESSION: usize = 16;
 /// that a client cannot fill the server's memory with calls.
 pub const MAX_WAITING_CALLS_PER_SESSION: usize = 1024;
 
+/// Only a call whose arguments hold at most this much may wait (a larger
+/// one is refused when no turn is free): waiting calls keep their
+/// arguments, and 1,024 of them stay within 64 MiB.
+pub const MAX_WAITING_CALL_BYTES: usize = 64 * 1024;
+
 /// The tools that run the caller's SQL.
 const QUERY_TOOLS: &[&str] = &["execute_query", "execute_query_env", "execute_query_multi_env"];
 
@@ -121,6 +126,20 @@ fn respond_with<T>(
 /// A failure inside a tool: a tool result with `isError`, never a protocol error.
 fn failure(error: DbError) -> CallToolResult {
     respond::<()>(Err(error))
+}
+
+/// About how many bytes a call's arguments hold: their strings, and a few
+/// bytes for every other value.
+fn argument_bytes(arguments: &JsonObject) -> usize {
+    fn bytes(value: &serde_json::Value) -> usize {
+        match value {
+            serde_json::Value::String(s) => s.len(),
+            serde_json::Value::Array(items) => items.iter().map(bytes).sum(),
+            serde_json::Value::Object(map) => map.iter().map(|(k, v)| k.len() + bytes(v)).sum(),
+            _ => 8,
+        }
+    }
+    arguments.iter().map(|(k, v)| k.len() + bytes(v)).sum()
 }
 
 fn params(values: Option<Vec<serde_json::Value>>) -> Vec<Value> {
@@ -491,11 +510,24 @@ impl ServerHandler for DbfleetTools {
             .into());
         };
         let cancelled = context.ct.clone();
-        let _running = tokio::select! {
-            turn = self.running.clone().acquire_owned() => turn,
-            () = cancelled.cancelled() => {
-                return Err(ErrorData::new(ErrorCode::INVALID_REQUEST, "the call was cancelled by the client", None));
+        let _running = match self.running.clone().try_acquire_owned() {
+            Ok(turn) => turn,
+            Err(_) if request.arguments.as_ref().map_or(0, argument_bytes) > MAX_WAITING_CALL_BYTES => {
+                return Ok(failure(DbError::invalid_argument(format!(
+                    "this session already has {MAX_CALLS_PER_SESSION} calls running, and a call with more \
+                     than {} KiB of arguments does not wait for a turn; send it again when one has finished",
+                    MAX_WAITING_CALL_BYTES / 1024
+                )))
+                .into());
             }
+            Err(_) => tokio::select! {
+                turn = self.running.clone().acquire_owned() => turn.map_err(|_| {
+                    ErrorData::internal_error("the session is closing", None)
+                })?,
+                () = cancelled.cancelled() => {
+                    return Err(ErrorData::new(ErrorCode::INVALID_REQUEST, "the call was cancelled by the client", None));
+                }
+            },
         };
         let call = AssertUnwindSafe(self.tool_router.call(ToolCallContext::new(self, request, context)));
         tokio::select! {
