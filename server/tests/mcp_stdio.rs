@@ -121,8 +121,7 @@ async fn a_timed_out_query_is_a_tool_error_and_the_environment_recovers() {
     )
     .unwrap();
     let client = client(&config).await;
-    let endless = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c";
-    let err = error(call(&client, "execute_query", json!({"sql": endless})).await);
+    let err = error(call(&client, "execute_query", json!({"sql": ENDLESS})).await);
     assert_eq!((err["kind"].clone(), err["environment"].clone()), (json!("timeout"), json!("slow")));
     let result = ok(call(&client, "execute_query", json!({"sql": "SELECT 2 AS two"})).await);
     assert_eq!(result["rows"], json!([[2]]));
@@ -597,11 +596,13 @@ fn tools_carry_truthful_annotations() {
     }
 }
 
-/// A call with more than 64 KiB of arguments does not wait for a turn:
-/// waiting calls keep their arguments in memory. With every turn taken by a
-/// call that never ends, it is refused at once.
-#[test]
-fn a_large_call_does_not_wait_for_a_turn() {
+/// A statement that runs until it is cancelled (or for the 60 s timeout).
+const ENDLESS: &str =
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c";
+
+/// A session on an in-memory SQLite environment whose calls may wait and
+/// run for a minute.
+fn patient_session() -> (tempfile::TempDir, RawServer) {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("one.toml");
     std::fs::write(
@@ -610,10 +611,18 @@ fn a_large_call_does_not_wait_for_a_turn() {
          [environments.one.pool]\nconnect_timeout_secs = 60\n",
     )
     .unwrap();
-    let mut server = RawServer::start(&config, &[]);
-    let endless = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c";
+    let server = RawServer::start(&config, &[]);
+    (dir, server)
+}
+
+/// A call with more than 64 KiB of arguments does not wait for a turn:
+/// waiting calls keep their arguments in memory. With every turn taken by a
+/// call that never ends, it is refused at once.
+#[test]
+fn a_large_call_does_not_wait_for_a_turn() {
+    let (_dir, mut server) = patient_session();
     for id in 1..=16 {
-        server.call(id, "execute_query", json!({"sql": endless}));
+        server.call(id, "execute_query", json!({"sql": ENDLESS}));
     }
     let large = format!("SELECT '{}' AS big", "x".repeat(100 * 1024));
     // Until the endless calls have all started, a large call may still find a turn.
@@ -638,19 +647,10 @@ fn a_large_call_does_not_wait_for_a_turn() {
 /// and a burst of calls is then answered in full.
 #[test]
 fn a_session_runs_a_bounded_number_of_calls_at_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("one.toml");
-    std::fs::write(
-        &config,
-        "[environments.one]\ndriver = \"sqlite\"\npath = \":memory:\"\nquery_timeout_secs = 60\n\
-         [environments.one.pool]\nconnect_timeout_secs = 60\n",
-    )
-    .unwrap();
-    let mut server = RawServer::start(&config, &[]);
-    let endless = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c";
+    let (_dir, mut server) = patient_session();
     let flood = 1..=1041_u64;
     for id in flood.clone() {
-        server.call(id, "execute_query", json!({"sql": endless}));
+        server.call(id, "execute_query", json!({"sql": ENDLESS}));
     }
     let refused = loop {
         let message = server.next();
