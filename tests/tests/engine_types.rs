@@ -20,6 +20,11 @@ async fn start(toml: &str, vars: &[(&str, &str)]) -> (tempfile::TempDir, Arc<Fle
     (dir, fleet)
 }
 
+/// One read-only PostgreSQL environment, `pg`, at `url`.
+async fn start_postgres(url: &str) -> (tempfile::TempDir, Arc<Fleet>) {
+    start(&format!("[environments.pg]\ndriver = \"postgres\"\nurl = \"{url}\"\n"), &[]).await
+}
+
 async fn query(fleet: &Fleet, env: &str, sql: &str) -> dbfleet_core::QueryResult {
     let request = QueryRequest { sql: sql.into(), ..Default::default() };
     fleet.environment(Some(env)).unwrap().query(&request).await.unwrap_or_else(|e| panic!("{sql}: {e}"))
@@ -32,8 +37,7 @@ fn row_json(result: &dbfleet_core::QueryResult) -> Vec<serde_json::Value> {
 #[tokio::test]
 async fn postgres_arrays_enums_intervals_and_networks() {
     let Some(url) = postgres_url() else { return };
-    let (_dir, fleet) =
-        start(&format!("[environments.pg]\ndriver = \"postgres\"\nurl = \"{url}\"\n"), &[]).await;
+    let (_dir, fleet) = start_postgres(&url).await;
     let result = query(
         &fleet,
         "pg",
@@ -91,8 +95,7 @@ async fn postgres_arrays_enums_intervals_and_networks() {
 #[tokio::test]
 async fn postgres_decimals_read_as_postgresql_prints_them() {
     let Some(url) = postgres_url() else { return };
-    let (_dir, fleet) =
-        start(&format!("[environments.pg]\ndriver = \"postgres\"\nurl = \"{url}\"\n"), &[]).await;
+    let (_dir, fleet) = start_postgres(&url).await;
     let result = query(
         &fleet,
         "pg",
@@ -122,8 +125,7 @@ async fn postgres_decimals_read_as_postgresql_prints_them() {
 #[tokio::test]
 async fn postgres_parameters_take_the_inferred_types() {
     let Some(url) = postgres_url() else { return };
-    let (_dir, fleet) =
-        start(&format!("[environments.pg]\ndriver = \"postgres\"\nurl = \"{url}\"\n"), &[]).await;
+    let (_dir, fleet) = start_postgres(&url).await;
     let env = fleet.environment(Some("pg")).unwrap();
     let request = QueryRequest {
         sql: "SELECT $1::date + 1 AS d, $2::uuid AS u, $3::numeric * 2 AS n, $4::int2 AS s, $5::jsonb -> 'a' AS j".into(),
