@@ -44,6 +44,13 @@ pub trait DatabaseDriver: Send + Sync + 'static {
     fn sql_dialect(&self) -> Box<dyn sqlparser::dialect::Dialect + Send + Sync> {
         Box::new(sqlparser::dialect::GenericDialect {})
     }
+    /// The placeholder of the `position`-th (1-based) bound parameter in
+    /// this engine's SQL: `?` by default, `$1` on PostgreSQL, `@P1` on SQL
+    /// Server. Tools of the configuration file are written with names
+    /// (`:customer_id`) and rewritten with it.
+    fn placeholder(&self, _position: usize) -> String {
+        "?".to_owned()
+    }
     /// What the read-only check must know about the engine beyond its
     /// grammar: its functions with side effects, its executable comments.
     fn engine_rules(&self) -> EngineRules {

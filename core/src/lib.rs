@@ -15,6 +15,7 @@ pub mod driver;
 pub mod driver_api;
 pub mod error;
 pub mod fleet;
+pub mod named_params;
 pub mod readonly;
 pub mod redact;
 pub mod registry;

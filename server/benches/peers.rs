@@ -1,12 +1,13 @@
-//! dbfleet side by side with other MCP database servers, on the local
-//! PostgreSQL server and the same tables: DBHub and MCP Toolbox (installed
-//! from npm into `target/peers` at the versions below), and the floor, the
-//! same queries through sqlx with no MCP at all. Each server runs over stdio;
-//! a call is timed from writing its `tools/call` line to reading the whole
-//! answer line, without parsing it; calls sent at once (64 slow ones, then
-//! 200 `SELECT 1`) are timed until the last answer. Run with
-//! `cargo bench -p dbfleet-server --bench peers`; the numbers in
-//! BENCHMARKS.md come from it.
+//! dbfleet side by side with other MCP database servers, on the same tables
+//! of the local PostgreSQL, the local MariaDB and a SQLite file: DBHub and
+//! MCP Toolbox (installed from npm into `target/peers` at the versions below),
+//! and the floor, the same queries through sqlx with no MCP at all. Each
+//! server runs over stdio; a call is timed from writing its `tools/call` line
+//! to reading the whole answer line, without parsing it; calls sent at once
+//! (64 slow ones, then 200 `SELECT 1`) are timed until the last answer. Run
+//! with `cargo bench -p dbfleet-server --bench peers`
+//! (`DBFLEET_BENCH_ENGINES=postgres,mariadb,sqlite` chooses the engines); the
+//! numbers in BENCHMARKS.md come from it.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -14,53 +15,78 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use sqlx::Connection;
+use sqlx::{Connection, Executor};
 
-const URL_VAR: &str = "DBFLEET_TEST_POSTGRES_URL";
+const POSTGRES_VAR: &str = "DBFLEET_TEST_POSTGRES_URL";
+const MYSQL_VAR: &str = "DBFLEET_TEST_MYSQL_URL";
+const ENGINES_VAR: &str = "DBFLEET_BENCH_ENGINES";
 const DATABASE: &str = "dbfleet_peer_bench";
+/// The MariaDB login every server uses: MCP Toolbox requires a password.
+const MARIADB_USER: &str = "dbfleet_peer_bench";
+const MARIADB_PASSWORD: &str = "peer-bench";
 const DBHUB: &str = "@bytebase/dbhub@0.21.2";
 const TOOLBOX: &str = "@toolbox-sdk/server-linux-x64@1.12.0";
 
 const SELECT_ONE_CALLS: usize = 300;
 const SMALL_CALLS: usize = 20;
 const LARGE_CALLS: usize = 5;
+const LARGE_ROWS: usize = 200_000;
 /// Calls sent at once, without waiting for answers, on one session.
 const SLOW_AT_ONCE: usize = 64;
-const SLOW_SQL: &str = "SELECT pg_sleep(0.2)";
 const BURST_AT_ONCE: usize = 200;
 
-fn main() {
-    let admin =
-        std::env::var(URL_VAR).unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let host_port =
-        admin.split('@').nth(1).and_then(|rest| rest.split('/').next()).unwrap_or("127.0.0.1:5432");
-    if std::net::TcpStream::connect(host_port).is_err() {
-        eprintln!("\n*** SKIPPED: PostgreSQL is not reachable at {host_port}; set {URL_VAR} ***\n");
-        return;
-    }
-    let (user, _) =
-        admin.split_once("://").and_then(|(_, rest)| rest.split_once('@')).unwrap_or(("postgres", ""));
-    let url = format!("postgres://{user}@{host_port}/{DATABASE}");
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
-    runtime.block_on(create_tables(&admin, &url));
+/// One engine's bench: where its tables are, and how each server reaches them.
+struct Bench {
+    engine: &'static str,
+    /// For the floor's sqlx connection.
+    url: String,
+    /// The `[environments.bench]` table of dbfleet's config, without `max_*`.
+    dbfleet_env: String,
+    dbhub_dsn: String,
+    toolbox_prebuilt: &'static str,
+    toolbox_env: Vec<(&'static str, String)>,
+    /// A statement that waits 0.2 s, where the engine has one.
+    slow_sql: Option<&'static str>,
+    _dir: Option<tempfile::TempDir>,
+}
 
+fn main() {
+    let engines = std::env::var(ENGINES_VAR).unwrap_or_else(|_| "postgres,mariadb,sqlite".into());
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
     let peers = install_peers();
-    let mut servers = vec![dbfleet(&url)];
-    if let Some(prefix) = &peers {
-        servers.push(dbhub(prefix, &url));
-        servers.push(toolbox(prefix, host_port, user));
+    for engine in engines.split(',').map(str::trim) {
+        let bench = match engine {
+            "postgres" => runtime.block_on(postgres()),
+            "mariadb" => runtime.block_on(mariadb()),
+            "sqlite" => Some(sqlite()),
+            other => panic!("{ENGINES_VAR}: unknown engine {other:?} (postgres, mariadb, sqlite)"),
+        };
+        if let Some(bench) = bench {
+            run(&runtime, &bench, peers.as_deref());
+        }
+    }
+}
+
+fn run(runtime: &tokio::runtime::Runtime, bench: &Bench, peers: Option<&Path>) {
+    println!("\n{}\n", bench.engine);
+    let mut servers = vec![dbfleet(bench)];
+    if let Some(prefix) = peers {
+        servers.push(dbhub(prefix, bench));
+        servers.push(toolbox(prefix, bench));
     }
     println!(
-        "| per call | {} | floor: sqlx, no MCP |",
+        "| per call | {} | floor: the Rust driver, no MCP |",
         servers.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(" | ")
     );
     println!("|---|{}---|", "---|".repeat(servers.len()));
-    let floor = runtime.block_on(floor(&url));
-    let measured: Vec<Measured> = servers.into_iter().map(measure).collect();
+    let floor = runtime.block_on(floor(&bench.url));
+    let measured: Vec<Measured> = servers.into_iter().map(|server| measure(server, bench.slow_sql)).collect();
     let row = |label: &str, value: &dyn Fn(&Measured) -> String, floor: &str| {
         let values: Vec<String> = measured.iter().map(value).collect();
         println!("| {label} | {} | {floor} |", values.join(" | "));
     };
+    let bytes_per_row =
+        |m: &Measured| format!("{:.0} B", (m.large_bytes - m.empty_bytes) as f64 / LARGE_ROWS as f64);
     row("cold start to `tools/list`", &|m| ms(m.cold_start), "–");
     row("idle RSS", &|m| mib(m.idle_kib), "–");
     row("`SELECT 1` p50", &|m| ms(m.select_one.0), &ms(floor.select_one.0));
@@ -68,34 +94,164 @@ fn main() {
     row("10,000 rows, median", &|m| ms(m.small), &ms(floor.small));
     row("200,000 rows, median", &|m| ms(m.large), &ms(floor.large));
     row("200,000 rows, answer size", &|m| mib(m.large_bytes as u64 / 1024), "–");
-    row("64 × `pg_sleep(0.2)` sent at once, all answered", &|m| ms(m.slow), "–");
+    row("answer bytes per row", &bytes_per_row, "–");
+    if let Some(sql) = bench.slow_sql {
+        row(&format!("64 × `{sql}` sent at once, all answered"), &|m| ms(m.slow), "–");
+    }
     row("200 × `SELECT 1` sent at once, all answered", &|m| ms(m.burst), "–");
     row("peak RSS", &|m| mib(m.peak_kib), "–");
 }
 
-/// The two tables every server reads: id, text, numeric(12,2), timestamptz, boolean.
-async fn create_tables(admin: &str, url: &str) {
-    let mut conn = sqlx::PgConnection::connect(admin).await.expect("the admin connection");
+/// The two tables every server reads on PostgreSQL: id, text,
+/// numeric(12,2), timestamptz, boolean.
+async fn postgres() -> Option<Bench> {
+    let admin =
+        std::env::var(POSTGRES_VAR).unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let host_port = admin
+        .split('@')
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or("127.0.0.1:5432")
+        .to_owned();
+    if std::net::TcpStream::connect(&host_port).is_err() {
+        eprintln!("\n*** SKIPPED: PostgreSQL is not reachable at {host_port}; set {POSTGRES_VAR} ***\n");
+        return None;
+    }
+    let (user, _) =
+        admin.split_once("://").and_then(|(_, rest)| rest.split_once('@')).unwrap_or(("postgres", ""));
+    let url = format!("postgres://{user}@{host_port}/{DATABASE}");
+    let mut conn = sqlx::PgConnection::connect(&admin).await.expect("the admin connection");
     let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
         .bind(DATABASE)
         .fetch_optional(&mut conn)
         .await
         .expect("the catalog answers");
     if exists.is_none() {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {DATABASE}")))
-            .execute(&mut conn)
-            .await
-            .expect("created");
+        execute(&mut conn, format!("CREATE DATABASE {DATABASE}")).await;
     }
-    let mut conn = sqlx::PgConnection::connect(url).await.expect("the bench database");
-    for (table, rows) in [("t10k", 10_000), ("t200k", 200_000)] {
+    let mut conn = sqlx::PgConnection::connect(&url).await.expect("the bench database");
+    for (table, rows) in [("t10k", 10_000), ("t200k", LARGE_ROWS)] {
         let statement = format!(
             "DROP TABLE IF EXISTS {table}; CREATE TABLE {table} AS SELECT g AS id, md5(g::text) AS label, \
              (g * 1.25)::numeric(12,2) AS amount, timestamptz '2026-01-01' + g * interval '1 minute' AS at, \
              g % 2 = 0 AS flag FROM generate_series(1, {rows}) AS g"
         );
-        sqlx::raw_sql(sqlx::AssertSqlSafe(statement)).execute(&mut conn).await.expect("the table is created");
+        execute(&mut conn, statement).await;
     }
+    let (host, port) = host_port.split_once(':').unwrap_or((&host_port, "5432"));
+    Some(Bench {
+        engine: "PostgreSQL",
+        dbfleet_env: format!("driver = \"postgres\"\nurl = \"{url}\"\n"),
+        dbhub_dsn: format!("{url}?sslmode=disable"),
+        toolbox_prebuilt: "postgres",
+        toolbox_env: vec![
+            ("POSTGRES_HOST", host.to_owned()),
+            ("POSTGRES_PORT", port.to_owned()),
+            ("POSTGRES_DATABASE", DATABASE.to_owned()),
+            ("POSTGRES_USER", user.to_owned()),
+            // Toolbox requires a password; the local server's trust auth ignores it.
+            ("POSTGRES_PASSWORD", "unused".to_owned()),
+        ],
+        slow_sql: Some("SELECT pg_sleep(0.2)"),
+        url,
+        _dir: None,
+    })
+}
+
+/// The same tables on MariaDB (DECIMAL(12,2), DATETIME, BOOLEAN), read by a
+/// login with a password.
+async fn mariadb() -> Option<Bench> {
+    let admin = std::env::var(MYSQL_VAR).unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/mysql".into());
+    let host_port = admin
+        .split('@')
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or("127.0.0.1:3306")
+        .to_owned();
+    if std::net::TcpStream::connect(&host_port).is_err() {
+        eprintln!("\n*** SKIPPED: MariaDB is not reachable at {host_port}; set {MYSQL_VAR} ***\n");
+        return None;
+    }
+    let mut conn = sqlx::MySqlConnection::connect(&admin).await.expect("the admin connection");
+    for statement in [
+        format!("CREATE DATABASE IF NOT EXISTS {DATABASE}"),
+        format!("CREATE USER IF NOT EXISTS '{MARIADB_USER}'@'%' IDENTIFIED BY '{MARIADB_PASSWORD}'"),
+        format!("GRANT ALL ON {DATABASE}.* TO '{MARIADB_USER}'@'%'"),
+    ] {
+        execute(&mut conn, statement).await;
+    }
+    let url = format!("mysql://{MARIADB_USER}:{MARIADB_PASSWORD}@{host_port}/{DATABASE}");
+    let mut conn = sqlx::MySqlConnection::connect(&url).await.expect("the bench database");
+    for (table, rows) in [("t10k", 10_000), ("t200k", LARGE_ROWS)] {
+        execute(&mut conn, format!("DROP TABLE IF EXISTS {table}")).await;
+        execute(
+            &mut conn,
+            format!(
+                "CREATE TABLE {table} AS SELECT seq AS id, md5(seq) AS label, \
+                 CAST(seq * 1.25 AS DECIMAL(12,2)) AS amount, \
+                 TIMESTAMP '2026-01-01 00:00:00' + INTERVAL seq MINUTE AS at, seq % 2 = 0 AS flag \
+                 FROM seq_1_to_{rows}"
+            ),
+        )
+        .await;
+    }
+    let (host, port) = host_port.split_once(':').unwrap_or((&host_port, "3306"));
+    Some(Bench {
+        engine: "MariaDB",
+        dbfleet_env: format!(
+            "driver = \"mysql\"\nurl = \"mysql://{MARIADB_USER}@{host_port}/{DATABASE}\"\n\
+             password = \"{MARIADB_PASSWORD}\"\n"
+        ),
+        dbhub_dsn: format!("mariadb://{MARIADB_USER}:{MARIADB_PASSWORD}@{host_port}/{DATABASE}"),
+        toolbox_prebuilt: "mysql",
+        toolbox_env: vec![
+            ("MYSQL_HOST", host.to_owned()),
+            ("MYSQL_PORT", port.to_owned()),
+            ("MYSQL_DATABASE", DATABASE.to_owned()),
+            ("MYSQL_USER", MARIADB_USER.to_owned()),
+            ("MYSQL_PASSWORD", MARIADB_PASSWORD.to_owned()),
+        ],
+        slow_sql: Some("SELECT SLEEP(0.2)"),
+        url,
+        _dir: None,
+    })
+}
+
+/// The same tables in a SQLite file (amounts as REAL, times as ISO text,
+/// flags as 0/1: SQLite's own types).
+fn sqlite() -> Bench {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("bench.sqlite");
+    let conn = rusqlite::Connection::open(&path).expect("the bench file");
+    for (table, rows) in [("t10k", 10_000), ("t200k", LARGE_ROWS)] {
+        conn.execute_batch(&format!(
+            "CREATE TABLE {table} AS WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g \
+             WHERE n < {rows}) SELECT n AS id, printf('%08x%08x%08x%08x', n * 7919, n * 104729, n * 31, n) \
+             AS label, round(n * 1.25, 2) AS amount, strftime('%Y-%m-%dT%H:%M:%SZ', '2026-01-01', \
+             '+' || n || ' minutes') AS at, n % 2 = 0 AS flag FROM g"
+        ))
+        .expect("the table is created");
+    }
+    let file = path.display().to_string();
+    Bench {
+        engine: "SQLite",
+        url: format!("sqlite://{file}"),
+        dbfleet_env: format!("driver = \"sqlite\"\npath = \"{file}\"\n"),
+        dbhub_dsn: format!("sqlite://{file}"),
+        toolbox_prebuilt: "sqlite",
+        toolbox_env: vec![("SQLITE_DATABASE", file)],
+        slow_sql: None,
+        _dir: Some(dir),
+    }
+}
+
+async fn execute<C>(conn: &mut C, statement: String)
+where
+    for<'c> &'c mut C: Executor<'c>,
+{
+    conn.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(statement.clone())))
+        .await
+        .unwrap_or_else(|err| panic!("{statement}: {err}"));
 }
 
 /// Installs the peers into `target/peers` unless they are there; `None`
@@ -129,14 +285,14 @@ struct Server {
     _dir: Option<tempfile::TempDir>,
 }
 
-fn dbfleet(url: &str) -> Server {
+fn dbfleet(bench: &Bench) -> Server {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let config = dir.path().join("bench.toml");
     std::fs::write(
         &config,
         format!(
-            "[environments.pg]\ndriver = \"postgres\"\nurl = \"{url}\"\nmax_rows = 1000000\n\
-             max_result_bytes = 1073741824\nquery_timeout_secs = 300\n"
+            "[environments.bench]\n{}max_rows = 1000000\nmax_result_bytes = 1073741824\nquery_timeout_secs = 300\n",
+            bench.dbfleet_env
         ),
     )
     .expect("config written");
@@ -150,23 +306,15 @@ fn dbfleet(url: &str) -> Server {
     }
 }
 
-fn dbhub(prefix: &Path, url: &str) -> Server {
+fn dbhub(prefix: &Path, bench: &Bench) -> Server {
     let mut command = Command::new(prefix.join("node_modules/.bin/dbhub"));
-    command.args(["--transport", "stdio", "--dsn", &format!("{url}?sslmode=disable")]);
+    command.args(["--transport", "stdio", "--dsn", &bench.dbhub_dsn]);
     Server { name: format!("DBHub {}", version_of(DBHUB)), command, tool: "execute_sql", _dir: None }
 }
 
-fn toolbox(prefix: &Path, host_port: &str, user: &str) -> Server {
-    let (host, port) = host_port.split_once(':').unwrap_or((host_port, "5432"));
+fn toolbox(prefix: &Path, bench: &Bench) -> Server {
     let mut command = Command::new(prefix.join("node_modules/@toolbox-sdk/server-linux-x64/bin/toolbox"));
-    command
-        .args(["--stdio", "--prebuilt", "postgres"])
-        .env("POSTGRES_HOST", host)
-        .env("POSTGRES_PORT", port)
-        .env("POSTGRES_DATABASE", DATABASE)
-        .env("POSTGRES_USER", user)
-        // Toolbox requires a password; the local server's trust auth ignores it.
-        .env("POSTGRES_PASSWORD", "unused");
+    command.args(["--stdio", "--prebuilt", bench.toolbox_prebuilt]).envs(bench.toolbox_env.iter().cloned());
     Server { name: format!("MCP Toolbox {}", version_of(TOOLBOX)), command, tool: "execute_sql", _dir: None }
 }
 
@@ -181,6 +329,8 @@ struct Measured {
     small: Duration,
     large: Duration,
     large_bytes: usize,
+    /// The answer to the same query with no rows: what a row costs is the difference.
+    empty_bytes: usize,
     slow: Duration,
     burst: Duration,
     peak_kib: u64,
@@ -245,7 +395,7 @@ impl Session {
     }
 }
 
-fn measure(mut server: Server) -> Measured {
+fn measure(mut server: Server, slow_sql: Option<&str>) -> Measured {
     eprintln!("measuring {}", server.name);
     let started = Instant::now();
     let mut child = server
@@ -282,17 +432,29 @@ fn measure(mut server: Server) -> Measured {
     times.sort();
     let select_one = (times[times.len() / 2], times[times.len() * 99 / 100]);
     let small = median((0..SMALL_CALLS).map(|_| call(&mut session, "SELECT * FROM t10k").0).collect());
-    let slow = session.at_once(tool, SLOW_SQL, SLOW_AT_ONCE);
+    let slow = slow_sql.map_or(Duration::ZERO, |sql| session.at_once(tool, sql, SLOW_AT_ONCE));
     let burst = session.at_once(tool, "SELECT 1", BURST_AT_ONCE);
     let large_calls: Vec<(Duration, usize)> =
         (0..LARGE_CALLS).map(|_| call(&mut session, "SELECT * FROM t200k")).collect();
     let large_bytes = large_calls[0].1;
     let large = median(large_calls.into_iter().map(|(time, _)| time).collect());
+    let empty_bytes = call(&mut session, "SELECT * FROM t200k WHERE id < 0").1;
     let peak_kib = session.memory("VmHWM:");
     drop(session.stdin);
     let _ = session.child.kill();
     let _ = session.child.wait();
-    Measured { cold_start, idle_kib, select_one, small, large, large_bytes, slow, burst, peak_kib }
+    Measured {
+        cold_start,
+        idle_kib,
+        select_one,
+        small,
+        large,
+        large_bytes,
+        empty_bytes,
+        slow,
+        burst,
+        peak_kib,
+    }
 }
 
 struct Floor {
@@ -301,32 +463,80 @@ struct Floor {
     large: Duration,
 }
 
-/// The same queries on one sqlx connection: rows read, not decoded, no MCP.
+/// The same queries on one connection of the engine's Rust driver (sqlx;
+/// rusqlite for SQLite): rows read, not decoded, no MCP.
 async fn floor(url: &str) -> Floor {
-    let mut conn = sqlx::PgConnection::connect(url).await.expect("the floor's connection");
-    let mut run = async |sql: &str| {
-        let started = Instant::now();
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
-            .fetch_all(&mut conn)
-            .await
-            .expect("the floor's query");
-        started.elapsed()
-    };
-    let mut times = Vec::new();
-    for _ in 0..SELECT_ONE_CALLS {
-        times.push(run("SELECT 1").await);
+    if url.starts_with("postgres") {
+        floor_on(sqlx::PgConnection::connect(url).await.expect("the floor's connection")).await
+    } else if url.starts_with("mysql") {
+        floor_on(sqlx::MySqlConnection::connect(url).await.expect("the floor's connection")).await
+    } else {
+        let conn = rusqlite::Connection::open(url.trim_start_matches("sqlite://")).expect("the floor's file");
+        timed_floor(|sql| {
+            let mut statement = conn.prepare_cached(sql).expect("the floor's statement");
+            let columns = statement.column_count();
+            let mut rows = statement.query([]).expect("the floor's query");
+            while let Some(row) = rows.next().expect("a row") {
+                for i in 0..columns {
+                    std::hint::black_box(row.get_ref(i).expect("a value"));
+                }
+            }
+        })
     }
-    times.sort();
-    let select_one = (times[times.len() / 2], times[times.len() * 99 / 100]);
-    let mut small = Vec::new();
-    for _ in 0..SMALL_CALLS {
-        small.push(run("SELECT * FROM t10k").await);
+}
+
+async fn floor_on<C>(mut conn: C) -> Floor
+where
+    for<'c> &'c mut C: Executor<'c>,
+{
+    let mut queries = Vec::new();
+    for (sql, count) in floor_calls() {
+        let mut times = Vec::with_capacity(count);
+        for _ in 0..count {
+            let started = Instant::now();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).fetch_all(&mut conn).await.expect("the floor's query");
+            times.push(started.elapsed());
+        }
+        queries.push(times);
     }
-    let mut large = Vec::new();
-    for _ in 0..LARGE_CALLS {
-        large.push(run("SELECT * FROM t200k").await);
+    Floor::from(queries)
+}
+
+fn timed_floor(mut run: impl FnMut(&str)) -> Floor {
+    let queries: Vec<Vec<Duration>> = floor_calls()
+        .into_iter()
+        .map(|(sql, count)| {
+            (0..count)
+                .map(|_| {
+                    let started = Instant::now();
+                    run(sql);
+                    started.elapsed()
+                })
+                .collect()
+        })
+        .collect();
+    Floor::from(queries)
+}
+
+fn floor_calls() -> [(&'static str, usize); 3] {
+    [
+        ("SELECT 1", SELECT_ONE_CALLS),
+        ("SELECT * FROM t10k", SMALL_CALLS),
+        ("SELECT * FROM t200k", LARGE_CALLS),
+    ]
+}
+
+impl From<Vec<Vec<Duration>>> for Floor {
+    /// The times of [`floor_calls`], in its order.
+    fn from(queries: Vec<Vec<Duration>>) -> Self {
+        let [mut one, small, large] = <[Vec<Duration>; 3]>::try_from(queries).expect("three queries");
+        one.sort();
+        Floor {
+            select_one: (one[one.len() / 2], one[one.len() * 99 / 100]),
+            small: median(small),
+            large: median(large),
+        }
     }
-    Floor { select_one, small: median(small), large: median(large) }
 }
 
 fn median(mut times: Vec<Duration>) -> Duration {

@@ -12,6 +12,7 @@ use toml::Table;
 
 use super::expand::{ExpandError, expand};
 use super::locate::{KeySpans, line_col};
+use super::tools::{BUILT_IN_TOOLS, ToolConfig};
 use super::{
     Config, ConfigProblem, DEFAULT_MAX_RESULT_BYTES, DEFAULT_MAX_ROWS, DEFAULT_MAX_STATEMENT_BYTES,
     DEFAULT_QUERY_TIMEOUT, DEFAULT_READ_ONLY, DriverSettings, EnvironmentConfig, MAX_STATEMENT_BYTES_LIMIT,
@@ -105,8 +106,10 @@ pub fn load_config_str(
     Err(ConfigError::Invalid { problems })
 }
 
-const ROOT_KEYS: &[&str] = &["default_environment", "server", "defaults", "environments", "database"];
-const SERVER_KEYS: &[&str] = &["transport", "listen", "auth_token_env", "allowed_origins", "max_sessions"];
+const ROOT_KEYS: &[&str] =
+    &["default_environment", "server", "defaults", "environments", "database", "tools"];
+const SERVER_KEYS: &[&str] =
+    &["transport", "listen", "auth_token_env", "allowed_origins", "max_sessions", "tools"];
 const DEFAULTS_KEYS: &[&str] =
     &["max_rows", "query_timeout_secs", "read_only", "max_statement_bytes", "side_effect_functions", "pool"];
 const POOL_KEYS: &[&str] =
@@ -148,18 +151,18 @@ struct Limits {
 /// Where a value stands: the environment (if any) and the dotted path from
 /// the file's root.
 #[derive(Clone)]
-struct At<'p> {
+pub(super) struct At<'p> {
     environment: Option<&'p str>,
     /// Path of the containing table from the root (`["environments", "dev"]`).
     table: Vec<&'p str>,
 }
 
 impl<'p> At<'p> {
-    fn root() -> Self {
+    pub(super) fn root() -> Self {
         At { environment: None, table: Vec::new() }
     }
 
-    fn child(&self, key: &'p str) -> Self {
+    pub(super) fn child(&self, key: &'p str) -> Self {
         let mut table = self.table.clone();
         table.push(key);
         At { environment: self.environment, table }
@@ -181,15 +184,15 @@ impl<'p> At<'p> {
     }
 }
 
-struct Checker<'a> {
+pub(super) struct Checker<'a> {
     spans: KeySpans<'a>,
     lookup_var: &'a dyn Fn(&str) -> Option<String>,
     base_dir: &'a Path,
-    problems: Vec<ConfigProblem>,
+    pub(super) problems: Vec<ConfigProblem>,
 }
 
 impl Checker<'_> {
-    fn problem(&mut self, at: &At<'_>, key: Option<&str>, message: impl Into<String>) {
+    pub(super) fn problem(&mut self, at: &At<'_>, key: Option<&str>, message: impl Into<String>) {
         let mut path = at.table.clone();
         if let Some(key) = key {
             path.push(key);
@@ -202,7 +205,7 @@ impl Checker<'_> {
         });
     }
 
-    fn unknown_keys(&mut self, at: &At<'_>, table: &Table, known: &[&str]) {
+    pub(super) fn unknown_keys(&mut self, at: &At<'_>, table: &Table, known: &[&str]) {
         for key in table.keys() {
             if !known.contains(&key.as_str()) {
                 self.problem(at, Some(key), unknown_key_message(key, known));
@@ -273,7 +276,26 @@ impl Checker<'_> {
             _ => Vec::new(),
         };
         let default_environment = self.default_environment(root, &declared, &environments);
-        Config { default_environment, server, environments, source: None }
+        let tools = self.tools(root.get("tools"), &environments);
+        self.tool_set(root, &server, &tools);
+        Config { default_environment, server, environments, tools, source: None }
+    }
+
+    /// `[server] tools`: each name a built-in tool or one of `[tools]`.
+    fn tool_set(&mut self, root: &Table, server: &ServerConfig, tools: &[ToolConfig]) {
+        let configured = root.get("tools").and_then(toml::Value::as_table);
+        for name in server.tools.iter().flatten() {
+            let known = BUILT_IN_TOOLS.contains(&name.as_str())
+                || tools.iter().any(|t| &t.name == name)
+                || configured.is_some_and(|t| t.contains_key(name));
+            if !known {
+                self.problem(
+                    &At::root().child("server"),
+                    Some("tools"),
+                    format!("no tool named '{name}': built-in tools are {}", BUILT_IN_TOOLS.join(", ")),
+                );
+            }
+        }
     }
 
     fn default_environment(
@@ -351,6 +373,7 @@ impl Checker<'_> {
         if let Some(n) = self.integer(&at, table, "max_sessions", 1..=100_000) {
             server.max_sessions = n as usize;
         }
+        server.tools = self.strings(&at, table, "tools");
         server
     }
 
@@ -633,7 +656,12 @@ impl Checker<'_> {
         }
     }
 
-    fn table<'v>(&mut self, at: &At<'_>, key: &str, value: Option<&'v toml::Value>) -> Option<&'v Table> {
+    pub(super) fn table<'v>(
+        &mut self,
+        at: &At<'_>,
+        key: &str,
+        value: Option<&'v toml::Value>,
+    ) -> Option<&'v Table> {
         match value {
             None => None,
             Some(toml::Value::Table(table)) => Some(table),
@@ -644,7 +672,7 @@ impl Checker<'_> {
         }
     }
 
-    fn string(&mut self, at: &At<'_>, table: &Table, key: &str) -> Option<String> {
+    pub(super) fn string(&mut self, at: &At<'_>, table: &Table, key: &str) -> Option<String> {
         match table.get(key)? {
             toml::Value::String(s) => Some(s.clone()),
             other => {
@@ -654,7 +682,7 @@ impl Checker<'_> {
         }
     }
 
-    fn strings(&mut self, at: &At<'_>, table: &Table, key: &str) -> Option<Vec<String>> {
+    pub(super) fn strings(&mut self, at: &At<'_>, table: &Table, key: &str) -> Option<Vec<String>> {
         let found = table.get(key)?;
         let strings = found.as_array().and_then(|items| {
             items.iter().map(|item| item.as_str().map(str::to_owned)).collect::<Option<Vec<_>>>()
@@ -665,7 +693,7 @@ impl Checker<'_> {
         strings
     }
 
-    fn boolean(&mut self, at: &At<'_>, table: &Table, key: &str) -> Option<bool> {
+    pub(super) fn boolean(&mut self, at: &At<'_>, table: &Table, key: &str) -> Option<bool> {
         match table.get(key)? {
             toml::Value::Boolean(b) => Some(*b),
             other => {

@@ -5,6 +5,7 @@ mod expand;
 mod load;
 mod locate;
 mod settings;
+mod tools;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -13,6 +14,7 @@ use secrecy::SecretString;
 
 pub use load::{ConfigError, find_config_path, load_config, load_config_str};
 pub use settings::{DriverSettings, SettingsReader, invalid_settings};
+pub use tools::{BUILT_IN_TOOLS, ParameterKind, TOOL_CALL_ARGUMENTS, ToolConfig, ToolParameter};
 
 /// The whole configuration file, validated.
 #[derive(Debug, Clone)]
@@ -21,6 +23,8 @@ pub struct Config {
     pub server: ServerConfig,
     /// Environments in the order the file lists them.
     pub environments: Vec<EnvironmentConfig>,
+    /// `[tools.NAME]`, in file order.
+    pub tools: Vec<ToolConfig>,
     /// The file the configuration came from, when it came from a file.
     pub source: Option<PathBuf>,
 }
@@ -48,6 +52,8 @@ pub struct ServerConfig {
     pub allowed_origins: Vec<String>,
     /// MCP sessions open at once over HTTP; an `initialize` beyond is refused.
     pub max_sessions: usize,
+    /// The tools clients see (built-in and configured), when not all of them.
+    pub tools: Option<Vec<String>>,
 }
 
 pub const DEFAULT_MAX_SESSIONS: usize = 100;
@@ -60,6 +66,7 @@ impl Default for ServerConfig {
             auth_token_env: None,
             allowed_origins: Vec::new(),
             max_sessions: DEFAULT_MAX_SESSIONS,
+            tools: None,
         }
     }
 }

@@ -10,6 +10,7 @@ use secrecy::ExposeSecret;
 use super::*;
 use crate::driver::{DatabaseDriver, Pool};
 use crate::error::DbError;
+use crate::value::Value;
 
 /// Accepts `url` or `host` (one is required) plus a few connection keys.
 struct TestDriver;
@@ -286,6 +287,151 @@ fn server_settings_are_checked() {
         "[server]\ntransport = \"carrier-pigeon\"\nlisten = \"nowhere\"\n[environments.a]\ndriver = \"tdb\"\nurl = \"x\"\n",
     );
     assert_eq!(found, [(None, Some("server.transport".into())), (None, Some("server.listen".into()))]);
+}
+
+const TWO_ENVIRONMENTS: &str = "[environments.a]\ndriver = \"tdb\"\nurl = \"x\"\n\
+                                [environments.b]\ndriver = \"tdb\"\nurl = \"y\"\nread_only = false\n";
+
+#[test]
+fn tools_bind_named_parameters_by_position() {
+    let config = load(&format!(
+        "{TWO_ENVIRONMENTS}[tools.orders]\ndescription = \"Orders of a customer\"\n\
+         sql = \"SELECT * FROM orders WHERE customer = :customer AND placed >= :since OR referrer = :customer\"\n\
+         [tools.orders.parameters.customer]\ntype = \"integer\"\ndescription = \"Customer id\"\n\
+         [tools.orders.parameters.since]\ntype = \"date\"\ndefault = \"2026-01-01\"\n\
+         [tools.orders.parameters.since_unused_kind]\ntype = \"enum\"\nvalues = [\"x\"]\ndefault = \"x\"\n"
+    ));
+    // The third parameter is not in the statement.
+    let Err(ConfigError::Invalid { problems }) = config else { panic!("{config:?}") };
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].key.as_deref(), Some("tools.orders.parameters.since_unused_kind"));
+    assert!(problems[0].message.contains("does not use :since_unused_kind"), "{}", problems[0]);
+
+    let config = load(&format!(
+        "{TWO_ENVIRONMENTS}[tools.orders]\ndescription = \"Orders of a customer\"\n\
+         sql = \"SELECT * FROM orders WHERE customer = :customer AND placed >= :since OR referrer = :customer\"\n\
+         [tools.orders.parameters.customer]\ntype = \"integer\"\n\
+         [tools.orders.parameters.since]\ntype = \"date\"\ndefault = \"2026-01-01\"\n"
+    ))
+    .unwrap();
+    let tool = &config.tools[0];
+    assert!(!tool.writes);
+    assert_eq!(tool.environments().collect::<Vec<_>>(), ["a", "b"]);
+    let args = serde_json::json!({"customer": "42", "environment": "a"});
+    let values = tool.values(args.as_object().unwrap()).unwrap();
+    let request = tool.request("b", &values, Some(5)).unwrap();
+    assert_eq!(request.sql, "SELECT * FROM orders WHERE customer = ? AND placed >= ? OR referrer = ?");
+    let since = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+    assert_eq!(request.params, [Value::Int(42), Value::Date(since), Value::Int(42)]);
+    assert_eq!(request.max_rows, Some(5));
+}
+
+#[test]
+fn tool_arguments_are_checked_against_their_types() {
+    let config = load(&format!(
+        "{TWO_ENVIRONMENTS}[tools.t]\ndescription = \"d\"\nsql = \"SELECT :n, :f, :b, :d, :e, :s\"\n\
+         [tools.t.parameters]\nn = {{ type = \"integer\" }}\nf = {{ type = \"number\", default = 1.5 }}\n\
+         b = {{ type = \"boolean\", default = false }}\nd = {{ type = \"date\", default = \"2026-12-31\" }}\n\
+         e = {{ type = \"enum\", values = [\"low\", \"high\"], default = \"low\" }}\n\
+         s = {{ type = \"string\", default = \"\" }}\n"
+    ))
+    .unwrap();
+    let tool = &config.tools[0];
+    let values = |json: serde_json::Value| tool.values(json.as_object().unwrap()).map_err(|e| e.message);
+    let ok = values(serde_json::json!({"n": 3, "f": "2.5", "b": "true", "e": "high"})).unwrap();
+    assert_eq!(ok["n"], Value::Int(3));
+    assert_eq!(ok["f"], Value::Float(2.5));
+    assert_eq!(ok["b"], Value::Bool(true));
+    assert_eq!(ok["e"], Value::Text("high".into()));
+    assert_eq!(ok["s"], Value::Text(String::new()));
+    for (args, expected) in [
+        (serde_json::json!({}), "parameter 'n' is required (an integer)"),
+        (serde_json::json!({"n": null}), "parameter 'n' is required"),
+        (serde_json::json!({"n": 1.5}), "parameter 'n': expected an integer, found a number"),
+        (serde_json::json!({"n": 1, "d": "31/12/2026"}), "parameter 'd': '31/12/2026' is not a date"),
+        (serde_json::json!({"n": 1, "e": "medium"}), "parameter 'e': expected one of low, high"),
+        (serde_json::json!({"n": 1, "b": 1}), "parameter 'b': expected true or false, found a number"),
+        (
+            serde_json::json!({"n": 1, "nn": 2}),
+            "unknown argument nn (the tool takes n, f, b, d, e, s, environment",
+        ),
+    ] {
+        let err = values(args.clone()).unwrap_err();
+        assert!(err.starts_with(expected), "{args}: {err}");
+    }
+}
+
+#[test]
+fn tool_problems_name_the_tool_and_the_key() {
+    let found = problems(&format!(
+        "{TWO_ENVIRONMENTS}[server]\ntools = [\"execute_query\", \"nope\"]\n\
+         [tools.execute_query]\ndescription = \"d\"\nsql = \"SELECT 1\"\n\
+         [tools.no_sql]\ndescription = \"d\"\n\
+         [tools.bad_param]\ndescription = \"d\"\nsql = \"SELECT :x, :missing\"\n\
+         [tools.bad_param.parameters.x]\ntype = \"timestamp\"\n\
+         [tools.writer]\ndescription = \"d\"\nsql = \"DELETE FROM t WHERE id = :id\"\n\
+         [tools.writer.parameters.id]\ntype = \"integer\"\n\
+         [tools.ro_writer]\ndescription = \"d\"\nsql = \"DELETE FROM t\"\nwrites = true\nenvironments = [\"a\", \"zz\"]\n\
+         [tools.default_mismatch]\ndescription = \"d\"\nsql = \"SELECT :n\"\n\
+         [tools.default_mismatch.parameters.n]\ntype = \"integer\"\ndefault = \"many\"\n\
+         [tools.reserved]\ndescription = \"d\"\nsql = \"SELECT :environment\"\n\
+         [tools.reserved.parameters.environment]\ntype = \"string\"\n"
+    ));
+    let rendered: Vec<String> = found.iter().map(ToString::to_string).collect();
+    let expect = |key: &str, message: &str| {
+        assert!(
+            found.iter().any(|p| p.key.as_deref() == Some(key) && p.message.contains(message)),
+            "no problem at {key} saying {message:?}: {rendered:#?}"
+        );
+    };
+    expect("server.tools", "no tool named 'nope'");
+    expect("tools.no_sql.sql", "required");
+    expect("tools.bad_param.parameters.x.type", "'timestamp' is not one of");
+    expect("tools.writer.sql", "the statement may write");
+    expect("tools.ro_writer.environments", "no environment named 'zz'");
+    expect("tools.default_mismatch.parameters.n.default", "expected an integer, found a string");
+    expect("tools.reserved.parameters.environment", "argument of every tool");
+    assert!(rendered.iter().any(|p| p.contains("'execute_query' is a built-in tool")), "{rendered:#?}");
+    // Every problem carries its line.
+    assert!(found.iter().all(|p| p.location.is_some()), "{rendered:#?}");
+}
+
+#[test]
+fn a_writing_tool_may_not_name_a_read_only_environment() {
+    let found = problems(&format!(
+        "{TWO_ENVIRONMENTS}[tools.purge]\ndescription = \"d\"\nsql = \"DELETE FROM t\"\nwrites = true\n\
+         environments = [\"a\", \"b\"]\n"
+    ));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].message.contains("environment 'a' is read-only"), "{}", found[0]);
+    // Without a list it runs where it may: read-only environments refuse it when called.
+    let config = load(&format!(
+        "{TWO_ENVIRONMENTS}[tools.purge]\ndescription = \"d\"\nsql = \"DELETE FROM t\"\nwrites = true\n"
+    ))
+    .unwrap();
+    assert!(config.tools[0].writes);
+}
+
+#[test]
+fn tool_statements_may_differ_by_driver() {
+    let found = problems(&format!(
+        "{TWO_ENVIRONMENTS}[tools.t]\ndescription = \"d\"\nenvironments = [\"a\"]\n\
+         [tools.t.sql]\npostgres = \"SELECT now()\"\nbogus = \"SELECT 1\"\n"
+    ));
+    let rendered: Vec<String> = found.iter().map(ToString::to_string).collect();
+    assert!(
+        rendered.iter().any(|p| p.contains("tools.t.sql.bogus") && p.contains("unknown driver")),
+        "{rendered:#?}"
+    );
+    assert!(
+        rendered.iter().any(|p| p.contains("no statement for environment 'a' (driver testdb)")),
+        "{rendered:#?}"
+    );
+    let config = load(&format!(
+        "{TWO_ENVIRONMENTS}[tools.t]\ndescription = \"d\"\n[tools.t.sql]\ntdb = \"SELECT 2\"\ndefault = \"SELECT 1\"\n"
+    ))
+    .unwrap();
+    assert_eq!(config.tools[0].statement("a").unwrap().sql, "SELECT 2");
 }
 
 /// Generated environments: a name, its settings and its password.

@@ -127,10 +127,25 @@ impl Fleet {
         request: &QueryRequest,
         on_answer: impl FnMut(Answered<'_>),
     ) -> MultiResult {
+        self.query_each_observed(environments, |_| Ok(request.clone()), on_answer).await
+    }
+
+    /// Runs a statement on each named environment (each name once, in the
+    /// order given), or on every enabled one: the statement `request_for`
+    /// gives for that environment (its engine's form of it). An environment
+    /// for which it gives an error gets that error entry.
+    pub async fn query_each_observed(
+        &self,
+        environments: Option<&[String]>,
+        request_for: impl Fn(&Environment) -> Result<QueryRequest, DbError>,
+        on_answer: impl FnMut(Answered<'_>),
+    ) -> MultiResult {
         let started = Instant::now();
         let names = self.fan_out_names(environments);
-        let PerEnvironment { results, errors } =
-            self.each_observed(&names, |env| async move { env.query(request).await }, on_answer).await;
+        let request_for = &request_for;
+        let PerEnvironment { results, errors } = self
+            .each_observed(&names, |env| async move { env.query(&request_for(&env)?).await }, on_answer)
+            .await;
         let summary = Summary {
             requested: names.len(),
             succeeded: results.len(),

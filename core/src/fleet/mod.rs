@@ -29,7 +29,7 @@ pub use fanout::{Answered, PerEnvironment, SchemaReport};
 pub use health::{ConnectionReport, EnvironmentStatus, Status};
 pub use stream::{StreamEnd, StreamEvent};
 
-use crate::config::Config;
+use crate::config::{Config, ToolConfig};
 use crate::error::{DbError, ErrorKind};
 use crate::registry;
 
@@ -58,6 +58,8 @@ impl Default for StartOptions {
 pub struct Fleet {
     environments: Vec<Arc<Environment>>,
     default_environment: Option<String>,
+    /// `[tools.NAME]` of the configuration.
+    tools: Vec<ToolConfig>,
     /// How many enabled environments have not finished their first attempt.
     pending: watch::Receiver<usize>,
     tasks: Mutex<Vec<AbortHandle>>,
@@ -95,6 +97,7 @@ impl Fleet {
         Ok(Arc::new(Fleet {
             environments,
             default_environment: config.default_environment.clone(),
+            tools: config.tools.clone(),
             pending,
             tasks: Mutex::new(tasks),
         }))
@@ -119,6 +122,11 @@ impl Fleet {
 
     pub fn environments(&self) -> &[Arc<Environment>] {
         &self.environments
+    }
+
+    /// The tools of the configuration file, in file order.
+    pub fn tools(&self) -> &[ToolConfig] {
+        &self.tools
     }
 
     /// The named environment, or the default one when no name is given.

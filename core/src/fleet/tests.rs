@@ -72,6 +72,7 @@ proptest! {
             default_environment: None,
             server: ServerConfig::default(),
             environments: vec![leaky_env("a", &password)],
+            tools: Vec::new(),
             source: None,
         };
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();

@@ -42,6 +42,10 @@ impl DatabaseDriver for PostgresDriver {
         settings::read(settings).map(drop)
     }
 
+    fn placeholder(&self, position: usize) -> String {
+        format!("${position}")
+    }
+
     fn sql_dialect(&self) -> Box<dyn dialect::Dialect + Send + Sync> {
         Box::new(dialect::PostgreSqlDialect {})
     }

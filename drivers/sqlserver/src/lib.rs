@@ -45,6 +45,10 @@ impl DatabaseDriver for SqlServerDriver {
         settings::validate(settings)
     }
 
+    fn placeholder(&self, position: usize) -> String {
+        format!("@P{position}")
+    }
+
     fn sql_dialect(&self) -> Box<dyn dialect::Dialect + Send + Sync> {
         Box::new(dialect::MsSqlDialect {})
     }

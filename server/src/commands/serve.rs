@@ -33,7 +33,7 @@ pub async fn run(config: Option<&Path>, args: ServeArgs) -> anyhow::Result<ExitC
         // Bounded by each environment's connect timeout.
         fleet.wait_ready().await;
         tracing::info!(environments = config.environments.len(), "serving MCP over stdio");
-        crate::mcp::serve_stdio(fleet.clone()).await?;
+        crate::mcp::serve_stdio(fleet.clone(), &config.server).await?;
     }
     fleet.shutdown().await;
     Ok(ExitCode::SUCCESS)

@@ -205,3 +205,25 @@ mod tests {
         assert!(err.contains("invalid type"), "{err}");
     }
 }
+
+/// The arguments every tool of the configuration file takes besides its own
+/// parameters (`TOOL_CALL_ARGUMENTS` in core): where it runs, and how the
+/// results of several environments are compared.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ToolRouting {
+    /// Run on this environment; without any of environment, environments and
+    /// all_environments, on the tool's only environment or the default one.
+    pub environment: Option<String>,
+    /// Run on these environments at once and compare the results.
+    pub environments: Option<Vec<String>>,
+    /// Run on every enabled environment the tool is configured for, and compare.
+    pub all_environments: Option<bool>,
+    /// Row limit per environment, capped by each environment's max_rows.
+    pub max_rows: Option<u64>,
+    /// On several environments, compare the results (default true).
+    pub compare: Option<bool>,
+    /// Columns that identify a row when comparing; without them rows compare as multisets.
+    pub key_columns: Option<Vec<String>>,
+    /// How many row differences to list (default 100); all are counted.
+    pub max_differences: Option<usize>,
+}

@@ -117,8 +117,9 @@ pub async fn serve_http(
     };
     let sessions = Arc::new(LocalSessionManager::default());
     let tools_fleet = fleet.clone();
+    let tool_set = server.tools.clone();
     let mcp = StreamableHttpService::new(
-        move || Ok(DbfleetTools::new(tools_fleet.clone())),
+        move || Ok(DbfleetTools::new(tools_fleet.clone()).with_tool_set(tool_set.as_deref())),
         sessions.clone(),
         config,
     );

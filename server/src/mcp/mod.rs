@@ -1,6 +1,7 @@
 //! The MCP server: dbfleet's tools over stdio or streamable HTTP.
 
 mod args;
+mod config_tools;
 mod http;
 mod stdio;
 mod stdio_fds;
@@ -8,6 +9,7 @@ mod tools;
 
 use std::sync::Arc;
 
+use dbfleet_core::config::ServerConfig;
 use dbfleet_core::fleet::Fleet;
 use rmcp::ServiceExt;
 
@@ -16,9 +18,9 @@ pub use tools::DbfleetTools;
 
 /// Serves the tools on stdin/stdout until the client disconnects. Nothing
 /// else may write to stdout: logs go to stderr.
-pub async fn serve_stdio(fleet: Arc<Fleet>) -> anyhow::Result<()> {
+pub async fn serve_stdio(fleet: Arc<Fleet>, server: &ServerConfig) -> anyhow::Result<()> {
     let transport = stdio::LineTransport::new(stdio_fds::stdin(), stdio_fds::stdout());
-    let service = DbfleetTools::new(fleet).serve(transport).await?;
+    let service = DbfleetTools::new(fleet).with_tool_set(server.tools.as_deref()).serve(transport).await?;
     service.waiting().await?;
     Ok(())
 }

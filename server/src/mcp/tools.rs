@@ -5,8 +5,10 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use dbfleet_core::compare::{CompareOptions, DEFAULT_MAX_DIFFERENCES};
-use dbfleet_core::fleet::{ConnectionReport, Environment, Fleet, SchemaReport};
-use dbfleet_core::{DatabaseInfo, DbError, QueryRequest, TableFilter, TableInfo, TableRef, Value};
+use dbfleet_core::fleet::{Answered, ConnectionReport, Environment, Fleet, SchemaReport};
+use dbfleet_core::{
+    DatabaseInfo, DbError, MultiResult, QueryRequest, TableFilter, TableInfo, TableRef, Value,
+};
 use futures::FutureExt;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
@@ -71,7 +73,7 @@ enum Answer<T> {
 /// both; the root says `object`, as older clients require. The integer widths
 /// schemars writes as `format` (`uint32`, …) are left out: they are not JSON
 /// Schema formats, and validators print a warning for each.
-fn answer_schema<T: JsonSchema + 'static>() -> Arc<JsonObject> {
+pub(super) fn answer_schema<T: JsonSchema + 'static>() -> Arc<JsonObject> {
     let settings = SchemaSettings::draft2020_12().for_serialize().with_transform(RecursiveTransform(
         |schema: &mut Schema| {
             if schema.get("format").and_then(|f| f.as_str()).is_some_and(is_width_format) {
@@ -112,7 +114,7 @@ fn respond<T: Serialize>(outcome: Result<T, DbError>) -> CallToolResult {
 
 /// A tool's answer, turned into JSON by `to_json`, or its failure; both as
 /// structured content (the [`Answer`] of the tool's output schema).
-fn respond_with<T>(
+pub(super) fn respond_with<T>(
     outcome: Result<T, DbError>,
     to_json: impl FnOnce(T) -> serde_json::Result<serde_json::Value>,
 ) -> CallToolResult {
@@ -124,7 +126,7 @@ fn respond_with<T>(
 }
 
 /// A failure inside a tool: a tool result with `isError`, never a protocol error.
-fn failure(error: DbError) -> CallToolResult {
+pub(super) fn failure(error: DbError) -> CallToolResult {
     respond::<()>(Err(error))
 }
 
@@ -140,6 +142,64 @@ fn argument_bytes(arguments: &JsonObject) -> usize {
         }
     }
     arguments.iter().map(|(k, v)| k.len() + bytes(v)).sum()
+}
+
+/// Runs a fan-out (`run` with the function to call as each environment
+/// answers), telling the client of each answer when it asked for progress.
+pub(super) async fn reporting_progress<'a, Fut>(
+    context: &RequestContext<RoleServer>,
+    run: impl FnOnce(Box<dyn FnMut(Answered<'_>) + Send + 'a>) -> Fut,
+) -> MultiResult
+where
+    Fut: Future<Output = MultiResult>,
+{
+    let Some(token) = context.meta.get_progress_token() else { return run(Box::new(|_| {})).await };
+    let (answered, mut reports) = tokio::sync::mpsc::unbounded_channel();
+    let query = run(Box::new(move |a: Answered<'_>| {
+        let verdict = if a.ok { "answered" } else { "failed" };
+        let message = format!("{} {verdict} ({} of {})", a.environment, a.done, a.total);
+        let _ = answered.send((a.done, a.total, message));
+    }));
+    // The query owns the sender, so the reports end with it.
+    let report = async {
+        while let Some((done, total, message)) = reports.recv().await {
+            let progress = ProgressNotificationParam::new(token.clone(), done as f64)
+                .with_total(total as f64)
+                .with_message(message);
+            if let Err(err) = context.peer.notify_progress(progress).await {
+                tracing::debug!(error = %err, "progress notification not sent");
+            }
+        }
+    };
+    tokio::join!(query, report).0
+}
+
+/// How the results of a fan-out are compared.
+pub(super) struct Comparing {
+    pub compare: Option<bool>,
+    pub key_columns: Option<Vec<String>>,
+    pub max_differences: Option<usize>,
+}
+
+impl Comparing {
+    /// The fan-out's answer, compared (unless told not to) when at least two
+    /// environments answered.
+    pub fn answer(self, outcome: MultiResult, sql: &str) -> CallToolResult {
+        let comparison = if self.compare.unwrap_or(true) && outcome.results.len() >= 2 {
+            let options = CompareOptions {
+                key_columns: self.key_columns.unwrap_or_default(),
+                max_differences: self.max_differences.unwrap_or(DEFAULT_MAX_DIFFERENCES),
+                ordered: false,
+            };
+            match outcome.compare(sql, &options) {
+                Ok(comparison) => Some(comparison),
+                Err(err) => return failure(err),
+            }
+        } else {
+            None
+        };
+        respond_with(Ok(MultiQueryAnswer::new(outcome, comparison)), MultiQueryAnswer::into_json)
+    }
 }
 
 fn params(values: Option<Vec<serde_json::Value>>) -> Vec<Value> {
@@ -165,12 +225,37 @@ impl DbfleetTools {
                 }
             }
         }
+        for tool in fleet.tools() {
+            tool_router.add_route(super::config_tools::route(tool));
+        }
         DbfleetTools {
             fleet,
             tool_router,
             running: Arc::new(Semaphore::new(MAX_CALLS_PER_SESSION)),
             admitted: Arc::new(Semaphore::new(MAX_CALLS_PER_SESSION + MAX_WAITING_CALLS_PER_SESSION)),
         }
+    }
+
+    /// Only the named tools (`[server] tools`) are listed and callable;
+    /// every tool when `None`.
+    pub fn with_tool_set(mut self, names: Option<&[String]>) -> Self {
+        if let Some(names) = names {
+            let hidden: Vec<String> = self
+                .tool_router
+                .list_all()
+                .into_iter()
+                .map(|tool| tool.name.into_owned())
+                .filter(|name| !names.contains(name))
+                .collect();
+            for name in hidden {
+                self.tool_router.remove_route(&name);
+            }
+        }
+        self
+    }
+
+    pub(super) fn fleet(&self) -> &Fleet {
+        &self.fleet
     }
 
     async fn query(&self, environment: Option<&str>, request: QueryRequest) -> Result<QueryAnswer, DbError> {
@@ -295,44 +380,17 @@ impl DbfleetTools {
         };
         let request =
             QueryRequest { sql: args.sql.clone(), params: params(args.parameters), max_rows: args.max_rows };
-        let outcome = match context.meta.get_progress_token() {
-            None => self.fleet.query_many(args.environments.as_deref(), &request).await,
-            Some(token) => {
-                let (answered, mut reports) = tokio::sync::mpsc::unbounded_channel();
-                let query =
-                    self.fleet.query_many_observed(args.environments.as_deref(), &request, move |a| {
-                        let verdict = if a.ok { "answered" } else { "failed" };
-                        let message = format!("{} {verdict} ({} of {})", a.environment, a.done, a.total);
-                        let _ = answered.send((a.done, a.total, message));
-                    });
-                // The query owns the sender, so the reports end with it.
-                let report = async {
-                    while let Some((done, total, message)) = reports.recv().await {
-                        let progress = ProgressNotificationParam::new(token.clone(), done as f64)
-                            .with_total(total as f64)
-                            .with_message(message);
-                        if let Err(err) = context.peer.notify_progress(progress).await {
-                            tracing::debug!(error = %err, "progress notification not sent");
-                        }
-                    }
-                };
-                tokio::join!(query, report).0
-            }
+        let environments = args.environments.as_deref();
+        let outcome = reporting_progress(&context, |on_answer| {
+            self.fleet.query_many_observed(environments, &request, on_answer)
+        })
+        .await;
+        let comparison = Comparing {
+            compare: args.compare,
+            key_columns: args.key_columns,
+            max_differences: args.max_differences,
         };
-        let comparison = if args.compare.unwrap_or(true) && outcome.results.len() >= 2 {
-            let options = CompareOptions {
-                key_columns: args.key_columns.unwrap_or_default(),
-                max_differences: args.max_differences.unwrap_or(DEFAULT_MAX_DIFFERENCES),
-                ordered: false,
-            };
-            match outcome.compare(&args.sql, &options) {
-                Ok(comparison) => Some(comparison),
-                Err(err) => return failure(err),
-            }
-        } else {
-            None
-        };
-        respond_with(Ok(MultiQueryAnswer::new(outcome, comparison)), MultiQueryAnswer::into_json)
+        comparison.answer(outcome, &args.sql)
     }
 
     #[tool(
