@@ -600,15 +600,17 @@ fn tools_carry_truthful_annotations() {
 const ENDLESS: &str =
     "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c";
 
-/// A session on an in-memory SQLite environment whose calls may wait and
-/// run for a minute.
+/// A session on a SQLite environment whose calls may wait and run for a
+/// minute, with a connection for every call that has a turn and one more
+/// (a file: an in-memory database has one connection), so that a call that
+/// has its turn never waits for a connection.
 fn patient_session() -> (tempfile::TempDir, RawServer) {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("one.toml");
     std::fs::write(
         &config,
-        "[environments.one]\ndriver = \"sqlite\"\npath = \":memory:\"\nquery_timeout_secs = 60\n\
-         [environments.one.pool]\nconnect_timeout_secs = 60\n",
+        "[environments.one]\ndriver = \"sqlite\"\npath = \"one.db\"\nmode = \"create\"\nquery_timeout_secs = 60\n\
+         [environments.one.pool]\nconnect_timeout_secs = 60\nmax_connections = 17\n",
     )
     .unwrap();
     let server = RawServer::start(&config, &[]);

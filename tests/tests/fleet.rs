@@ -242,3 +242,37 @@ async fn unknown_disabled_and_default_environments() {
         [("a".to_owned(), Status::Healthy, true), ("off".to_owned(), Status::Disabled, false)]
     );
 }
+
+/// A tool of the configuration file on SQL Server (the TDS test endpoint,
+/// or a real server with `DBFLEET_TEST_MSSQL_URL`) and on SQLite: one
+/// statement, each engine with its own placeholders, values bound.
+#[tokio::test]
+async fn a_configured_tool_binds_its_parameters_on_sql_server_and_sqlite() {
+    let Some(server) = dbfleet_tests::sqlserver::sqlserver() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_in(
+        dir.path(),
+        &format!(
+            "[environments.ms]\ndriver = \"sqlserver\"\n{}\
+             [environments.lite]\ndriver = \"sqlite\"\npath = \":memory:\"\n\
+             [tools.sum]\ndescription = \"Adds\"\nsql = \"SELECT :a + :b AS total, :a AS a\"\n\
+             [tools.sum.parameters.a]\ntype = \"integer\"\n\
+             [tools.sum.parameters.b]\ntype = \"integer\"\ndefault = 2\n",
+            server.settings("master")
+        ),
+        &[],
+    );
+    let fleet = Fleet::start(&config, StartOptions { reconnect: false, ..StartOptions::default() }).unwrap();
+    fleet.wait_ready().await;
+    let tool = &fleet.tools()[0];
+    assert_eq!(tool.statement("ms").unwrap().sql, "SELECT @P1 + @P2 AS total, @P3 AS a");
+    assert_eq!(tool.statement("lite").unwrap().sql, "SELECT ? + ? AS total, ? AS a");
+    let arguments = serde_json::json!({"a": 40});
+    let values = tool.values(arguments.as_object().unwrap()).unwrap();
+    for env in ["ms", "lite"] {
+        let request = tool.request(env, &values, None).unwrap();
+        let result = fleet.environment(Some(env)).unwrap().query(&request).await.unwrap();
+        assert_eq!(result.rows, [[dbfleet_core::Value::Int(42), dbfleet_core::Value::Int(40)]], "{env}");
+    }
+    fleet.shutdown().await;
+}

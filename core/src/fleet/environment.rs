@@ -247,6 +247,17 @@ impl Environment {
             ))
             .in_env(self.name()));
         }
+        let checked = self.classify(sql);
+        if let Err(err) = &checked
+            && err.kind == ErrorKind::ReadOnly
+        {
+            tracing::info!(environment = %self.name(), "refused a statement: {}", err.message);
+        }
+        checked
+    }
+
+    /// Whether `sql` may run here, and whether it returns rows.
+    fn classify(&self, sql: &str) -> Result<bool, DbError> {
         match self.classifier.classify(sql) {
             Ok(class) if self.config.read_only && !class.read_only => Err(DbError::new(
                 ErrorKind::ReadOnly,

@@ -7,13 +7,17 @@
 //! subscriber copies those of dbfleet's crates into a broadcast channel, and
 //! each session forwards what passes its level. tracing has no ready layer
 //! that hands events to a channel, hence the small one here.
+//!
+//! rmcp marks MCP logging deprecated (SEP-2577 plans its removal from the
+//! specification); clients and the conformance suite still use it.
+#![expect(deprecated, reason = "MCP logging is deprecated by SEP-2577, and still what clients use")]
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
 
+use rmcp::RoleServer;
 use rmcp::model::{LoggingLevel, LoggingMessageNotificationParam};
 use rmcp::service::Peer;
-use rmcp::RoleServer;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tracing::field::{Field, Visit};
@@ -39,7 +43,10 @@ fn channel() -> &'static broadcast::Sender<LogEvent> {
 
 /// The layer that copies dbfleet's events of level info and above into the
 /// channel sessions read (whatever the level of the logs on stderr).
-pub fn layer<S: tracing::Subscriber>() -> impl tracing_subscriber::Layer<S> {
+pub fn layer<S>() -> impl tracing_subscriber::Layer<S>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
     use tracing_subscriber::Layer;
     Forward.with_filter(tracing_subscriber::filter::filter_fn(|metadata| {
         metadata.target().starts_with("dbfleet") && *metadata.level() <= tracing::Level::INFO
@@ -147,7 +154,8 @@ pub fn forward(peer: Peer<RoleServer>, level: Arc<SessionLevel>, ended: Cancella
             if !level.passes(event.level) {
                 continue;
             }
-            let message = LoggingMessageNotificationParam::new(event.level, event.data).with_logger(event.logger);
+            let message =
+                LoggingMessageNotificationParam::new(event.level, event.data).with_logger(event.logger);
             if peer.notify_logging_message(message).await.is_err() {
                 return;
             }

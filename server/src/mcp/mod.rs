@@ -3,6 +3,9 @@
 mod args;
 mod config_tools;
 mod http;
+mod log_messages;
+mod prompts;
+mod resources;
 mod stdio;
 mod stdio_fds;
 mod tools;
@@ -14,6 +17,7 @@ use dbfleet_core::fleet::Fleet;
 use rmcp::ServiceExt;
 
 pub use http::serve_http;
+pub(crate) use log_messages::layer as log_layer;
 pub use tools::DbfleetTools;
 
 /// Serves the tools on stdin/stdout until the client disconnects. Nothing

@@ -14,10 +14,12 @@ use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ErrorCode, Implementation, JsonObject,
-    ProgressNotificationParam, ServerCapabilities, ServerConfig, ToolAnnotations,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult,
+    ErrorCode, GetPromptRequestParams, GetPromptResponse, Implementation, JsonObject, ListPromptsResult,
+    ListResourceTemplatesResult, ListResourcesResult, PaginatedRequestParams, ProgressNotificationParam,
+    ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig, ToolAnnotations,
 };
-use rmcp::service::RequestContext;
+use rmcp::service::{NotificationContext, RequestContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler, tool, tool_handler, tool_router};
 use schemars::JsonSchema;
 use schemars::Schema;
@@ -25,8 +27,10 @@ use schemars::generate::SchemaSettings;
 use schemars::transform::RecursiveTransform;
 use serde::Serialize;
 use tokio::sync::Semaphore;
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 use super::args::*;
+use super::log_messages::SessionLevel;
 use crate::responses::{
     EnvironmentList, Listing, MultiQueryAnswer, QueryAnswer, TableDescription, ToolError,
 };
@@ -57,6 +61,12 @@ pub struct DbfleetTools {
     running: Arc<Semaphore>,
     /// Places for calls running or waiting.
     admitted: Arc<Semaphore>,
+    /// The level of the events sent to this session (`logging/setLevel`).
+    log_level: Arc<SessionLevel>,
+    /// Cancelled when the session's last handle is dropped, which stops
+    /// sending it events.
+    ended: CancellationToken,
+    _end_guard: Arc<DropGuard>,
 }
 
 /// What a tool answers: `T`, or a [`ToolError`] with `isError` set.
@@ -228,11 +238,15 @@ impl DbfleetTools {
         for tool in fleet.tools() {
             tool_router.add_route(super::config_tools::route(tool));
         }
+        let ended = CancellationToken::new();
         DbfleetTools {
             fleet,
             tool_router,
             running: Arc::new(Semaphore::new(MAX_CALLS_PER_SESSION)),
             admitted: Arc::new(Semaphore::new(MAX_CALLS_PER_SESSION + MAX_WAITING_CALLS_PER_SESSION)),
+            log_level: Arc::default(),
+            _end_guard: Arc::new(ended.clone().drop_guard()),
+            ended,
         }
     }
 
@@ -604,10 +618,81 @@ impl ServerHandler for DbfleetTools {
         }
     }
 
+    async fn list_resources(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        super::resources::list(&self.fleet, request.as_ref().and_then(|r| r.cursor.as_deref())).await
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        Ok(ListResourceTemplatesResult::with_all_items(super::resources::templates()))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        super::resources::read(&self.fleet, &request.uri).await.map(Into::into)
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        Ok(ListPromptsResult::with_all_items(super::prompts::list()))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        super::prompts::get(&self.fleet, &request.name, request.arguments).map(Into::into)
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, ErrorData> {
+        super::prompts::complete(&self.fleet, &request).await
+    }
+
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        super::log_messages::forward(context.peer, self.log_level.clone(), self.ended.clone());
+    }
+
+    #[expect(deprecated, reason = "MCP logging is deprecated by SEP-2577, and still what clients use")]
+    async fn set_level(
+        &self,
+        request: rmcp::model::SetLevelRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.log_level.set(request.level);
+        Ok(())
+    }
+
+    #[expect(deprecated, reason = "MCP logging is deprecated by SEP-2577, and still what clients use")]
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new("dbfleet", env!("CARGO_PKG_VERSION")))
-            .with_instructions(instructions(&self.fleet))
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_logging()
+                .enable_resources()
+                .enable_prompts()
+                .enable_completions()
+                .build(),
+        )
+        .with_server_info(Implementation::new("dbfleet", env!("CARGO_PKG_VERSION")))
+        .with_instructions(instructions(&self.fleet))
     }
 }
 
