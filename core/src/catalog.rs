@@ -58,7 +58,7 @@ impl TableFilter {
 
 /// Case-insensitive SQL `LIKE` without an escape character. Hand-rolled: a
 /// dozen lines, where a glob or regex crate would need the pattern translated.
-fn like_match(pattern: &str, text: &str) -> bool {
+pub(crate) fn like_match(pattern: &str, text: &str) -> bool {
     let p: Vec<char> = pattern.to_lowercase().chars().collect();
     let t: Vec<char> = text.to_lowercase().chars().collect();
     let (mut pi, mut ti) = (0, 0);

@@ -48,6 +48,7 @@ async fn tools_are_listed_with_their_schemas() {
             "list_databases",
             "list_environments",
             "list_tables",
+            "search_objects",
             "test_connection",
         ]
     );
@@ -467,6 +468,59 @@ async fn the_tools_work_across_sqlite_postgres_and_mariadb() {
             "values": {"dev": "decimal", "legacy": "float", "staging": "decimal"}})),
         "{differences:?}"
     );
+
+    // Objects found by name on every engine, with the detail asked for.
+    let columns = ok(call(
+        &client,
+        "search_objects",
+        json!({"pattern": "CUSTOMER", "kinds": ["column"], "detail": "summary", "all_environments": true}),
+    )
+    .await);
+    for env in ["dev", "staging", "legacy"] {
+        let found = &columns["results"][env];
+        assert_eq!(found["truncated"], false, "{env}: {found}");
+        let objects = found["objects"].as_array().unwrap();
+        assert_eq!(objects.len(), 1, "{env}: {found}");
+        assert_eq!(
+            (objects[0]["kind"].clone(), objects[0]["table"].clone()),
+            (json!("column"), json!("orders"))
+        );
+        assert_eq!(
+            (objects[0]["name"].clone(), objects[0]["logical_type"].clone()),
+            (json!("customer_id"), json!("int"))
+        );
+        assert!(objects[0]["type"].is_string() && objects[0].get("nullable").is_none(), "{env}: {found}");
+    }
+    let tables =
+        ok(call(&client, "search_objects", json!({"pattern": "ord%", "environment": "legacy"})).await);
+    let names: Vec<(&str, &str)> = tables["result"]["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| (o["kind"].as_str().unwrap(), o["name"].as_str().unwrap()))
+        .collect();
+    assert_eq!(names, [("table", "orders")], "{tables}");
+    let full = ok(call(
+        &client,
+        "search_objects",
+        json!({"pattern": "%", "kinds": ["table"], "table": "customers", "detail": "full"}),
+    )
+    .await);
+    let customers = &full["result"]["objects"][0];
+    assert_eq!(full["environment"], "staging");
+    assert_eq!(
+        (customers["column_count"].clone(), customers["columns"].clone(), customers["primary_key"].clone()),
+        (json!(2), json!(["id", "name"]), json!(["id"]))
+    );
+    let cut =
+        ok(call(&client, "search_objects", json!({"pattern": "%", "limit": 1, "environment": "dev"})).await);
+    assert_eq!(
+        (cut["result"]["objects"].as_array().unwrap().len(), cut["result"]["truncated"].clone()),
+        (1, json!(true))
+    );
+    let refused = error(call(&client, "search_objects", json!({"pattern": "%", "limit": 0})).await);
+    assert_eq!(refused["kind"], "invalid_argument");
+
     client.cancel().await.unwrap();
     estate.drop().await;
 }

@@ -25,6 +25,7 @@ pub const BUILT_IN_TOOLS: &[&str] = &[
     "execute_query_multi_env",
     "list_databases",
     "list_tables",
+    "search_objects",
     "describe_table",
     "compare_schema",
     "health_check",

@@ -16,6 +16,7 @@
 mod environment;
 mod fanout;
 mod health;
+mod search;
 mod stream;
 
 use std::sync::{Arc, Mutex};
@@ -27,6 +28,9 @@ use tokio::task::AbortHandle;
 pub use environment::Environment;
 pub use fanout::{Answered, PerEnvironment, SchemaReport};
 pub use health::{ConnectionReport, EnvironmentStatus, Status};
+pub use search::{
+    DEFAULT_SEARCH_LIMIT, Detail, FoundObject, MAX_SEARCH_LIMIT, ObjectKind, ObjectSearch, SearchResult,
+};
 pub use stream::{StreamEnd, StreamEvent};
 
 use crate::config::{Config, ToolConfig};

@@ -1,6 +1,7 @@
 //! Tool arguments, with the JSON schemas clients see.
 
 use dbfleet_core::DbError;
+use dbfleet_core::fleet::{Detail, ObjectKind};
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
@@ -226,4 +227,27 @@ pub struct ToolRouting {
     pub key_columns: Option<Vec<String>>,
     /// How many row differences to list (default 100); all are counted.
     pub max_differences: Option<usize>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SearchObjectsArgs {
+    /// Name pattern: SQL LIKE (`%` any run, `_` one character), any case;
+    /// without `%` or `_`, names containing it.
+    pub pattern: String,
+    /// Kinds of objects: table, view, column, index (all when omitted).
+    pub kinds: Option<Vec<ObjectKind>>,
+    /// Only in this schema.
+    pub schema: Option<String>,
+    /// Only in tables whose name matches this LIKE pattern.
+    pub table: Option<String>,
+    /// names (default), summary (types, index columns, column counts) or full
+    /// (nullability, defaults, uniqueness, a table's columns and primary key).
+    pub detail: Option<Detail>,
+    /// Objects per environment (default 100, at most 1000).
+    pub limit: Option<usize>,
+    /// Environment name; the default environment when absent.
+    pub environment: Option<String>,
+    /// Search every enabled environment.
+    pub all_environments: Option<bool>,
 }

@@ -5,7 +5,10 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use dbfleet_core::compare::{CompareOptions, DEFAULT_MAX_DIFFERENCES};
-use dbfleet_core::fleet::{Answered, ConnectionReport, Environment, Fleet, SchemaReport};
+use dbfleet_core::fleet::{
+    Answered, ConnectionReport, DEFAULT_SEARCH_LIMIT, Environment, Fleet, ObjectSearch, SchemaReport,
+    SearchResult,
+};
 use dbfleet_core::{
     DatabaseInfo, DbError, MultiResult, QueryRequest, TableFilter, TableInfo, TableRef, Value,
 };
@@ -454,6 +457,46 @@ impl DbfleetTools {
                 self.listing(args.environment, args.all_environments, |env| {
                     let filter = filter.clone();
                     async move { env.list_tables(&filter).await }
+                })
+                .await
+            }
+            .await,
+        )
+    }
+
+    #[tool(
+        description = "Find tables, views, columns and indexes by name on an environment (the default one \
+        when omitted) or on every enabled one with `all_environments: true`: `pattern` is a LIKE pattern \
+        (`%`, `_`, any case) or a plain substring. Narrow with `kinds`, `schema` and `table`; `detail` is \
+        names (default), summary (types, index columns, column counts) or full (nullability, defaults, \
+        uniqueness, primary keys). At most `limit` objects per environment (default 100); `truncated` \
+        says when there were more.",
+        output_schema = answer_schema::<Listing<SearchResult>>(),
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn search_objects(
+        &self,
+        Parameters(args): Parameters<Lenient<SearchObjectsArgs>>,
+    ) -> CallToolResult {
+        respond(
+            async {
+                let args = args.decoded()?;
+                let search = ObjectSearch {
+                    pattern: args.pattern,
+                    kinds: args.kinds.unwrap_or_default(),
+                    schema: args.schema,
+                    table: args.table,
+                    detail: args.detail.unwrap_or_default(),
+                    limit: args.limit.unwrap_or(DEFAULT_SEARCH_LIMIT),
+                };
+                self.listing(args.environment, args.all_environments, |env| {
+                    let search = search.clone();
+                    async move { env.search_objects(&search).await }
                 })
                 .await
             }
