@@ -12,9 +12,10 @@ use serde::Serialize;
 use crate::catalog::{DatabaseInfo, TableFilter, TableInfo, TableRef, TableSchema};
 use crate::config::{ConfigProblem, DriverSettings, EnvironmentConfig};
 use crate::error::DbError;
+use crate::explain::PlanSummary;
 use crate::readonly::EngineRules;
 use crate::stream::RowStream;
-use crate::value::Value;
+use crate::value::{Row, Value};
 
 /// One engine. Stateless; registered once per process through `inventory`
 /// (see [`crate::registry`]).
@@ -55,6 +56,18 @@ pub trait DatabaseDriver: Send + Sync + 'static {
     /// grammar: its functions with side effects, its executable comments.
     fn engine_rules(&self) -> EngineRules {
         EngineRules::default()
+    }
+    /// The statement that asks the engine for the plan of `sql` without
+    /// running it (`EXPLAIN (FORMAT JSON) …`), or `None` when this driver
+    /// cannot explain statements. It is run like any other statement, read-only
+    /// check included.
+    fn explain_statement(&self, _sql: &str) -> Option<String> {
+        None
+    }
+    /// The plan in the engine's own form and in common terms, from the rows
+    /// [`DatabaseDriver::explain_statement`]'s statement returned.
+    fn read_plan(&self, _rows: &[Row]) -> Result<(serde_json::Value, PlanSummary), DbError> {
+        Err(DbError::internal(format!("the {} driver does not read plans", self.name())))
     }
     /// Where the environment points, without secrets (`host:port/db`, a file path).
     fn target(&self, env: &EnvironmentConfig) -> String;

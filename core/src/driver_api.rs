@@ -21,6 +21,7 @@ pub use crate::config::{
 };
 pub use crate::driver::{DatabaseDriver, ExecOutcome, Pool, PoolStats, Query, ServerInfo};
 pub use crate::error::{DbError, ErrorKind};
+pub use crate::explain::{PlanSummary, Scan, ScanMethod};
 pub use crate::readonly::{EngineRules, PragmaRules};
 pub use crate::registry::DriverRegistration;
 pub use crate::stream::{ChunkBuilder, RowStream};

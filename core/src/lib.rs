@@ -14,6 +14,7 @@ pub mod config;
 pub mod driver;
 pub mod driver_api;
 pub mod error;
+pub mod explain;
 pub mod fleet;
 pub mod named_params;
 pub mod readonly;

@@ -12,7 +12,8 @@
 use std::collections::BTreeMap;
 
 use dbfleet_core::compare::Comparison;
-use dbfleet_core::fleet::{EnvironmentStatus, PerEnvironment};
+use dbfleet_core::explain::{PlanDifference, PlanSummary, compare_plans};
+use dbfleet_core::fleet::{EnvironmentStatus, Explained, PerEnvironment};
 use dbfleet_core::result::Summary;
 use dbfleet_core::{Bound, DbError, MultiResult, QueryResult, Row, TableSchema, Value};
 use schemars::JsonSchema;
@@ -152,4 +153,32 @@ pub struct TableDescription {
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct ToolError {
     pub error: DbError,
+}
+
+/// `explain_query`: one environment's plan, or several environments' plans
+/// and the tables they read differently.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum ExplainAnswer {
+    One(Explained),
+    Several {
+        results: BTreeMap<String, Explained>,
+        errors: BTreeMap<String, DbError>,
+        /// Tables the environments read differently (index lookup on one,
+        /// full scan on another), in table order.
+        differences: Vec<PlanDifference>,
+    },
+}
+
+impl ExplainAnswer {
+    /// Several environments' plans, compared in the order they were named.
+    pub fn several(order: &[String], plans: PerEnvironment<Explained>) -> Self {
+        let PerEnvironment { results, errors } = plans;
+        let compared: Vec<(&str, &PlanSummary)> = order
+            .iter()
+            .filter_map(|name| results.get(name).map(|plan| (name.as_str(), &plan.summary)))
+            .collect();
+        let differences = compare_plans(&compared);
+        ExplainAnswer::Several { results, errors, differences }
+    }
 }

@@ -44,6 +44,7 @@ async fn tools_are_listed_with_their_schemas() {
             "execute_query",
             "execute_query_env",
             "execute_query_multi_env",
+            "explain_query",
             "health_check",
             "list_databases",
             "list_environments",
@@ -521,6 +522,48 @@ async fn the_tools_work_across_sqlite_postgres_and_mariadb() {
     let refused = error(call(&client, "search_objects", json!({"pattern": "%", "limit": 0})).await);
     assert_eq!(refused["kind"], "invalid_argument");
 
+    // Plans, in each engine's form and in common terms, and what differs.
+    let plans = ok(call(
+        &client,
+        "explain_query",
+        json!({"sql": "SELECT * FROM orders WHERE id = 2", "all_environments": true}),
+    )
+    .await);
+    let access = |env: &str| {
+        let scans = plans["results"][env]["summary"]["scans"].as_array().unwrap().clone();
+        assert_eq!(scans.len(), 1, "{env}: {plans}");
+        assert_eq!(scans[0]["table"], "orders", "{env}: {plans}");
+        (scans[0]["method"].as_str().unwrap().to_owned(), scans[0]["index"].as_str().map(str::to_owned))
+    };
+    assert_eq!(access("dev"), ("index_lookup".to_owned(), Some("INTEGER PRIMARY KEY".to_owned())));
+    assert_eq!(access("legacy"), ("index_lookup".to_owned(), Some("PRIMARY".to_owned())));
+    assert!(plans["results"]["staging"]["summary"]["estimated_cost"].is_number(), "{plans}");
+    assert!(plans["results"]["staging"]["plan"][0]["Plan"]["Node Type"].is_string(), "{plans}");
+    assert!(plans["results"]["dev"]["plan"][0]["detail"].as_str().unwrap().starts_with("SEARCH"), "{plans}");
+    // The index names differ on every engine, so orders is read differently.
+    let differences = plans["differences"].as_array().unwrap();
+    assert_eq!(differences.len(), 1, "{plans}");
+    assert_eq!(differences[0]["table"], "orders");
+    let summary = differences[0]["summary"].as_str().unwrap();
+    assert!(summary.starts_with("orders: index lookup (INTEGER PRIMARY KEY) on dev, "), "{summary}");
+    assert!(summary.ends_with("index lookup (PRIMARY) on legacy"), "{summary}");
+    // The read-only check applies to the statement explained.
+    let delete = error(
+        call(&client, "explain_query", json!({"sql": "DELETE FROM orders", "environment": "staging"})).await,
+    );
+    assert_eq!(delete["kind"], "read_only", "{delete}");
+    let count = ok(call(&client, "execute_query", json!({"sql": "SELECT COUNT(*) FROM orders"})).await);
+    assert_eq!(count["rows"], json!([[3]]));
+    let both = error(
+        call(
+            &client,
+            "explain_query",
+            json!({"sql": "SELECT 1", "environment": "dev", "all_environments": true}),
+        )
+        .await,
+    );
+    assert_eq!(both["kind"], "invalid_argument");
+
     client.cancel().await.unwrap();
     estate.drop().await;
 }
@@ -568,6 +611,9 @@ async fn the_tools_work_on_sql_server() {
     assert_eq!(described["table"]["columns"][1]["type"], "decimal(10,2)");
     let health = ok(call(&client, "health_check", json!({})).await);
     assert_eq!(health["environments"][0]["status"], "healthy");
+    let unexplained = error(call(&client, "explain_query", json!({"sql": "SELECT 1"})).await);
+    assert_eq!(unexplained["kind"], "invalid_argument");
+    assert!(unexplained["message"].as_str().unwrap().contains("cannot explain"), "{unexplained}");
     let test = ok(call(&client, "test_connection", json!({"environment": "warehouse"})).await);
     assert!(test["server_version"].as_str().unwrap().contains("SQL Server"), "{test}");
     let missing = error(call(&client, "execute_query", json!({"sql": "SELECT * FROM no_such_table"})).await);

@@ -148,6 +148,13 @@ async fn writable_environments_report_affected_rows() {
     let names = env.query(&query("SELECT name FROM items ORDER BY id")).await.unwrap();
     let names: Vec<String> = names.rows.iter().map(|r| r[0].to_text()).collect();
     assert_eq!(names, ["ONE", "TWO", "three", "four"]);
+
+    // Explaining a write, even where writes are allowed, does not run it.
+    let explained =
+        env.explain("DELETE FROM items WHERE id > ?", vec![dbfleet_core::Value::Int(0)]).await.unwrap();
+    assert_eq!(explained.summary.scans[0].table, "items");
+    let count = env.query(&query("SELECT COUNT(*) FROM items")).await.unwrap();
+    assert_eq!(count.rows, [[dbfleet_core::Value::Int(4)]]);
 }
 
 #[tokio::test]

@@ -23,6 +23,7 @@ pub const BUILT_IN_TOOLS: &[&str] = &[
     "execute_query",
     "execute_query_env",
     "execute_query_multi_env",
+    "explain_query",
     "list_databases",
     "list_tables",
     "search_objects",

@@ -14,6 +14,7 @@
 //! [`crate::compare`].
 
 mod environment;
+mod explain;
 mod fanout;
 mod health;
 mod search;
@@ -26,6 +27,7 @@ use tokio::sync::watch;
 use tokio::task::AbortHandle;
 
 pub use environment::Environment;
+pub use explain::Explained;
 pub use fanout::{Answered, PerEnvironment, SchemaReport};
 pub use health::{ConnectionReport, EnvironmentStatus, Status};
 pub use search::{

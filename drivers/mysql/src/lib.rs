@@ -3,6 +3,7 @@
 
 mod catalog;
 mod errors;
+mod explain;
 mod pool;
 mod read_only;
 mod settings;
@@ -12,7 +13,7 @@ use std::sync::Arc;
 
 use dbfleet_core::driver_api::{
     ConfigProblem, DatabaseDriver, DbError, DriverRegistration, DriverSettings, EngineRules,
-    EnvironmentConfig, Pool, async_trait, dialect, inventory,
+    EnvironmentConfig, PlanSummary, Pool, Row, async_trait, dialect, inventory,
 };
 
 pub struct MySqlDriver;
@@ -43,6 +44,14 @@ impl DatabaseDriver for MySqlDriver {
 
     fn validate(&self, settings: &DriverSettings) -> Result<(), Vec<ConfigProblem>> {
         settings::read(settings).map(drop)
+    }
+
+    fn explain_statement(&self, sql: &str) -> Option<String> {
+        Some(explain::statement(sql))
+    }
+
+    fn read_plan(&self, rows: &[Row]) -> Result<(serde_json::Value, PlanSummary), DbError> {
+        explain::read(rows)
     }
 
     fn sql_dialect(&self) -> Box<dyn dialect::Dialect + Send + Sync> {

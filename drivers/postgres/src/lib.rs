@@ -3,6 +3,7 @@
 
 mod catalog;
 mod errors;
+mod explain;
 mod numeric;
 mod pool;
 mod read_only;
@@ -13,7 +14,7 @@ use std::sync::Arc;
 
 use dbfleet_core::driver_api::{
     ConfigProblem, DatabaseDriver, DbError, DriverRegistration, DriverSettings, EngineRules,
-    EnvironmentConfig, Pool, async_trait, dialect, inventory,
+    EnvironmentConfig, PlanSummary, Pool, Row, async_trait, dialect, inventory,
 };
 
 pub struct PostgresDriver;
@@ -44,6 +45,14 @@ impl DatabaseDriver for PostgresDriver {
 
     fn placeholder(&self, position: usize) -> String {
         format!("${position}")
+    }
+
+    fn explain_statement(&self, sql: &str) -> Option<String> {
+        Some(explain::statement(sql))
+    }
+
+    fn read_plan(&self, rows: &[Row]) -> Result<(serde_json::Value, PlanSummary), DbError> {
+        explain::read(rows)
     }
 
     fn sql_dialect(&self) -> Box<dyn dialect::Dialect + Send + Sync> {

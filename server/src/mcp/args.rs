@@ -251,3 +251,19 @@ pub struct SearchObjectsArgs {
     /// Search every enabled environment.
     pub all_environments: Option<bool>,
 }
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExplainArgs {
+    /// One SQL statement; it is not run.
+    pub sql: String,
+    /// Positional parameters, as for execute_query.
+    pub parameters: Option<Vec<serde_json::Value>>,
+    /// Environment name; the default environment when none of environment,
+    /// environments and all_environments is given.
+    pub environment: Option<String>,
+    /// Explain on these environments and say which tables they read differently.
+    pub environments: Option<Vec<String>>,
+    /// Explain on every enabled environment.
+    pub all_environments: Option<bool>,
+}

@@ -35,7 +35,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use super::args::*;
 use super::log_messages::SessionLevel;
 use crate::responses::{
-    EnvironmentList, Listing, MultiQueryAnswer, QueryAnswer, TableDescription, ToolError,
+    EnvironmentList, ExplainAnswer, Listing, MultiQueryAnswer, QueryAnswer, TableDescription, ToolError,
 };
 
 /// Calls one session may have running at once; later ones wait for their
@@ -408,6 +408,60 @@ impl DbfleetTools {
             max_differences: args.max_differences,
         };
         comparison.answer(outcome, &args.sql)
+    }
+
+    #[tool(
+        description = "Show how the engine would run one SQL statement, without running it: the plan in \
+        the engine's own form (PostgreSQL and MySQL JSON plans, SQLite's query plan) and a summary in \
+        common terms (estimated cost and rows, how each table is read: full scan, index scan or index \
+        lookup and which index, the joins). With `environments` or `all_environments: true`, the plans of \
+        several environments and `differences`: the tables they read differently, e.g. \"orders: index \
+        lookup (orders_pkey) on staging, full scan on prod\".",
+        output_schema = answer_schema::<ExplainAnswer>(),
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn explain_query(&self, Parameters(args): Parameters<Lenient<ExplainArgs>>) -> CallToolResult {
+        respond(
+            async {
+                let args = args.decoded()?;
+                let params = params(args.parameters);
+                let several = args.environments.is_some() || args.all_environments.unwrap_or(false);
+                if several && args.environment.is_some() {
+                    return Err(DbError::invalid_argument(
+                        "give environment, or environments / all_environments, not both",
+                    ));
+                }
+                if !several {
+                    let env = self.fleet.environment(args.environment.as_deref())?;
+                    return env.explain(&args.sql, params).await.map(ExplainAnswer::One);
+                }
+                let order: Vec<String> = match &args.environments {
+                    Some(names) => names.clone(),
+                    None => self
+                        .fleet
+                        .environments()
+                        .iter()
+                        .filter(|env| env.config().enabled)
+                        .map(|env| env.name().to_owned())
+                        .collect(),
+                };
+                let sql = args.sql.as_str();
+                let plans = self
+                    .fleet
+                    .each(Some(&order), |env| {
+                        let params = params.clone();
+                        async move { env.explain(sql, params).await }
+                    })
+                    .await;
+                Ok(ExplainAnswer::several(&order, plans))
+            }
+            .await,
+        )
     }
 
     #[tool(
