@@ -113,6 +113,50 @@ impl TableInfo {
     }
 }
 
+/// A function or procedure stored in the database.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
+pub struct RoutineInfo {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    pub name: String,
+    /// `function`, `procedure`, `aggregate`, `window`.
+    pub kind: String,
+    /// The arguments as the engine writes them (`customer integer, since date`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arguments: Option<String>,
+    /// What a function returns; none for a procedure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub returns: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+impl RoutineInfo {
+    pub fn new(schema: Option<String>, name: impl Into<String>, kind: impl Into<String>) -> Self {
+        RoutineInfo {
+            schema,
+            name: name.into(),
+            kind: kind.into(),
+            arguments: None,
+            returns: None,
+            comment: None,
+        }
+    }
+
+    pub fn with_signature(mut self, arguments: Option<String>, returns: Option<String>) -> Self {
+        self.arguments = arguments;
+        self.returns = returns;
+        self
+    }
+
+    /// The routine's comment; an empty one is none.
+    pub fn with_comment(mut self, comment: Option<String>) -> Self {
+        self.comment = comment.filter(|c| !c.is_empty());
+        self
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TableRef {
@@ -137,6 +181,9 @@ pub struct TableSchema {
     pub primary_key: Vec<String>,
     pub indexes: Vec<IndexInfo>,
     pub foreign_keys: Vec<ForeignKeyInfo>,
+    /// The table's comment, where the engine keeps comments.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
 }
 
 impl TableSchema {
@@ -155,7 +202,14 @@ impl TableSchema {
             primary_key: Vec::new(),
             indexes: Vec::new(),
             foreign_keys: Vec::new(),
+            comment: None,
         }
+    }
+
+    /// The table's comment; an empty one is none.
+    pub fn with_comment(mut self, comment: Option<String>) -> Self {
+        self.comment = comment.filter(|c| !c.is_empty());
+        self
     }
 
     pub fn with_primary_key(mut self, columns: Vec<String>) -> Self {
@@ -183,6 +237,9 @@ pub struct ColumnSchema {
     pub logical_type: LogicalType,
     pub nullable: bool,
     pub default: Option<String>,
+    /// The column's comment, where the engine keeps comments.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
 }
 
 impl ColumnSchema {
@@ -199,7 +256,14 @@ impl ColumnSchema {
             logical_type,
             nullable,
             default: None,
+            comment: None,
         }
+    }
+
+    /// The column's comment; an empty one is none.
+    pub fn with_comment(mut self, comment: Option<String>) -> Self {
+        self.comment = comment.filter(|c| !c.is_empty());
+        self
     }
 
     /// The default expression, as the engine writes it.

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::Serialize;
 
-use crate::catalog::{DatabaseInfo, TableFilter, TableInfo, TableRef, TableSchema};
+use crate::catalog::{DatabaseInfo, RoutineInfo, TableFilter, TableInfo, TableRef, TableSchema};
 use crate::config::{ConfigProblem, DriverSettings, EnvironmentConfig};
 use crate::error::DbError;
 use crate::explain::PlanSummary;
@@ -91,6 +91,12 @@ pub trait Pool: Send + Sync {
     async fn list_databases(&self) -> Result<Vec<DatabaseInfo>, DbError>;
     async fn list_tables(&self, filter: &TableFilter) -> Result<Vec<TableInfo>, DbError>;
     async fn describe_table(&self, table: &TableRef) -> Result<TableSchema, DbError>;
+    /// The stored functions and procedures of `schema` (of the connection's
+    /// schema or database when `None`), or `None` when this driver cannot
+    /// list them.
+    async fn list_routines(&self, _schema: Option<&str>) -> Result<Option<Vec<RoutineInfo>>, DbError> {
+        Ok(None)
+    }
     async fn ping(&self) -> Result<ServerInfo, DbError>;
     /// What the login may do beyond reading, as far as the engine tells: one
     /// line each (a superuser, rights to write tables, files or programs).

@@ -13,8 +13,8 @@
 //! a driver written against this one.
 
 pub use crate::catalog::{
-    ColumnSchema, DatabaseInfo, ForeignKeyInfo, IndexInfo, TableFilter, TableInfo, TableKind, TableRef,
-    TableSchema,
+    ColumnSchema, DatabaseInfo, ForeignKeyInfo, IndexInfo, RoutineInfo, TableFilter, TableInfo, TableKind,
+    TableRef, TableSchema,
 };
 pub use crate::config::{
     ConfigProblem, DriverSettings, EnvironmentConfig, PoolConfig, SettingsReader, invalid_settings,

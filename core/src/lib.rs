@@ -30,8 +30,8 @@ pub use sqlparser;
 pub use toml;
 
 pub use catalog::{
-    ColumnSchema, DatabaseInfo, ForeignKeyInfo, IndexInfo, TableFilter, TableInfo, TableKind, TableRef,
-    TableSchema,
+    ColumnSchema, DatabaseInfo, ForeignKeyInfo, IndexInfo, RoutineInfo, TableFilter, TableInfo, TableKind,
+    TableRef, TableSchema,
 };
 pub use config::{Config, ConfigProblem, DriverSettings, EnvironmentConfig, PoolConfig};
 pub use driver::{DatabaseDriver, ExecOutcome, Pool, PoolStats, Query, ServerInfo};

@@ -568,6 +568,82 @@ async fn the_tools_work_across_sqlite_postgres_and_mariadb() {
     estate.drop().await;
 }
 
+/// search_objects finds stored routines, and shows table and column
+/// comments, where the engine keeps them; describe_table shows the comments.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_objects_finds_routines_and_comments() {
+    let Some(estate) = ShopEstate::create().await else { return };
+    let config = dbfleet_tests::config_in(estate.dir(), &estate.environments(false), &[]);
+    let writable =
+        Fleet::start(&config, StartOptions { reconnect: false, ..StartOptions::default() }).unwrap();
+    writable.wait_ready().await;
+    for (env, sql) in [
+        ("staging", "COMMENT ON TABLE orders IS 'One row per order'"),
+        ("staging", "COMMENT ON COLUMN orders.amount IS 'In euros'"),
+        (
+            "staging",
+            "CREATE FUNCTION order_total(customer integer) RETURNS numeric LANGUAGE sql \
+             AS 'SELECT sum(amount) FROM orders WHERE customer_id = customer'",
+        ),
+        ("staging", "COMMENT ON FUNCTION order_total(integer) IS 'What a customer ordered'"),
+        ("legacy", "ALTER TABLE orders COMMENT = 'One row per order'"),
+        ("legacy", "ALTER TABLE orders MODIFY amount DOUBLE NOT NULL COMMENT 'In euros'"),
+        (
+            "legacy",
+            "CREATE FUNCTION order_total(customer INT) RETURNS DOUBLE READS SQL DATA \
+             COMMENT 'What a customer ordered' RETURN (SELECT SUM(amount) FROM orders WHERE customer_id = customer)",
+        ),
+    ] {
+        let request = QueryRequest { sql: sql.into(), ..QueryRequest::default() };
+        writable
+            .environment(Some(env))
+            .unwrap()
+            .query(&request)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+    writable.shutdown().await;
+    let config = estate.dir().join("search.toml");
+    std::fs::write(&config, estate.environments(true)).unwrap();
+    let client = client(&config).await;
+
+    let routines = ok(call(
+        &client,
+        "search_objects",
+        json!({"pattern": "order_t%", "kinds": ["routine"], "detail": "summary", "all_environments": true}),
+    )
+    .await);
+    let routine = |env: &str| routines["results"][env]["objects"].clone();
+    assert_eq!(routine("dev"), json!([]), "SQLite stores no routines");
+    let staging = &routine("staging")[0];
+    assert_eq!(
+        (&staging["kind"], &staging["name"], &staging["routine_kind"]),
+        (&json!("routine"), &json!("order_total"), &json!("function"))
+    );
+    assert_eq!((&staging["arguments"], &staging["returns"]), (&json!("customer integer"), &json!("numeric")));
+    assert_eq!(staging["comment"], "What a customer ordered");
+    let legacy = &routine("legacy")[0];
+    assert_eq!((&legacy["routine_kind"], &legacy["returns"]), (&json!("function"), &json!("double")));
+    assert_eq!(legacy["comment"], "What a customer ordered");
+
+    for env in ["staging", "legacy"] {
+        let columns = ok(call(
+            &client,
+            "search_objects",
+            json!({"pattern": "amount", "kinds": ["column"], "detail": "summary", "environment": env}),
+        )
+        .await);
+        assert_eq!(columns["result"]["objects"][0]["comment"], "In euros", "{env}: {columns}");
+        let described =
+            ok(call(&client, "describe_table", json!({"table": "orders", "environment": env})).await);
+        assert_eq!(described["table"]["comment"], "One row per order", "{env}: {described}");
+    }
+    let dev = ok(call(&client, "describe_table", json!({"table": "orders", "environment": "dev"})).await);
+    assert!(dev["table"].get("comment").is_none(), "{dev}");
+    client.cancel().await.unwrap();
+    estate.drop().await;
+}
+
 /// The tools on a SQL Server environment (the TDS test endpoint, or the real
 /// server of `DBFLEET_TEST_MSSQL_URL`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -611,6 +687,12 @@ async fn the_tools_work_on_sql_server() {
     assert_eq!(described["table"]["columns"][1]["type"], "decimal(10,2)");
     let health = ok(call(&client, "health_check", json!({})).await);
     assert_eq!(health["environments"][0]["status"], "healthy");
+    let searched = ok(call(&client, "search_objects", json!({"pattern": table})).await);
+    assert_eq!(searched["result"]["objects"][0]["name"], json!(table));
+    assert!(searched["result"]["note"].as_str().unwrap().contains("routines not searched"), "{searched}");
+    let routines =
+        error(call(&client, "search_objects", json!({"pattern": "%", "kinds": ["routine"]})).await);
+    assert_eq!(routines["kind"], "invalid_argument");
     let unexplained = error(call(&client, "explain_query", json!({"sql": "SELECT 1"})).await);
     assert_eq!(unexplained["kind"], "invalid_argument");
     assert!(unexplained["message"].as_str().unwrap().contains("cannot explain"), "{unexplained}");

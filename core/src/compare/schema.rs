@@ -250,13 +250,7 @@ mod tests {
     use crate::catalog::{ColumnSchema, ForeignKeyInfo, IndexInfo, TableKind};
 
     fn column(name: &str, native: &str, logical: LogicalType, nullable: bool) -> ColumnSchema {
-        ColumnSchema {
-            name: name.into(),
-            native_type: native.into(),
-            logical_type: logical,
-            nullable,
-            default: None,
-        }
+        ColumnSchema::new(name, native, logical, nullable)
     }
 
     fn orders(amount: LogicalType, extra: bool, index: bool) -> TableSchema {
@@ -272,6 +266,7 @@ mod tests {
             schema: Some("public".into()),
             name: "orders".into(),
             kind: TableKind::Table,
+            comment: None,
             columns,
             primary_key: vec!["id".into()],
             indexes: if index {

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Environment;
 use super::environment::Limit;
-use crate::catalog::{TableFilter, TableKind, TableRef, TableSchema, like_match};
+use crate::catalog::{RoutineInfo, TableFilter, TableKind, TableRef, TableSchema, like_match};
 use crate::error::DbError;
 use crate::value::LogicalType;
 
@@ -25,6 +25,8 @@ pub enum ObjectKind {
     View,
     Column,
     Index,
+    /// A stored function or procedure.
+    Routine,
 }
 
 /// How much is said of each object found.
@@ -34,7 +36,8 @@ pub enum Detail {
     /// Kind, schema, table and name.
     #[default]
     Names,
-    /// And a column's types, an index's columns, a table's column count.
+    /// And comments, a column's types, an index's columns, a table's column
+    /// count, a routine's kind, arguments and result.
     Summary,
     /// And nullability and defaults, uniqueness, a table's columns and primary key.
     Full,
@@ -83,6 +86,15 @@ pub struct FoundObject {
     pub primary_key: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unique: Option<bool>,
+    /// A routine's kind: function, procedure, aggregate, window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub routine_kind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arguments: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub returns: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
 }
 
 impl FoundObject {
@@ -100,6 +112,10 @@ impl FoundObject {
             columns: None,
             primary_key: None,
             unique: None,
+            routine_kind: None,
+            arguments: None,
+            returns: None,
+            comment: None,
         }
     }
 }
@@ -110,6 +126,10 @@ pub struct SearchResult {
     pub objects: Vec<FoundObject>,
     /// More objects match than `limit`.
     pub truncated: bool,
+    /// What the search could not look at (routines, on a driver that does
+    /// not list them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl ObjectSearch {
@@ -166,9 +186,32 @@ impl Environment {
             {
                 found.extend(objects_of(&schema, search));
             }
+            let mut note = None;
+            if search.wants(ObjectKind::Routine) && found.len() <= search.limit {
+                match pool.list_routines(search.schema.as_deref()).await? {
+                    Some(routines) => found.extend(
+                        routines
+                            .into_iter()
+                            .filter(|r| search.matches(&r.name))
+                            .map(|r| routine_object(r, search.detail)),
+                    ),
+                    None if search.kinds.contains(&ObjectKind::Routine) => {
+                        return Err(DbError::invalid_argument(format!(
+                            "the {} driver does not list routines",
+                            self.driver().name()
+                        )));
+                    }
+                    None => {
+                        note = Some(format!(
+                            "routines not searched: the {} driver does not list them",
+                            self.driver().name()
+                        ))
+                    }
+                }
+            }
             let truncated = found.len() > search.limit;
             found.truncate(search.limit);
-            Ok(SearchResult { objects: found, truncated })
+            Ok(SearchResult { objects: found, truncated, note })
         })
         .await
     }
@@ -189,6 +232,7 @@ fn objects_of(table: &TableSchema, search: &ObjectSearch) -> Vec<FoundObject> {
         let mut object = FoundObject::new(kind, table.schema.clone(), None, table.name.clone());
         if search.detail > Detail::Names {
             object.column_count = Some(table.columns.len());
+            object.comment = table.comment.clone();
         }
         if search.detail == Detail::Full {
             object.columns = Some(table.columns.iter().map(|c| c.name.clone()).collect());
@@ -207,6 +251,7 @@ fn objects_of(table: &TableSchema, search: &ObjectSearch) -> Vec<FoundObject> {
             if search.detail > Detail::Names {
                 object.native_type = Some(column.native_type.clone());
                 object.logical_type = Some(column.logical_type);
+                object.comment = column.comment.clone();
             }
             if search.detail == Detail::Full {
                 object.nullable = Some(column.nullable);
@@ -233,4 +278,15 @@ fn objects_of(table: &TableSchema, search: &ObjectSearch) -> Vec<FoundObject> {
         }
     }
     found
+}
+
+fn routine_object(routine: RoutineInfo, detail: Detail) -> FoundObject {
+    let mut object = FoundObject::new(ObjectKind::Routine, routine.schema, None, routine.name);
+    if detail > Detail::Names {
+        object.routine_kind = Some(routine.kind);
+        object.arguments = routine.arguments;
+        object.returns = routine.returns;
+        object.comment = routine.comment;
+    }
+    object
 }

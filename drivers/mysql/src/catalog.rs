@@ -3,8 +3,8 @@
 //! `sys`) are left out of the listings.
 
 use dbfleet_core::driver_api::{
-    ColumnSchema, DatabaseInfo, DbError, ForeignKeyInfo, IndexInfo, TableFilter, TableInfo, TableKind,
-    TableRef, TableSchema,
+    ColumnSchema, DatabaseInfo, DbError, ForeignKeyInfo, IndexInfo, RoutineInfo, TableFilter, TableInfo,
+    TableKind, TableRef, TableSchema,
 };
 use sqlx::MySqlConnection;
 
@@ -55,9 +55,39 @@ pub async fn list_tables(
         .collect())
 }
 
+/// schema, name, kind, return type, comment
+type RoutineRow = (String, String, String, Option<String>, Option<String>);
+/// name, type, nullable, default, comment
+type ColumnRow = (String, String, String, Option<String>, Option<String>);
+
+/// The stored functions and procedures of `schema`, or of the current
+/// database. Their arguments are not listed (they are rows of
+/// information_schema.PARAMETERS); a function's return type is.
+pub async fn list_routines(
+    conn: &mut MySqlConnection,
+    schema: Option<&str>,
+) -> Result<Vec<RoutineInfo>, DbError> {
+    let rows: Vec<RoutineRow> = sqlx::query_as(
+        "SELECT CAST(ROUTINE_SCHEMA AS CHAR), CAST(ROUTINE_NAME AS CHAR), LOWER(CAST(ROUTINE_TYPE AS CHAR)), \
+                CAST(DTD_IDENTIFIER AS CHAR), CAST(ROUTINE_COMMENT AS CHAR) \
+         FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = COALESCE(?, DATABASE()) ORDER BY 1, 2",
+    )
+    .bind(schema)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(from_sqlx)?;
+    Ok(rows
+        .into_iter()
+        .map(|(schema, name, kind, returns, comment)| {
+            RoutineInfo::new(Some(schema), name, kind).with_signature(None, returns).with_comment(comment)
+        })
+        .collect())
+}
+
 pub async fn describe_table(conn: &mut MySqlConnection, table: &TableRef) -> Result<TableSchema, DbError> {
-    let found: Option<(String, String)> = sqlx::query_as(
-        "SELECT CAST(TABLE_SCHEMA AS CHAR), CAST(TABLE_TYPE AS CHAR) FROM information_schema.TABLES \
+    let found: Option<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT CAST(TABLE_SCHEMA AS CHAR), CAST(TABLE_TYPE AS CHAR), CAST(TABLE_COMMENT AS CHAR) \
+         FROM information_schema.TABLES \
          WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ?",
     )
     .bind(&table.schema)
@@ -65,7 +95,7 @@ pub async fn describe_table(conn: &mut MySqlConnection, table: &TableRef) -> Res
     .fetch_optional(&mut *conn)
     .await
     .map_err(from_sqlx)?;
-    let Some((schema, kind)) = found else {
+    let Some((schema, kind, comment)) = found else {
         let qualified = match &table.schema {
             Some(schema) => format!("{schema}.{}", table.name),
             None => table.name.clone(),
@@ -73,9 +103,9 @@ pub async fn describe_table(conn: &mut MySqlConnection, table: &TableRef) -> Res
         return Err(DbError::query(format!("no such table: {qualified}")));
     };
 
-    let columns: Vec<(String, String, String, Option<String>)> = sqlx::query_as(
+    let columns: Vec<ColumnRow> = sqlx::query_as(
         "SELECT CAST(COLUMN_NAME AS CHAR), CAST(COLUMN_TYPE AS CHAR), CAST(IS_NULLABLE AS CHAR), \
-                CAST(COLUMN_DEFAULT AS CHAR) \
+                CAST(COLUMN_DEFAULT AS CHAR), CAST(COLUMN_COMMENT AS CHAR) \
          FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
     )
     .bind(&schema)
@@ -85,11 +115,12 @@ pub async fn describe_table(conn: &mut MySqlConnection, table: &TableRef) -> Res
     .map_err(from_sqlx)?;
     let columns = columns
         .into_iter()
-        .map(|(name, column_type, nullable, default)| {
+        .map(|(name, column_type, nullable, default, comment)| {
             let logical_type = logical_type_of_column(&column_type);
             ColumnSchema::new(name, column_type, logical_type, nullable == "YES")
                 // MariaDB reports "no default" of a nullable column as the text NULL.
                 .with_default(default.filter(|d| d != "NULL"))
+                .with_comment(comment)
         })
         .collect();
 
@@ -142,7 +173,10 @@ pub async fn describe_table(conn: &mut MySqlConnection, table: &TableRef) -> Res
     }
 
     let kind = if kind == "VIEW" { TableKind::View } else { TableKind::Table };
+    // A view's TABLE_COMMENT is the word VIEW, not a comment.
+    let comment = comment.filter(|_| kind == TableKind::Table);
     Ok(TableSchema::new(Some(schema), table.name.clone(), kind, columns)
+        .with_comment(comment)
         .with_primary_key(primary_key)
         .with_indexes(indexes)
         .with_foreign_keys(foreign_keys))

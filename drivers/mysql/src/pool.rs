@@ -4,8 +4,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use dbfleet_core::driver_api::{
-    Column, DatabaseInfo, DbError, EnvironmentConfig, ExecOutcome, LogicalType, Pool, PoolStats, Query, Row,
-    RowStream, ServerInfo, TableFilter, TableInfo, TableRef, TableSchema, async_trait,
+    Column, DatabaseInfo, DbError, EnvironmentConfig, ExecOutcome, LogicalType, Pool, PoolStats, Query,
+    RoutineInfo, Row, RowStream, ServerInfo, TableFilter, TableInfo, TableRef, TableSchema, async_trait,
 };
 use dbfleet_sqlx_support::{Prepared, run_to_end};
 use futures::StreamExt;
@@ -250,6 +250,10 @@ impl Pool for MySqlPool {
 
     async fn describe_table(&self, table: &TableRef) -> Result<TableSchema, DbError> {
         catalog::describe_table(&mut *self.connection().await?, table).await
+    }
+
+    async fn list_routines(&self, schema: Option<&str>) -> Result<Option<Vec<RoutineInfo>>, DbError> {
+        catalog::list_routines(&mut *self.connection().await?, schema).await.map(Some)
     }
 
     async fn ping(&self) -> Result<ServerInfo, DbError> {

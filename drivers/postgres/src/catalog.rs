@@ -3,8 +3,8 @@
 //! schemas) are left out of the listings.
 
 use dbfleet_core::driver_api::{
-    ColumnSchema, DatabaseInfo, DbError, ForeignKeyInfo, IndexInfo, LogicalType, TableFilter, TableInfo,
-    TableKind, TableRef, TableSchema,
+    ColumnSchema, DatabaseInfo, DbError, ForeignKeyInfo, IndexInfo, LogicalType, RoutineInfo, TableFilter,
+    TableInfo, TableKind, TableRef, TableSchema,
 };
 use sqlx::{AssertSqlSafe, PgConnection};
 
@@ -16,8 +16,8 @@ use crate::types::logical_type_of_name;
 const USER_SCHEMA: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema') \
                            AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp_%'";
 
-/// name, formatted type, base type name, nullable, default, typtype, typcategory
-type ColumnRow = (String, String, String, bool, Option<String>, String, String);
+/// name, formatted type, base type name, nullable, default, typtype, typcategory, comment
+type ColumnRow = (String, String, String, bool, Option<String>, String, String, Option<String>);
 /// constraint, referenced schema, referenced table, columns, referenced columns
 type ForeignKeyRow = (String, String, String, Vec<String>, Vec<String>);
 
@@ -51,10 +51,39 @@ pub async fn list_tables(conn: &mut PgConnection, filter: &TableFilter) -> Resul
         .collect())
 }
 
+/// schema, name, kind, arguments, result, comment
+type RoutineRow = (String, String, String, Option<String>, Option<String>, Option<String>);
+
+pub async fn list_routines(
+    conn: &mut PgConnection,
+    schema: Option<&str>,
+) -> Result<Vec<RoutineInfo>, DbError> {
+    let sql = format!(
+        "SELECT n.nspname::text, p.proname::text, \
+                CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate' WHEN 'w' THEN 'window' \
+                               ELSE 'function' END, \
+                pg_get_function_identity_arguments(p.oid), \
+                CASE WHEN p.prokind = 'p' THEN NULL ELSE pg_get_function_result(p.oid) END, \
+                obj_description(p.oid, 'pg_proc') \
+         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+         WHERE {USER_SCHEMA} AND ($1::text IS NULL OR n.nspname = $1::text) ORDER BY 1, 2"
+    );
+    let rows: Vec<RoutineRow> =
+        sqlx::query_as(AssertSqlSafe(sql)).bind(schema).fetch_all(&mut *conn).await.map_err(from_sqlx)?;
+    Ok(rows
+        .into_iter()
+        .map(|(schema, name, kind, arguments, returns, comment)| {
+            RoutineInfo::new(Some(schema), name, kind)
+                .with_signature(arguments, returns)
+                .with_comment(comment)
+        })
+        .collect())
+}
+
 pub async fn describe_table(conn: &mut PgConnection, table: &TableRef) -> Result<TableSchema, DbError> {
     // The named schema, else the first schema on the search path that has it.
-    let found: Option<(i64, String, String)> = sqlx::query_as(
-        "SELECT c.oid::int8, n.nspname::text, c.relkind::text FROM pg_class c \
+    let found: Option<(i64, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT c.oid::int8, n.nspname::text, c.relkind::text, obj_description(c.oid, 'pg_class') FROM pg_class c \
          JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE c.relname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f') \
            AND (n.nspname = $2::text OR ($2::text IS NULL AND n.nspname = ANY (current_schemas(true)))) \
@@ -65,7 +94,7 @@ pub async fn describe_table(conn: &mut PgConnection, table: &TableRef) -> Result
     .fetch_optional(&mut *conn)
     .await
     .map_err(from_sqlx)?;
-    let Some((oid, schema, kind)) = found else {
+    let Some((oid, schema, kind, comment)) = found else {
         let qualified = match &table.schema {
             Some(schema) => format!("{schema}.{}", table.name),
             None => table.name.clone(),
@@ -75,7 +104,8 @@ pub async fn describe_table(conn: &mut PgConnection, table: &TableRef) -> Result
 
     let columns: Vec<ColumnRow> = sqlx::query_as(
         "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), COALESCE(bt.typname, t.typname)::text, \
-                NOT a.attnotnull, pg_get_expr(d.adbin, d.adrelid), t.typtype::text, t.typcategory::text \
+                NOT a.attnotnull, pg_get_expr(d.adbin, d.adrelid), t.typtype::text, t.typcategory::text, \
+                col_description(a.attrelid, a.attnum) \
          FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid \
          LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype \
          LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
@@ -87,13 +117,15 @@ pub async fn describe_table(conn: &mut PgConnection, table: &TableRef) -> Result
     .map_err(from_sqlx)?;
     let columns = columns
         .into_iter()
-        .map(|(name, native, base, nullable, default, typtype, category)| {
+        .map(|(name, native, base, nullable, default, typtype, category, comment)| {
             let logical_type = match (typtype.as_str(), category.as_str()) {
                 (_, "A") => LogicalType::Array,
                 ("e", _) => LogicalType::Text,
                 _ => logical_type_of_name(&base),
             };
-            ColumnSchema::new(name, native, logical_type, nullable).with_default(default)
+            ColumnSchema::new(name, native, logical_type, nullable)
+                .with_default(default)
+                .with_comment(comment)
         })
         .collect();
 
@@ -139,6 +171,7 @@ pub async fn describe_table(conn: &mut PgConnection, table: &TableRef) -> Result
 
     let kind = if kind == "v" || kind == "m" { TableKind::View } else { TableKind::Table };
     Ok(TableSchema::new(Some(schema), table.name.clone(), kind, columns)
+        .with_comment(comment)
         .with_primary_key(primary_key.into_iter().map(|(column,)| column).collect())
         .with_indexes(
             indexes

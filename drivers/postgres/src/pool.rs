@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use dbfleet_core::driver_api::{
-    Column, DatabaseInfo, DbError, EnvironmentConfig, ExecOutcome, Pool, PoolStats, Query, Row, RowStream,
-    ServerInfo, TableFilter, TableInfo, TableRef, TableSchema, async_trait,
+    Column, DatabaseInfo, DbError, EnvironmentConfig, ExecOutcome, Pool, PoolStats, Query, RoutineInfo, Row,
+    RowStream, ServerInfo, TableFilter, TableInfo, TableRef, TableSchema, async_trait,
 };
 use dbfleet_sqlx_support::{Prepared, run_to_end};
 use futures::future::BoxFuture;
@@ -198,6 +198,10 @@ impl Pool for PostgresPool {
 
     async fn describe_table(&self, table: &TableRef) -> Result<TableSchema, DbError> {
         catalog::describe_table(&mut *self.connection().await?, table).await
+    }
+
+    async fn list_routines(&self, schema: Option<&str>) -> Result<Option<Vec<RoutineInfo>>, DbError> {
+        catalog::list_routines(&mut *self.connection().await?, schema).await.map(Some)
     }
 
     async fn ping(&self) -> Result<ServerInfo, DbError> {

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use dbfleet_core::driver_api::{
-    DatabaseInfo, DbError, EnvironmentConfig, ExecOutcome, Pool, PoolStats, Query, RowStream, ServerInfo,
-    TableFilter, TableInfo, TableRef, TableSchema, async_trait,
+    DatabaseInfo, DbError, EnvironmentConfig, ExecOutcome, Pool, PoolStats, Query, RoutineInfo, RowStream,
+    ServerInfo, TableFilter, TableInfo, TableRef, TableSchema, async_trait,
 };
 use deadpool_sqlite::{Hook, HookError, Runtime};
 use rusqlite::limits::Limit;
@@ -187,6 +187,11 @@ impl Pool for SqlitePool {
     async fn describe_table(&self, table: &TableRef) -> Result<TableSchema, DbError> {
         let table = table.clone();
         self.with_connection(move |c| catalog::describe_table(c, &table)).await
+    }
+
+    /// SQLite stores no functions or procedures: the list is empty, not unknown.
+    async fn list_routines(&self, _schema: Option<&str>) -> Result<Option<Vec<RoutineInfo>>, DbError> {
+        Ok(Some(Vec::new()))
     }
 
     async fn ping(&self) -> Result<ServerInfo, DbError> {

@@ -235,14 +235,15 @@ pub struct SearchObjectsArgs {
     /// Name pattern: SQL LIKE (`%` any run, `_` one character), any case;
     /// without `%` or `_`, names containing it.
     pub pattern: String,
-    /// Kinds of objects: table, view, column, index (all when omitted).
+    /// Kinds of objects: table, view, column, index, routine (all when omitted).
     pub kinds: Option<Vec<ObjectKind>>,
     /// Only in this schema.
     pub schema: Option<String>,
     /// Only in tables whose name matches this LIKE pattern.
     pub table: Option<String>,
-    /// names (default), summary (types, index columns, column counts) or full
-    /// (nullability, defaults, uniqueness, a table's columns and primary key).
+    /// names (default), summary (comments, types, index columns, column
+    /// counts, a routine's kind, arguments and result) or full (nullability,
+    /// defaults, uniqueness, a table's columns and primary key).
     pub detail: Option<Detail>,
     /// Objects per environment (default 100, at most 1000).
     pub limit: Option<usize>,

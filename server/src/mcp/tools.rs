@@ -519,11 +519,11 @@ impl DbfleetTools {
     }
 
     #[tool(
-        description = "Find tables, views, columns and indexes by name on an environment (the default one \
+        description = "Find tables, views, columns, indexes and stored routines by name on an environment (the default one \
         when omitted) or on every enabled one with `all_environments: true`: `pattern` is a LIKE pattern \
         (`%`, `_`, any case) or a plain substring. Narrow with `kinds`, `schema` and `table`; `detail` is \
-        names (default), summary (types, index columns, column counts) or full (nullability, defaults, \
-        uniqueness, primary keys). At most `limit` objects per environment (default 100); `truncated` \
+        names (default), summary (comments, types, index columns, column counts, routine signatures) or \
+        full (nullability, defaults, uniqueness, primary keys). At most `limit` objects per environment (default 100); `truncated` \
         says when there were more.",
         output_schema = answer_schema::<Listing<SearchResult>>(),
         annotations(
