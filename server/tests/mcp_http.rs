@@ -112,7 +112,7 @@ async fn the_bearer_token_is_required_and_accepted() {
 
     let client = connect(&server, Some(TOKEN)).await.unwrap();
     let tools = client.list_all_tools().await.unwrap();
-    assert_eq!(tools.len(), 10);
+    assert_eq!(tools.len(), dbfleet_core::config::BUILT_IN_TOOLS.len());
     let result = ok(call(&client, "execute_query", json!({"sql": "SELECT 'over http' AS how"})).await);
     assert_eq!(result["rows"], json!([["over http"]]));
     client.cancel().await.unwrap();

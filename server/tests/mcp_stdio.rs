@@ -759,7 +759,7 @@ fn tools_carry_truthful_annotations() {
 
     let (_dir, config) = config_dir();
     let read_only = annotations(&config);
-    assert_eq!(read_only.len(), 10);
+    assert_eq!(read_only.len(), dbfleet_core::config::BUILT_IN_TOOLS.len());
     for (name, annotation) in read_only {
         assert_eq!(annotation, listing, "{name} (every environment is read-only)");
     }

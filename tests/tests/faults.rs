@@ -157,3 +157,57 @@ async fn postgres_pool_limit_bounds_the_sessions_opened() {
 async fn mariadb_pool_limit_bounds_the_sessions_opened() {
     the_pool_limit_bounds_the_sessions_opened(Engine::Mariadb).await;
 }
+
+/// A password from `password_command` on MariaDB (which, unlike the local
+/// PostgreSQL's trust authentication, checks passwords): the command runs
+/// when the environment connects and again when it reconnects, so that a
+/// rotated credential is picked up; its output never shows in errors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_password_command_runs_on_every_connection_attempt() {
+    let Some(scratch) = Scratch::create(Engine::Mariadb).await else { return };
+    let user = format!("dbfleet_cmd_{}", dbfleet_tests::unique());
+    scratch.admin_run(&format!("CREATE USER '{user}'@'%' IDENTIFIED BY 'token-one'")).await;
+    scratch.admin_run(&format!("GRANT SELECT ON {}.* TO '{user}'@'%'", scratch.database)).await;
+    let secrets = tempfile::tempdir().unwrap();
+    let (token, runs) = (secrets.path().join("token"), secrets.path().join("runs"));
+    std::fs::write(&token, "token-one\n").unwrap();
+    // A stand-in for a token helper: it counts its runs and prints the token.
+    let command = format!(
+        "password_command = [\"sh\", \"-c\", \"echo run >> '{}'; cat '{}'\"]\n",
+        runs.display(),
+        token.display()
+    );
+    let mut proxy = Proxy::start(&host_port(&scratch.url)).await;
+    let url = proxy.url(&scratch.url).replacen("root@", &format!("{user}@"), 1);
+    let fleet = scratch.fleet_with(&url, &command, "connect_timeout_secs = 2").await;
+    let db = fleet.environment(Some("db")).unwrap();
+    assert_eq!(db.status(), Status::Healthy, "{:?}", fleet.statuses()[0]);
+    db.query(&select_one()).await.unwrap();
+    let count = || std::fs::read_to_string(&runs).unwrap().lines().count();
+    assert_eq!(count(), 1);
+
+    // The credential rotates while the server is away: the environment
+    // reconnects with the new one, which the command prints by then.
+    scratch.admin_run(&format!("ALTER USER '{user}'@'%' IDENTIFIED BY 'token-two'")).await;
+    std::fs::write(&token, "token-two\n").unwrap();
+    proxy.cut().await;
+    assert!(db.query(&select_one()).await.is_err());
+    proxy.restore().await;
+    assert!(
+        wait_for_status(&db, Status::Healthy, Duration::from_secs(20)).await,
+        "{:?}",
+        fleet.statuses()[0]
+    );
+    db.query(&select_one()).await.unwrap();
+    assert!(count() >= 2, "the command ran again on reconnection ({} runs)", count());
+
+    // A wrong token is an auth failure that names neither it nor the right one.
+    std::fs::write(&token, "token-wrong\n").unwrap();
+    let report = db.test_connection().await;
+    let error = report.error.expect("a wrong password fails");
+    assert_eq!(error.kind, ErrorKind::Auth, "{error}");
+    assert!(!error.message.contains("token-"), "{error}");
+    fleet.shutdown().await;
+    scratch.admin_run(&format!("DROP USER '{user}'@'%'")).await;
+    scratch.drop().await;
+}

@@ -12,6 +12,7 @@ use toml::Table;
 
 use super::expand::{ExpandError, expand};
 use super::locate::{KeySpans, line_col};
+use super::password_command::{DEFAULT_PASSWORD_COMMAND_TIMEOUT, PasswordCommand};
 use super::tools::{BUILT_IN_TOOLS, ToolConfig};
 use super::{
     Config, ConfigProblem, DEFAULT_MAX_RESULT_BYTES, DEFAULT_MAX_ROWS, DEFAULT_MAX_STATEMENT_BYTES,
@@ -127,9 +128,11 @@ const ENVIRONMENT_KEYS: &[&str] = &[
     "password",
     "password_env",
     "password_file",
+    "password_command",
+    "password_command_timeout_secs",
     "pool",
 ];
-const PASSWORD_KEYS: &[&str] = &["password", "password_env", "password_file"];
+const PASSWORD_KEYS: &[&str] = &["password", "password_env", "password_file", "password_command"];
 
 /// What `[defaults]` sets for every environment.
 struct Defaults {
@@ -518,6 +521,7 @@ impl Checker<'_> {
         self.limits(at, table, &mut limits);
         let pool = self.pool(at, table.get("pool"), &defaults.pool);
         let password = self.password(at, table);
+        let password_command = self.password_command(at, table);
 
         let mut settings = std::collections::BTreeMap::new();
         for (key, value) in table {
@@ -562,6 +566,7 @@ impl Checker<'_> {
             side_effect_functions: limits.side_effect_functions,
             pool,
             password,
+            password_command,
             settings,
             base_dir: self.base_dir.to_path_buf(),
         })
@@ -602,6 +607,7 @@ impl Checker<'_> {
                     }
                 }
             }
+            Some("password_command") => None,
             Some(_) => {
                 let raw = self.string(at, table, "password_file")?;
                 let file = self.expanded(at, "password_file", &raw)?;
@@ -625,6 +631,34 @@ impl Checker<'_> {
             }
             None => None,
         }
+    }
+
+    /// `password_command = ["program", "arg", …]`, run when the environment
+    /// connects (see `password_command.rs`), and its timeout.
+    fn password_command(&mut self, at: &At<'_>, table: &Table) -> Option<PasswordCommand> {
+        let timeout = self
+            .integer(at, table, "password_command_timeout_secs", 1..=300)
+            .map_or(DEFAULT_PASSWORD_COMMAND_TIMEOUT, |n| Duration::from_secs(n as u64));
+        if !table.contains_key("password_command") {
+            if table.contains_key("password_command_timeout_secs") {
+                self.problem(at, Some("password_command_timeout_secs"), "only used with password_command");
+            }
+            return None;
+        }
+        let words = self.strings(at, table, "password_command")?;
+        let mut expanded = Vec::with_capacity(words.len());
+        for word in &words {
+            expanded.push(self.expanded(at, "password_command", word)?);
+        }
+        let Some((program, args)) = expanded.split_first().filter(|(program, _)| !program.is_empty()) else {
+            self.problem(
+                at,
+                Some("password_command"),
+                "expected the program and its arguments, such as [\"aws\", \"rds\", \"generate-db-auth-token\", …]",
+            );
+            return None;
+        };
+        Some(PasswordCommand { program: program.clone(), args: args.to_vec(), timeout })
     }
 
     /// A driver setting with `${VAR}` expanded in every string inside it.

@@ -4,6 +4,7 @@
 mod expand;
 mod load;
 mod locate;
+mod password_command;
 mod settings;
 mod tools;
 
@@ -13,6 +14,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 pub use load::{ConfigError, find_config_path, load_config, load_config_str};
+pub use password_command::{DEFAULT_PASSWORD_COMMAND_TIMEOUT, PasswordCommand};
 pub use settings::{DriverSettings, SettingsReader, invalid_settings};
 pub use tools::{BUILT_IN_TOOLS, ParameterKind, TOOL_CALL_ARGUMENTS, ToolConfig, ToolParameter};
 
@@ -93,6 +95,9 @@ pub struct EnvironmentConfig {
     /// This environment's password, from `password`, `password_env` or
     /// `password_file`. Handed only to this environment's driver.
     pub password: Option<SecretString>,
+    /// Gives the password each time the environment connects, when set
+    /// (`password` is then filled in for the driver, and only for it).
+    pub password_command: Option<PasswordCommand>,
     /// Driver-specific keys (`url`, `host`, `path`, …), `${VAR}` expanded.
     pub settings: DriverSettings,
     /// Directory that relative paths in the settings are resolved against

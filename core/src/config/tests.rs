@@ -434,6 +434,37 @@ fn tool_statements_may_differ_by_driver() {
     assert_eq!(config.tools[0].statement("a").unwrap().sql, "SELECT 2");
 }
 
+#[test]
+fn a_password_command_is_a_program_and_its_arguments() {
+    let config = load(
+        "[environments.a]\ndriver = \"tdb\"\nurl = \"x\"\n\
+         password_command = [\"aws\", \"rds\", \"generate-db-auth-token\", \"--hostname\", \"${HOST}\"]\n\
+         password_command_timeout_secs = 30\n",
+    )
+    .unwrap();
+    let env = &config.environments[0];
+    let command = env.password_command.as_ref().unwrap();
+    assert_eq!(command.program, "aws");
+    assert_eq!(command.args, ["rds", "generate-db-auth-token", "--hostname", "db1"]);
+    assert_eq!(command.timeout, std::time::Duration::from_secs(30));
+    assert!(env.password.is_none(), "the command runs when connecting, not when loading");
+    let found = places(
+        "[environments.a]\ndriver = \"tdb\"\nurl = \"x\"\npassword_command = \"aws rds\"\n\
+         [environments.b]\ndriver = \"tdb\"\nurl = \"x\"\npassword_command = []\n\
+         [environments.c]\ndriver = \"tdb\"\nurl = \"x\"\npassword = \"p\"\npassword_command = [\"x\"]\n\
+         [environments.d]\ndriver = \"tdb\"\nurl = \"x\"\npassword_command_timeout_secs = 5\n",
+    );
+    assert_eq!(
+        found,
+        [
+            place("a", "password_command"),
+            place("b", "password_command"),
+            place("c", "password_command"),
+            place("d", "password_command_timeout_secs"),
+        ]
+    );
+}
+
 /// Generated environments: a name, its settings and its password.
 fn environments() -> impl Strategy<Value = Vec<(String, String, u16, String)>> {
     proptest::collection::btree_map(

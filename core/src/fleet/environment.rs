@@ -2,11 +2,12 @@
 //! made on it, each checked (read-only rules, statement size, row limit) and
 //! bounded by its timeout.
 
+use std::borrow::Cow;
 use std::future::Future;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Notify;
 
 use super::health::{EnvState, Status};
@@ -51,6 +52,9 @@ pub struct Environment {
     /// Signalled when a call finds the connected environment unreachable;
     /// the environment's background task then probes until it answers.
     pub(super) lost: Notify,
+    /// The password `password_command` printed last, scrubbed from errors
+    /// like the configured one.
+    command_password: Mutex<Option<SecretString>>,
 }
 
 impl Environment {
@@ -65,6 +69,7 @@ impl Environment {
             classifier,
             state: RwLock::new(EnvState::new(status)),
             lost: Notify::new(),
+            command_password: Mutex::new(None),
         }
     }
 
@@ -120,9 +125,23 @@ impl Environment {
     /// Tags an error with this environment and removes this environment's
     /// secrets from its message, whatever the driver put there.
     pub(super) fn scrub(&self, mut err: DbError) -> DbError {
-        let password = self.config.password.as_ref().map(|p| p.expose_secret());
-        err.message = redact::scrub(&err.message, password.as_slice());
+        let from_command = self.command_password.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let passwords: Vec<&str> =
+            self.config.password.iter().chain(from_command.iter()).map(|p| p.expose_secret()).collect();
+        err.message = redact::scrub(&err.message, &passwords);
         err.in_env(self.name())
+    }
+
+    /// The configuration to open a connection with: with `password_command`,
+    /// the password the command prints now (a short-lived token is fresh at
+    /// every connection attempt).
+    pub(super) async fn connect_config(&self) -> Result<Cow<'_, EnvironmentConfig>, DbError> {
+        let Some(command) = &self.config.password_command else { return Ok(Cow::Borrowed(&self.config)) };
+        let password = command.run().await.map_err(|err| self.scrub(err))?;
+        *self.command_password.lock().unwrap_or_else(PoisonError::into_inner) = Some(password.clone());
+        let mut config = self.config.clone();
+        config.password = Some(password);
+        Ok(Cow::Owned(config))
     }
 
     /// Bounds `work` by `limit`; running out of time is a `timeout` error that

@@ -159,8 +159,15 @@ impl Environment {
     /// connect timeout.
     pub(super) async fn connect_once(&self) -> Result<(), DbError> {
         let started = Instant::now();
+        let config = match self.connect_config().await {
+            Ok(config) => config,
+            Err(err) => {
+                self.record_failure(err.clone());
+                return Err(err);
+            }
+        };
         let attempt = async {
-            let pool = self.driver().connect(self.config()).await?;
+            let pool = self.driver().connect(&config).await?;
             let info = pool.ping().await?;
             Ok::<_, DbError>((pool, info))
         };
@@ -213,7 +220,10 @@ impl Environment {
     /// connections), or open one when there is none. Unlike a call, a failed
     /// probe does not signal `lost` again.
     async fn probe(&self) -> Result<(), DbError> {
-        let Some(pool) = self.read_state().pool else { return self.connect_once().await };
+        // With a password command, the pool's password may be the one that
+        // expired: recovery opens a new pool with a fresh one.
+        let pool = self.read_state().pool.filter(|_| self.config().password_command.is_none());
+        let Some(pool) = pool else { return self.connect_once().await };
         let started = Instant::now();
         match self.within(Limit::Ping, pool.ping()).await.map_err(|err| self.scrub(err)) {
             Ok(info) => {
@@ -252,7 +262,8 @@ impl Environment {
     pub async fn test_connection(&self) -> ConnectionReport {
         let started = Instant::now();
         let attempt = async {
-            let pool = self.driver().connect(self.config()).await?;
+            let config = self.connect_config().await?;
+            let pool = self.driver().connect(&config).await?;
             let info = pool.ping().await;
             pool.close().await;
             info

@@ -58,6 +58,7 @@ fn leaky_env(name: &str, password: &str) -> EnvironmentConfig {
         side_effect_functions: Vec::new(),
         pool: PoolConfig::default(),
         password: Some(SecretString::from(password.to_owned())),
+        password_command: None,
         settings: DriverSettings::default(),
         base_dir: PathBuf::from("."),
     }

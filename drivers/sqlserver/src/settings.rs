@@ -218,6 +218,7 @@ mod tests {
             side_effect_functions: Vec::new(),
             pool: PoolConfig::default(),
             password: Some("hunter2".into()),
+            password_command: None,
             settings: settings(toml),
             base_dir: PathBuf::from("/etc/dbfleet"),
         }

@@ -62,6 +62,7 @@ fn env(endpoint: &Endpoint, password: &str, extra: &[(&str, toml::Value)]) -> En
         side_effect_functions: Vec::new(),
         pool: PoolConfig { max_connections: 2, ..PoolConfig::default() },
         password: Some(password.into()),
+        password_command: None,
         settings: dbfleet_core::DriverSettings::new(settings),
         base_dir: PathBuf::from("."),
     }
