@@ -102,6 +102,12 @@ pub struct ServeArgs {
     /// Address for the HTTP transport (default: [server] listen, else 127.0.0.1:8080).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
+
+    /// With the stdio transport, also serve Prometheus metrics at
+    /// http://ADDR/metrics (behind [server] auth_token_env when set). The
+    /// HTTP transport serves them at /metrics on its own address.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -14,6 +14,7 @@ mod cli;
 mod commands;
 mod logging;
 mod mcp;
+mod metrics;
 mod output;
 mod responses;
 

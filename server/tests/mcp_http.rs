@@ -310,3 +310,71 @@ async fn slow_headers_are_cut_off() {
     assert!(read.is_ok(), "the server still held the connection after 30 s");
     assert!(!String::from_utf8_lossy(&answer).contains("200 OK"), "no request was served");
 }
+
+/// `GET /metrics` behind the token, read with a Prometheus text parser:
+/// tool calls by outcome, statements and refusals per environment, health
+/// and pool gauges, sessions; on the local PostgreSQL and SQLite.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_calls_statements_refusals_and_health() {
+    let Some(pg) = dbfleet_tests::services::postgres_url() else { return };
+    let server = start(&format!(
+        "[environments.pg]\ndriver = \"postgres\"\nurl = \"{pg}\"\n\
+         [environments.lite]\ndriver = \"sqlite\"\npath = \":memory:\"\n"
+    ))
+    .await;
+    let client = connect(&server, Some(TOKEN)).await.unwrap();
+    for _ in 0..3 {
+        ok(call(&client, "execute_query", json!({"sql": "SELECT 1 AS one", "environment": "pg"})).await);
+    }
+    error(call(&client, "execute_query", json!({"sql": "DELETE FROM pg_class", "environment": "pg"})).await);
+    error(
+        call(&client, "execute_query", json!({"sql": "SELECT * FROM nowhere", "environment": "lite"})).await,
+    );
+
+    let http = reqwest::Client::new();
+    let url = format!("{}/metrics", server.base);
+    assert_eq!(http.get(&url).send().await.unwrap().status(), 401);
+    let page = http.get(&url).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let text = page.text().await.unwrap();
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap();
+    let value = |metric: &str, labels: &[(&str, &str)]| -> f64 {
+        let found: Vec<f64> = scrape
+            .samples
+            .iter()
+            .filter(|s| s.metric == metric && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+            .map(|s| match &s.value {
+                prometheus_parse::Value::Counter(v)
+                | prometheus_parse::Value::Gauge(v)
+                | prometheus_parse::Value::Untyped(v) => *v,
+                prometheus_parse::Value::Histogram(buckets) => buckets.last().map_or(0.0, |b| b.count),
+                prometheus_parse::Value::Summary(_) => f64::NAN,
+            })
+            .collect();
+        assert_eq!(found.len(), 1, "{metric} {labels:?} in\n{text}");
+        found[0]
+    };
+    let tool = [("tool", "execute_query")];
+    assert_eq!(value("dbfleet_tool_calls_total", &[tool[0], ("outcome", "ok")]), 3.0);
+    assert_eq!(value("dbfleet_tool_calls_total", &[tool[0], ("error_kind", "read_only")]), 1.0);
+    assert_eq!(value("dbfleet_tool_calls_total", &[tool[0], ("error_kind", "query")]), 1.0);
+    assert_eq!(value("dbfleet_statements_total", &[("environment", "pg"), ("outcome", "ok")]), 3.0);
+    assert_eq!(value("dbfleet_statements_total", &[("environment", "lite"), ("error_kind", "query")]), 1.0);
+    assert_eq!(value("dbfleet_rows_returned_total", &[("environment", "pg")]), 3.0);
+    assert_eq!(value("dbfleet_read_only_refusals_total", &[("environment", "pg")]), 1.0);
+    assert!(value("dbfleet_tool_result_bytes_total", &tool) > 100.0);
+    assert_eq!(value("dbfleet_environment_up", &[("environment", "pg")]), 1.0);
+    assert_eq!(value("dbfleet_pool_max_connections", &[("environment", "pg")]), 5.0);
+    assert!(value("dbfleet_pool_connections", &[("environment", "pg"), ("state", "idle")]) >= 1.0);
+    assert!(value("dbfleet_last_success_timestamp_seconds", &[("environment", "lite")]) > 1.7e9);
+    assert_eq!(value("dbfleet_mcp_sessions", &[]), 1.0);
+    // Histograms, with their buckets: every statement asked is timed, the
+    // refused one included.
+    assert!(
+        text.contains("dbfleet_tool_call_duration_seconds_bucket{tool=\"execute_query\",le=\"0.001\"}"),
+        "{text}"
+    );
+    assert_eq!(value("dbfleet_statements_total", &[("environment", "pg"), ("error_kind", "read_only")]), 1.0);
+    assert_eq!(value("dbfleet_statement_duration_seconds", &[("environment", "pg")]), 4.0);
+    client.cancel().await.unwrap();
+}

@@ -153,10 +153,16 @@ struct RawServer {
 impl RawServer {
     /// Starts `dbfleet [args] serve --config FILE` and completes the handshake.
     fn start(config: &Path, args: &[&str]) -> RawServer {
+        RawServer::start_serving(config, args, &[])
+    }
+
+    /// Starts `dbfleet [args] serve --config FILE [serve_args]` and completes the handshake.
+    fn start_serving(config: &Path, args: &[&str], serve_args: &[&str]) -> RawServer {
         let mut child = Command::new(env!("CARGO_BIN_EXE_dbfleet"))
             .args(args)
             .args(["serve", "--config"])
             .arg(config)
+            .args(serve_args)
             .env_remove("RUST_LOG")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -869,4 +875,25 @@ fn a_session_runs_a_bounded_number_of_calls_at_once() {
             left -= 1;
         }
     }
+}
+
+/// In stdio mode, `--metrics-listen` serves the same metrics over HTTP.
+#[test]
+fn stdio_serves_metrics_on_request() {
+    let (_dir, config) = config_dir();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let address = format!("127.0.0.1:{port}");
+    let mut server = RawServer::start_serving(&config, &[], &["--metrics-listen", &address]);
+    server.call(1, "execute_query", json!({"sql": "SELECT 1"}));
+    let (answer, _) = server.answer(1);
+    assert_eq!(answer["result"]["isError"], false, "{answer}");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let page = runtime.block_on(async {
+        reqwest::get(format!("http://{address}/metrics")).await.unwrap().text().await.unwrap()
+    });
+    assert!(
+        page.contains(r#"dbfleet_tool_calls_total{tool="execute_query",outcome="ok",error_kind=""} 1"#),
+        "{page}"
+    );
+    assert!(page.contains("dbfleet_mcp_sessions 1"), "{page}");
 }

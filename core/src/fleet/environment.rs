@@ -11,6 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Notify;
 
 use super::health::{EnvState, Status};
+use super::telemetry;
 use crate::catalog::{DatabaseInfo, TableFilter, TableInfo, TableRef, TableSchema};
 use crate::config::EnvironmentConfig;
 use crate::driver::{DatabaseDriver, Pool, Query};
@@ -195,6 +196,13 @@ impl Environment {
 
     /// Runs one statement: read-only check, row limit, timeout.
     pub async fn query(&self, request: &QueryRequest) -> Result<QueryResult, DbError> {
+        let started = Instant::now();
+        let outcome = self.run_query(request).await;
+        telemetry::statement(self.name(), outcome.as_ref().map(|r| r.row_count), started.elapsed());
+        outcome
+    }
+
+    async fn run_query(&self, request: &QueryRequest) -> Result<QueryResult, DbError> {
         let max_rows = self.effective_max_rows(request.max_rows)?;
         let returns_rows = self.check_statement(&request.sql)?;
         let pool = self.pool()?;
@@ -271,6 +279,7 @@ impl Environment {
             && err.kind == ErrorKind::ReadOnly
         {
             tracing::info!(environment = %self.name(), "refused a statement: {}", err.message);
+            telemetry::refused(self.name());
         }
         checked
     }

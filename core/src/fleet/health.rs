@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use super::StartOptions;
 use super::environment::{Environment, Limit};
+use super::telemetry;
 use crate::driver::{Pool, PoolStats};
 use crate::error::{DbError, ErrorKind};
 use crate::result::duration_ms;
@@ -148,6 +149,7 @@ impl Environment {
     }
 
     pub(super) fn record_failure(&self, err: DbError) {
+        telemetry::reachable(self.name(), false);
         self.update_state(|state| {
             state.status = Status::Unhealthy;
             state.last_error = Some(err);
@@ -188,6 +190,7 @@ impl Environment {
                 if let Some(old) = old_pool {
                     old.close().await;
                 }
+                telemetry::reachable(self.name(), true);
                 tracing::info!(environment = %self.name(), "connected");
                 Ok(())
             }
@@ -220,6 +223,7 @@ impl Environment {
     /// connections), or open one when there is none. Unlike a call, a failed
     /// probe does not signal `lost` again.
     async fn probe(&self) -> Result<(), DbError> {
+        telemetry::reconnect_attempt(self.name());
         // With a password command, the pool's password may be the one that
         // expired: recovery opens a new pool with a fresh one.
         let pool = self.read_state().pool.filter(|_| self.config().password_command.is_none());
@@ -239,6 +243,7 @@ impl Environment {
 
     /// The live pool answered a ping: the environment is healthy.
     fn record_ping(&self, latency: Duration, version: String) {
+        telemetry::reachable(self.name(), true);
         self.update_state(|state| {
             state.status = Status::Healthy;
             state.last_error = None;

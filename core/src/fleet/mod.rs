@@ -19,6 +19,7 @@ mod fanout;
 mod health;
 mod search;
 mod stream;
+mod telemetry;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -16,20 +16,34 @@ pub async fn run(config: Option<&Path>, args: ServeArgs) -> anyhow::Result<ExitC
         Some(transport) => transport == TransportArg::Http,
         None => config.server.transport == Transport::Http,
     };
+    let token = match &config.server.auth_token_env {
+        Some(var) => Some(
+            std::env::var(var)
+                .with_context(|| format!("[server] auth_token_env names {var}, which is not set"))?,
+        ),
+        None => None,
+    };
     let fleet = Fleet::start(&config, StartOptions::default())?;
     if http {
         let listen = args.listen.unwrap_or_else(|| config.server.listen.clone());
         let listen: SocketAddr =
             listen.parse().with_context(|| format!("--listen {listen}: not an address"))?;
-        let token = match &config.server.auth_token_env {
-            Some(var) => Some(
-                std::env::var(var)
-                    .with_context(|| format!("[server] auth_token_env names {var}, which is not set"))?,
-            ),
-            None => None,
-        };
         crate::mcp::serve_http(fleet.clone(), listen, &config.server, token).await?;
     } else {
+        if let Some(address) = &args.metrics_listen {
+            let address: SocketAddr =
+                address.parse().with_context(|| format!("--metrics-listen {address}: not an address"))?;
+            let routes = crate::mcp::metrics_routes(fleet.clone(), token.map(Into::into))?;
+            let listener = tokio::net::TcpListener::bind(address)
+                .await
+                .with_context(|| format!("--metrics-listen {address}: cannot listen"))?;
+            tracing::info!(%address, "serving Prometheus metrics at /metrics");
+            tokio::spawn(async move {
+                if let Err(err) = axum::serve(listener, routes).await {
+                    tracing::error!(error = %err, "the metrics listener stopped");
+                }
+            });
+        }
         // Bounded by each environment's connect timeout.
         fleet.wait_ready().await;
         tracing::info!(environments = config.environments.len(), "serving MCP over stdio");

@@ -24,6 +24,7 @@ use dbfleet_core::fleet::{Fleet, Status};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use metrics_exporter_prometheus::PrometheusHandle;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use serde_json::json;
@@ -128,7 +129,8 @@ pub async fn serve_http(
     let app = Router::new()
         .nest_service("/mcp", mcp)
         .layer(middleware::from_fn_with_state(Arc::new(limit), limit_sessions))
-        .layer(middleware::from_fn_with_state(token, require_token))
+        .layer(middleware::from_fn_with_state(token.clone(), require_token))
+        .merge(metrics_routes(fleet.clone(), token)?)
         .merge(Router::new().route("/health", get(health)).route("/ready", get(ready)).with_state(fleet))
         .layer(middleware::from_fn_with_state(Arc::new(Guard::new(listen, &server.allowed_origins)), guard))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
@@ -241,6 +243,20 @@ async fn limit_sessions(State(limit): State<Arc<SessionLimit>>, request: Request
 }
 
 /// 200 while the process serves, whatever the environments' state.
+/// `GET /metrics` (Prometheus text), behind the bearer token when there is one.
+pub fn metrics_routes(fleet: Arc<Fleet>, token: Option<Arc<str>>) -> anyhow::Result<Router> {
+    let handle = crate::metrics::handle()?;
+    Ok(Router::new()
+        .route("/metrics", get(metrics_page))
+        .with_state((handle, fleet))
+        .layer(middleware::from_fn_with_state(token, require_token)))
+}
+
+async fn metrics_page(State((handle, fleet)): State<(PrometheusHandle, Arc<Fleet>)>) -> Response {
+    let page = crate::metrics::render(&handle, &fleet);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], page).into_response()
+}
+
 async fn health(State(fleet): State<Arc<Fleet>>) -> Json<serde_json::Value> {
     let statuses = fleet.statuses();
     let all_healthy = statuses.iter().all(|s| matches!(s.status, Status::Healthy | Status::Disabled));

@@ -3,6 +3,7 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::Instant;
 
 use dbfleet_core::compare::{CompareOptions, DEFAULT_MAX_DIFFERENCES};
 use dbfleet_core::fleet::{
@@ -70,6 +71,7 @@ pub struct DbfleetTools {
     /// sending it events.
     ended: CancellationToken,
     _end_guard: Arc<DropGuard>,
+    _session: Arc<SessionCount>,
 }
 
 /// What a tool answers: `T`, or a [`ToolError`] with `isError` set.
@@ -250,6 +252,7 @@ impl DbfleetTools {
             log_level: Arc::default(),
             _end_guard: Arc::new(ended.clone().drop_guard()),
             ended,
+            _session: Arc::new(SessionCount::open()),
         }
     }
 
@@ -698,8 +701,10 @@ impl ServerHandler for DbfleetTools {
                 }
             },
         };
+        let tool = request.name.to_string();
+        let started = Instant::now();
         let call = AssertUnwindSafe(self.tool_router.call(ToolCallContext::new(self, request, context)));
-        tokio::select! {
+        let response = tokio::select! {
             response = call.catch_unwind() => response.unwrap_or_else(|panic| {
                 let reason = panic
                     .downcast_ref::<&str>()
@@ -712,7 +717,9 @@ impl ServerHandler for DbfleetTools {
             () = cancelled.cancelled() => {
                 Err(ErrorData::new(ErrorCode::INVALID_REQUEST, "the call was cancelled by the client", None))
             }
-        }
+        };
+        record_call(tool, &response, started.elapsed());
+        response
     }
 
     async fn list_resources(
@@ -790,6 +797,47 @@ impl ServerHandler for DbfleetTools {
         )
         .with_server_info(Implementation::new("dbfleet", env!("CARGO_PKG_VERSION")))
         .with_instructions(instructions(&self.fleet))
+    }
+}
+
+/// A tool call's metrics: its outcome (`ok`, `error` with the error's kind,
+/// `protocol_error`), duration and the size of its text answer.
+fn record_call(tool: String, response: &Result<CallToolResponse, ErrorData>, elapsed: std::time::Duration) {
+    let (outcome, kind, bytes) = match response {
+        Ok(CallToolResponse::Complete(result)) => {
+            let bytes: usize = result.content.iter().filter_map(|c| c.as_text()).map(|t| t.text.len()).sum();
+            let kind = result
+                .structured_content
+                .as_ref()
+                .and_then(|s| s["error"]["kind"].as_str())
+                .unwrap_or_default()
+                .to_owned();
+            let outcome = if result.is_error == Some(true) { "error" } else { "ok" };
+            (outcome, kind, bytes)
+        }
+        Ok(_) => ("ok", String::new(), 0),
+        Err(_) => ("protocol_error", String::new(), 0),
+    };
+    metrics::counter!("dbfleet_tool_calls_total", "tool" => tool.clone(), "outcome" => outcome, "error_kind" => kind)
+        .increment(1);
+    metrics::histogram!("dbfleet_tool_call_duration_seconds", "tool" => tool.clone())
+        .record(elapsed.as_secs_f64());
+    metrics::counter!("dbfleet_tool_result_bytes_total", "tool" => tool).increment(bytes as u64);
+}
+
+/// Counts a session in `dbfleet_mcp_sessions` while it lives.
+struct SessionCount;
+
+impl SessionCount {
+    fn open() -> Self {
+        metrics::gauge!("dbfleet_mcp_sessions").increment(1.0);
+        SessionCount
+    }
+}
+
+impl Drop for SessionCount {
+    fn drop(&mut self) {
+        metrics::gauge!("dbfleet_mcp_sessions").decrement(1.0);
     }
 }
 
