@@ -140,12 +140,17 @@ impl Environment {
 
     /// Any answer from the engine: a connected environment is healthy.
     pub(super) fn mark_reachable(&self) {
+        let mut connected = false;
         self.update_state(|state| {
             if state.pool.is_some() {
                 state.status = Status::Healthy;
                 state.consecutive_failures = 0;
+                connected = true;
             }
         });
+        if connected {
+            telemetry::reachable(self.name(), true);
+        }
     }
 
     pub(super) fn record_failure(&self, err: DbError) {
