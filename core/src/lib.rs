@@ -8,6 +8,7 @@
 //! [`config`]; [`result`] and [`compare`] (pure functions over results); then
 //! [`fleet`], which runs work on one environment or many.
 
+pub mod audit;
 pub mod catalog;
 pub mod compare;
 pub mod config;

@@ -10,6 +10,7 @@
 //! }
 //! ```
 
+mod audit_log;
 mod cli;
 mod commands;
 mod logging;

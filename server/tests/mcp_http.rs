@@ -313,13 +313,15 @@ async fn slow_headers_are_cut_off() {
 
 /// `GET /metrics` behind the token, read with a Prometheus text parser:
 /// tool calls by outcome, statements and refusals per environment, health
-/// and pool gauges, sessions; on the local PostgreSQL and SQLite.
+/// and pool gauges, sessions; and the audit log of the same calls; on the
+/// local PostgreSQL and SQLite.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_count_calls_statements_refusals_and_health() {
     let Some(pg) = dbfleet_tests::services::postgres_url() else { return };
     let server = start(&format!(
         "[environments.pg]\ndriver = \"postgres\"\nurl = \"{pg}\"\n\
-         [environments.lite]\ndriver = \"sqlite\"\npath = \":memory:\"\n"
+         [environments.lite]\ndriver = \"sqlite\"\npath = \":memory:\"\n\
+         [audit]\npath = \"audit/statements.jsonl\"\n"
     ))
     .await;
     let client = connect(&server, Some(TOKEN)).await.unwrap();
@@ -376,5 +378,25 @@ async fn metrics_count_calls_statements_refusals_and_health() {
     );
     assert_eq!(value("dbfleet_statements_total", &[("environment", "pg"), ("error_kind", "read_only")]), 1.0);
     assert_eq!(value("dbfleet_statement_duration_seconds", &[("environment", "pg")]), 4.0);
+
+    // The audit log: one line per statement, with the HTTP session.
+    let audit = std::fs::read_to_string(server._dir.path().join("audit/statements.jsonl")).unwrap();
+    let records: Vec<Value> = audit.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    assert_eq!(records.len(), 5, "{audit}");
+    let outcomes: Vec<&str> = records.iter().map(|r| r["outcome"].as_str().unwrap()).collect();
+    assert_eq!(outcomes, ["ok", "ok", "ok", "refused", "error"]);
+    for record in &records {
+        assert_eq!(
+            (record["client"].as_str(), record["tool"].as_str()),
+            (Some("http"), Some("execute_query"))
+        );
+        assert!(record["session"].as_str().is_some_and(|s| !s.is_empty()), "{record}");
+    }
+    assert_eq!(records[0]["statement"], "SELECT ? AS one");
+    assert_eq!(records[0]["rows"], 1);
+    assert_eq!(
+        (records[3]["environment"].as_str(), records[3]["error_kind"].as_str()),
+        (Some("pg"), Some("read_only"))
+    );
     client.cancel().await.unwrap();
 }

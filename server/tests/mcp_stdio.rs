@@ -897,3 +897,45 @@ fn stdio_serves_metrics_on_request() {
     );
     assert!(page.contains("dbfleet_mcp_sessions 1"), "{page}");
 }
+
+/// The audit log over stdio: literals masked by default, and kept with
+/// `include_literals`; never a password.
+#[test]
+fn the_audit_log_masks_literals_unless_asked() {
+    for include_literals in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("audit.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[environments.one]\ndriver = \"sqlite\"\npath = \"one.db\"\nmode = \"create\"\nread_only = false\n\
+                 password = \"hunter2-secret\"\n\
+                 [audit]\npath = \"audit.jsonl\"\ninclude_literals = {include_literals}\n"
+            ),
+        )
+        .unwrap();
+        let mut server = RawServer::start(&config, &[]);
+        server.call(1, "execute_query", json!({"sql": "CREATE TABLE t (name TEXT)"}));
+        server.answer(1);
+        server.call(2, "execute_query", json!({"sql": "INSERT INTO t VALUES ('ada@example.com')"}));
+        server.answer(2);
+        server.call(3, "execute_query", json!({"sql": "SELECT name FROM t WHERE name <> 'x' -- note"}));
+        server.answer(3);
+        drop(server);
+        let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+        let records: Vec<Value> = audit.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+        assert_eq!(records.len(), 3, "{audit}");
+        assert_eq!(records[1]["affected_rows"], 1);
+        assert_eq!(records[2]["rows"], 1);
+        assert_eq!(records[2]["client"], "stdio");
+        assert!(records[2].get("session").is_none());
+        assert!(!audit.contains("hunter2"), "{audit}");
+        if include_literals {
+            assert_eq!(records[1]["statement"], "INSERT INTO t VALUES ('ada@example.com')");
+        } else {
+            assert_eq!(records[1]["statement"], "INSERT INTO t VALUES (?)");
+            assert_eq!(records[2]["statement"], "SELECT name FROM t WHERE name <> ?  ");
+            assert!(!audit.contains("ada@example.com"), "{audit}");
+        }
+    }
+}

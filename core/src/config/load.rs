@@ -14,6 +14,7 @@ use super::expand::{ExpandError, expand};
 use super::locate::{KeySpans, line_col};
 use super::password_command::{DEFAULT_PASSWORD_COMMAND_TIMEOUT, PasswordCommand};
 use super::tools::{BUILT_IN_TOOLS, ToolConfig};
+use super::{AuditConfig, AuditDestination, DEFAULT_AUDIT_MAX_BYTES, DEFAULT_AUDIT_MAX_FILES};
 use super::{
     Config, ConfigProblem, DEFAULT_MAX_RESULT_BYTES, DEFAULT_MAX_ROWS, DEFAULT_MAX_STATEMENT_BYTES,
     DEFAULT_QUERY_TIMEOUT, DEFAULT_READ_ONLY, DriverSettings, EnvironmentConfig, MAX_STATEMENT_BYTES_LIMIT,
@@ -108,7 +109,8 @@ pub fn load_config_str(
 }
 
 const ROOT_KEYS: &[&str] =
-    &["default_environment", "server", "defaults", "environments", "database", "tools"];
+    &["default_environment", "server", "defaults", "environments", "database", "tools", "audit"];
+const AUDIT_KEYS: &[&str] = &["path", "stderr", "include_literals", "max_file_bytes", "max_files"];
 const SERVER_KEYS: &[&str] =
     &["transport", "listen", "auth_token_env", "allowed_origins", "max_sessions", "tools"];
 const DEFAULTS_KEYS: &[&str] =
@@ -281,7 +283,40 @@ impl Checker<'_> {
         let default_environment = self.default_environment(root, &declared, &environments);
         let tools = self.tools(root.get("tools"), &environments);
         self.tool_set(root, &server, &tools);
-        Config { default_environment, server, environments, tools, source: None }
+        let audit = self.audit(root.get("audit"));
+        Config { default_environment, server, environments, tools, audit, source: None }
+    }
+
+    /// `[audit]`: `path` (relative to the file's directory) or `stderr = true`.
+    fn audit(&mut self, value: Option<&toml::Value>) -> Option<AuditConfig> {
+        let table = self.table(&At::root(), "audit", value)?;
+        let at = At::root().child("audit");
+        self.unknown_keys(&at, table, AUDIT_KEYS);
+        let include_literals = self.boolean(&at, table, "include_literals").unwrap_or(false);
+        let max_bytes = self
+            .integer(&at, table, "max_file_bytes", 1024 * 1024..=10 * 1024 * 1024 * 1024)
+            .map_or(DEFAULT_AUDIT_MAX_BYTES, |n| n as u64);
+        let max_files =
+            self.integer(&at, table, "max_files", 1..=100).map_or(DEFAULT_AUDIT_MAX_FILES, |n| n as usize);
+        let stderr = self.boolean(&at, table, "stderr").unwrap_or(false);
+        let path = self.string(&at, table, "path").and_then(|p| self.expanded(&at, "path", &p));
+        let destination = match (path, stderr) {
+            (Some(_), true) => {
+                self.problem(&at, Some("stderr"), "give path or stderr = true, not both");
+                return None;
+            }
+            (Some(path), false) => {
+                let path = PathBuf::from(path);
+                let path = if path.is_absolute() { path } else { self.base_dir.join(path) };
+                AuditDestination::File { path, max_bytes, max_files }
+            }
+            (None, true) => AuditDestination::Stderr,
+            (None, false) => {
+                self.problem(&at, Some("path"), "required: the audit log's file, or stderr = true");
+                return None;
+            }
+        };
+        Some(AuditConfig { destination, include_literals })
     }
 
     /// `[server] tools`: each name a built-in tool or one of `[tools]`.

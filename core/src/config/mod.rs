@@ -27,6 +27,8 @@ pub struct Config {
     pub environments: Vec<EnvironmentConfig>,
     /// `[tools.NAME]`, in file order.
     pub tools: Vec<ToolConfig>,
+    /// `[audit]`: the statement log, when configured.
+    pub audit: Option<AuditConfig>,
     /// The file the configuration came from, when it came from a file.
     pub source: Option<PathBuf>,
 }
@@ -36,6 +38,28 @@ impl Config {
         self.environments.iter().find(|env| env.name == name)
     }
 }
+
+/// Where the audit log goes, and what it keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditConfig {
+    pub destination: AuditDestination,
+    /// Statements as given, literal values included (default: masked).
+    pub include_literals: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditDestination {
+    Stderr,
+    /// A file, rotated when it passes `max_bytes`, keeping `max_files` old ones.
+    File {
+        path: PathBuf,
+        max_bytes: u64,
+        max_files: usize,
+    },
+}
+
+pub const DEFAULT_AUDIT_MAX_BYTES: u64 = 100 * 1024 * 1024;
+pub const DEFAULT_AUDIT_MAX_FILES: usize = 5;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {

@@ -465,6 +465,31 @@ fn a_password_command_is_a_program_and_its_arguments() {
     );
 }
 
+#[test]
+fn the_audit_log_goes_to_a_file_or_stderr() {
+    let env = "[environments.a]\ndriver = \"tdb\"\nurl = \"x\"\n";
+    let config = load(&format!("{env}[audit]\npath = \"logs/audit.jsonl\"\nmax_files = 3\n")).unwrap();
+    let audit = config.audit.unwrap();
+    assert!(!audit.include_literals);
+    assert_eq!(
+        audit.destination,
+        AuditDestination::File {
+            path: "/etc/dbfleet/logs/audit.jsonl".into(),
+            max_bytes: DEFAULT_AUDIT_MAX_BYTES,
+            max_files: 3
+        }
+    );
+    let config = load(&format!("{env}[audit]\nstderr = true\ninclude_literals = true\n")).unwrap();
+    assert_eq!(
+        config.audit.unwrap(),
+        AuditConfig { destination: AuditDestination::Stderr, include_literals: true }
+    );
+    let found = places(&format!("{env}[audit]\ninclude_literals = true\nrotate = 1\n"));
+    assert_eq!(found, [(None, Some("audit.path".into())), (None, Some("audit.rotate".into()))]);
+    let found = places(&format!("{env}[audit]\npath = \"a\"\nstderr = true\n"));
+    assert_eq!(found, [(None, Some("audit.stderr".into()))]);
+}
+
 /// Generated environments: a name, its settings and its password.
 fn environments() -> impl Strategy<Value = Vec<(String, String, u16, String)>> {
     proptest::collection::btree_map(

@@ -12,6 +12,7 @@ use tokio::sync::Notify;
 
 use super::health::{EnvState, Status};
 use super::telemetry;
+use crate::audit;
 use crate::catalog::{DatabaseInfo, TableFilter, TableInfo, TableRef, TableSchema};
 use crate::config::EnvironmentConfig;
 use crate::driver::{DatabaseDriver, Pool, Query};
@@ -198,7 +199,17 @@ impl Environment {
     pub async fn query(&self, request: &QueryRequest) -> Result<QueryResult, DbError> {
         let started = Instant::now();
         let outcome = self.run_query(request).await;
-        telemetry::statement(self.name(), outcome.as_ref().map(|r| r.row_count), started.elapsed());
+        let elapsed = started.elapsed();
+        telemetry::statement(self.name(), outcome.as_ref().map(|r| r.row_count), elapsed);
+        if audit::enabled() {
+            audit::statement(
+                self.name(),
+                &*self.driver.sql_dialect(),
+                &request.sql,
+                outcome.as_ref(),
+                elapsed,
+            );
+        }
         outcome
     }
 

@@ -74,6 +74,7 @@ proptest! {
             server: ServerConfig::default(),
             environments: vec![leaky_env("a", &password)],
             tools: Vec::new(),
+            audit: None,
             source: None,
         };
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();

@@ -23,6 +23,9 @@ pub async fn run(config: Option<&Path>, args: ServeArgs) -> anyhow::Result<ExitC
         ),
         None => None,
     };
+    if let Some(audit) = &config.audit {
+        crate::audit_log::install(audit).context("[audit]")?;
+    }
     let fleet = Fleet::start(&config, StartOptions::default())?;
     if http {
         let listen = args.listen.unwrap_or_else(|| config.server.listen.clone());

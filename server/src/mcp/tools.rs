@@ -5,6 +5,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
 
+use dbfleet_core::audit::{self, CallContext};
 use dbfleet_core::compare::{CompareOptions, DEFAULT_MAX_DIFFERENCES};
 use dbfleet_core::fleet::{
     Answered, ConnectionReport, DEFAULT_SEARCH_LIMIT, Environment, Fleet, ObjectSearch, SchemaReport,
@@ -703,7 +704,11 @@ impl ServerHandler for DbfleetTools {
         };
         let tool = request.name.to_string();
         let started = Instant::now();
-        let call = AssertUnwindSafe(self.tool_router.call(ToolCallContext::new(self, request, context)));
+        let call_context = call_context(&tool, &context);
+        let call = AssertUnwindSafe(audit::within(
+            call_context,
+            self.tool_router.call(ToolCallContext::new(self, request, context)),
+        ));
         let response = tokio::select! {
             response = call.catch_unwind() => response.unwrap_or_else(|panic| {
                 let reason = panic
@@ -823,6 +828,18 @@ fn record_call(tool: String, response: &Result<CallToolResponse, ErrorData>, ela
     metrics::histogram!("dbfleet_tool_call_duration_seconds", "tool" => tool.clone())
         .record(elapsed.as_secs_f64());
     metrics::counter!("dbfleet_tool_result_bytes_total", "tool" => tool).increment(bytes as u64);
+}
+
+/// Who makes a call, for the audit log: the transport, and the MCP session
+/// of an HTTP request.
+fn call_context(tool: &str, context: &RequestContext<RoleServer>) -> CallContext {
+    let parts = context.extensions.get::<axum::http::request::Parts>();
+    let session = parts
+        .and_then(|parts| parts.headers.get("mcp-session-id"))
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    let client = if parts.is_some() { "http" } else { "stdio" };
+    CallContext { client: client.to_owned(), session, tool: tool.to_owned() }
 }
 
 /// Counts a session in `dbfleet_mcp_sessions` while it lives.

@@ -1,0 +1,182 @@
+//! The audit log's records: one per statement run or refused on an
+//! environment, with who asked (the front-end sets it for the call with
+//! [`within`]), and the statement with its literal values masked unless the
+//! configuration asks for them. A front-end installs where records go
+//! ([`install`]); without a sink nothing is built.
+
+use std::future::Future;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use sqlparser::dialect::Dialect;
+use sqlparser::tokenizer::{Token, Tokenizer, Whitespace};
+
+use crate::error::DbError;
+use crate::result::QueryResult;
+
+/// Who made the call the statements belong to.
+#[derive(Debug, Clone)]
+pub struct CallContext {
+    /// `stdio`, `http`, or later a token's name.
+    pub client: String,
+    /// The MCP session, where the transport has one.
+    pub session: Option<String>,
+    pub tool: String,
+}
+
+tokio::task_local! {
+    static CALL: CallContext;
+}
+
+/// Runs `work` as part of the call `context`: the statements it runs are
+/// recorded with it.
+pub async fn within<F: Future>(context: CallContext, work: F) -> F::Output {
+    CALL.scope(context, work).await
+}
+
+/// Where records go (a file, stderr). Called on the task that ran the
+/// statement: keep it short.
+pub trait AuditSink: Send + Sync {
+    fn record(&self, record: &AuditRecord);
+}
+
+struct Installed {
+    sink: Box<dyn AuditSink>,
+    include_literals: bool,
+}
+
+static INSTALLED: OnceLock<Installed> = OnceLock::new();
+
+/// Sends every later record to `sink`. Once per process; a second call is
+/// refused (`false`).
+pub fn install(sink: Box<dyn AuditSink>, include_literals: bool) -> bool {
+    INSTALLED.set(Installed { sink, include_literals }).is_ok()
+}
+
+/// Whether records are kept (a sink is installed).
+pub(crate) fn enabled() -> bool {
+    INSTALLED.get().is_some()
+}
+
+/// One statement, as the audit log writes it.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditRecord {
+    pub time: String,
+    pub client: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+    pub tool: String,
+    pub environment: String,
+    pub statement: String,
+    /// `ok`, `refused` (the read-only check), or `error`.
+    pub outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub affected_rows: Option<u64>,
+    pub duration_ms: f64,
+}
+
+/// Records a statement when a sink is installed; `dialect` is the
+/// environment's, to find its literals.
+pub(crate) fn statement(
+    environment: &str,
+    dialect: &dyn Dialect,
+    sql: &str,
+    outcome: Result<&QueryResult, &DbError>,
+    elapsed: Duration,
+) {
+    let Some(installed) = INSTALLED.get() else { return };
+    let context = CALL.try_with(Clone::clone).unwrap_or_else(|_| CallContext {
+        client: "internal".into(),
+        session: None,
+        tool: String::new(),
+    });
+    let statement = if installed.include_literals { sql.to_owned() } else { mask_literals(sql, dialect) };
+    let (outcome, error_kind, rows, affected_rows) = match outcome {
+        Ok(result) => (
+            "ok",
+            None,
+            Some(result.row_count).filter(|_| result.affected_rows.is_none()),
+            result.affected_rows,
+        ),
+        Err(err) if err.kind == crate::error::ErrorKind::ReadOnly => {
+            ("refused", Some(err.kind.as_str()), None, None)
+        }
+        Err(err) => ("error", Some(err.kind.as_str()), None, None),
+    };
+    let time: DateTime<Utc> = Utc::now();
+    installed.sink.record(&AuditRecord {
+        time: time.to_rfc3339_opts(SecondsFormat::Micros, true),
+        client: context.client,
+        session: context.session,
+        tool: context.tool,
+        environment: environment.to_owned(),
+        statement,
+        outcome,
+        error_kind,
+        rows,
+        affected_rows,
+        duration_ms: (elapsed.as_secs_f64() * 1_000_000.0).round() / 1000.0,
+    });
+}
+
+/// The statement with every literal (strings, numbers, dollar-quoted
+/// bodies) replaced by `?` and comments removed, read with the engine's
+/// tokenizer; a statement it cannot read is not shown at all.
+pub fn mask_literals(sql: &str, dialect: &dyn Dialect) -> String {
+    let Ok(tokens) = Tokenizer::new(dialect, sql).tokenize() else {
+        return format!("<{} bytes the tokenizer cannot read>", sql.len());
+    };
+    let mut masked = String::with_capacity(sql.len());
+    for token in tokens {
+        match token {
+            Token::Number(..)
+            | Token::SingleQuotedString(_)
+            | Token::DoubleQuotedString(_)
+            | Token::TripleSingleQuotedString(_)
+            | Token::TripleDoubleQuotedString(_)
+            | Token::DollarQuotedString(_)
+            | Token::SingleQuotedByteStringLiteral(_)
+            | Token::DoubleQuotedByteStringLiteral(_)
+            | Token::NationalStringLiteral(_)
+            | Token::EscapedStringLiteral(_)
+            | Token::UnicodeStringLiteral(_)
+            | Token::HexStringLiteral(_) => masked.push('?'),
+            Token::Whitespace(Whitespace::SingleLineComment { .. } | Whitespace::MultiLineComment(_)) => {
+                masked.push(' ')
+            }
+            other => masked.push_str(&other.to_string()),
+        }
+    }
+    masked
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlparser::dialect::{MySqlDialect, PostgreSqlDialect};
+
+    use super::*;
+
+    #[test]
+    fn literals_and_comments_are_masked() {
+        let sql = "SELECT name FROM users /* token abc */ WHERE email = 'ada@example.com' AND id > 42 \
+                   AND note = $$secret$$ AND x = E'\\n' -- pw=hunter2\n LIMIT 5";
+        let masked = mask_literals(sql, &PostgreSqlDialect {});
+        assert_eq!(
+            masked,
+            "SELECT name FROM users   WHERE email = ? AND id > ? AND note = ? AND x = ?  \n LIMIT ?"
+        );
+        // MySQL's double quotes are strings; quoted names stay.
+        let masked = mask_literals("SELECT `a` FROM t WHERE b = \"x\" AND c = 0x1F", &MySqlDialect {});
+        assert_eq!(masked, "SELECT `a` FROM t WHERE b = ? AND c = ?");
+        assert_eq!(
+            mask_literals("SELECT 'open", &PostgreSqlDialect {}),
+            "<12 bytes the tokenizer cannot read>"
+        );
+    }
+}
