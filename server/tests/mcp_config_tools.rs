@@ -5,25 +5,10 @@
 #[expect(dead_code, reason = "the shared helpers this file does not call")]
 mod common;
 
-use std::path::Path;
-
-use common::{call, error, ok};
+use common::{call, error, ok, stdio_client};
 use dbfleet_tests::estate::ShopEstate;
 use rmcp::model::CallToolRequestParams;
-use rmcp::service::RunningService;
-use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
-use rmcp::{RoleClient, ServiceExt};
 use serde_json::{Value, json};
-
-async fn client(config: &Path) -> RunningService<RoleClient, ()> {
-    let transport = TokioChildProcess::new(
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_dbfleet")).configure(|cmd| {
-            cmd.arg("serve").arg("--config").arg(config).env_remove("RUST_LOG");
-        }),
-    )
-    .unwrap();
-    ().serve(transport).await.expect("the server initializes")
-}
 
 const TOOLS: &str = r#"
 [tools.orders_of]
@@ -77,7 +62,7 @@ async fn configured_tools_run_on_one_several_or_all_environments() {
         format!("default_environment = \"staging\"\n{}{TOOLS}", estate.environments(true)),
     )
     .unwrap();
-    let client = client(&config).await;
+    let client = stdio_client(&config).await;
 
     let tools = client.list_all_tools().await.unwrap();
     let orders_of = tools.iter().find(|t| t.name == "orders_of").expect("orders_of is listed");
@@ -195,7 +180,7 @@ async fn a_tool_set_hides_the_other_tools() {
          [tools.answer.parameters.n]\ntype = \"integer\"\ndefault = 21\n",
     )
     .unwrap();
-    let client = client(&config).await;
+    let client = stdio_client(&config).await;
     let tools = client.list_all_tools().await.unwrap();
     let mut names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
     names.sort();

@@ -2,6 +2,7 @@
 //! tokens, `/health` and `/ready`, concurrent clients, and environments that
 //! are down or slow to answer at start-up.
 
+#[expect(dead_code, reason = "the shared helpers this file does not call")]
 mod common;
 
 use std::net::TcpListener;
@@ -73,6 +74,19 @@ async fn start_with_server(dir: tempfile::TempDir, config: &Path, server: &str) 
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("the HTTP server did not start");
+}
+
+/// Waits until every environment has had its first connection attempt
+/// (`/ready`): the server answers `/health` before that.
+async fn wait_ready(server: &Server) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline {
+        if reqwest::get(format!("{}/ready", server.base)).await.is_ok_and(|r| r.status() == 200) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the environments' first connection attempts did not finish");
 }
 
 async fn connect(
@@ -194,6 +208,7 @@ async fn concurrent_clients_over_http() {
 async fn every_tool_answers_over_http() {
     let (dir, config) = common::config_dir();
     let server = start_with(dir, &config).await;
+    wait_ready(&server).await;
     let client = connect(&server, Some(TOKEN)).await.unwrap();
     common::every_tool_answers(&client).await;
     client.cancel().await.unwrap();
@@ -324,6 +339,7 @@ async fn metrics_count_calls_statements_refusals_and_health() {
          [audit]\npath = \"audit/statements.jsonl\"\n"
     ))
     .await;
+    wait_ready(&server).await;
     let client = connect(&server, Some(TOKEN)).await.unwrap();
     for _ in 0..3 {
         ok(call(&client, "execute_query", json!({"sql": "SELECT 1 AS one", "environment": "pg"})).await);

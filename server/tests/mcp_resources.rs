@@ -3,28 +3,18 @@
 //! SQLite, PostgreSQL and MariaDB, plus a SQLite environment of 150 tables
 //! for the pagination of `resources/list`.
 
-use std::collections::{BTreeSet, HashMap};
-use std::path::Path;
+#[expect(dead_code, reason = "the shared helpers this file does not call")]
+mod common;
 
+use std::collections::{BTreeSet, HashMap};
+
+use common::stdio_client;
 use dbfleet_tests::estate::ShopEstate;
 use rmcp::model::{
     CompletionContext, GetPromptRequestParams, PaginatedRequestParams, ReadResourceRequestParams,
     ResourceContents,
 };
-use rmcp::service::RunningService;
-use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
-use rmcp::{RoleClient, ServiceExt};
 use serde_json::{Value, json};
-
-async fn client(config: &Path) -> RunningService<RoleClient, ()> {
-    let transport = TokioChildProcess::new(
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_dbfleet")).configure(|cmd| {
-            cmd.arg("serve").arg("--config").arg(config).env_remove("RUST_LOG");
-        }),
-    )
-    .unwrap();
-    ().serve(transport).await.expect("the server initializes")
-}
 
 const MANY_TABLES: usize = 150;
 
@@ -44,7 +34,7 @@ async fn tables_are_resources_and_prompts_complete_their_arguments() {
         ),
     )
     .unwrap();
-    let client = client(&config).await;
+    let client = stdio_client(&config).await;
     let capabilities = client.peer_info().unwrap().capabilities.clone();
     assert!(
         capabilities.resources.is_some()

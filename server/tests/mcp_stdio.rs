@@ -7,29 +7,16 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{call, config_dir, error, ok};
+use common::{call, config_dir, error, ok, stdio_client};
 use dbfleet_core::QueryRequest;
 use dbfleet_core::fleet::{Fleet, StartOptions};
 use dbfleet_tests::estate::ShopEstate;
-use rmcp::service::RunningService;
-use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
-use rmcp::{RoleClient, ServiceExt};
 use serde_json::{Value, json};
-
-async fn client(config: &Path) -> RunningService<RoleClient, ()> {
-    let transport = TokioChildProcess::new(
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_dbfleet")).configure(|cmd| {
-            cmd.arg("serve").arg("--config").arg(config).env_remove("RUST_LOG");
-        }),
-    )
-    .unwrap();
-    ().serve(transport).await.expect("the server initializes")
-}
 
 #[tokio::test]
 async fn tools_are_listed_with_their_schemas() {
     let (_dir, config) = config_dir();
-    let client = client(&config).await;
+    let client = stdio_client(&config).await;
     let info = client.peer_info().expect("server info");
     let instructions = info.instructions.clone().unwrap_or_default();
     assert!(instructions.contains("dev (sqlite; default, read-only)"), "{instructions}");
@@ -75,7 +62,7 @@ async fn tools_are_listed_with_their_schemas() {
 #[tokio::test]
 async fn every_tool_answers() {
     let (_dir, config) = config_dir();
-    let client = client(&config).await;
+    let client = stdio_client(&config).await;
     common::every_tool_answers(&client).await;
     client.cancel().await.unwrap();
 }
@@ -83,7 +70,7 @@ async fn every_tool_answers() {
 #[tokio::test]
 async fn failures_are_tool_errors_with_their_kind_and_the_server_keeps_serving() {
     let (_dir, config) = config_dir();
-    let client = client(&config).await;
+    let client = stdio_client(&config).await;
     let cases = [
         ("execute_query", json!({"sql": "SELECT 1", "environment": "staging"}), "unknown_environment"),
         ("execute_query", json!({"sql": "SELECT 1", "environment": "off"}), "disabled_environment"),
@@ -122,7 +109,7 @@ async fn a_timed_out_query_is_a_tool_error_and_the_environment_recovers() {
         "[environments.slow]\ndriver = \"sqlite\"\npath = \":memory:\"\nquery_timeout_secs = 1\n",
     )
     .unwrap();
-    let client = client(&config).await;
+    let client = stdio_client(&config).await;
     let err = error(call(&client, "execute_query", json!({"sql": ENDLESS})).await);
     assert_eq!((err["kind"].clone(), err["environment"].clone()), (json!("timeout"), json!("slow")));
     let result = ok(call(&client, "execute_query", json!({"sql": "SELECT 2 AS two"})).await);
@@ -133,7 +120,7 @@ async fn a_timed_out_query_is_a_tool_error_and_the_environment_recovers() {
 #[tokio::test]
 async fn concurrent_clients_are_served() {
     let (_dir, config) = config_dir();
-    let clients = futures::future::join_all((0..4).map(|_| client(&config))).await;
+    let clients = futures::future::join_all((0..4).map(|_| stdio_client(&config))).await;
     common::concurrent_calls(&clients.iter().map(|c| &**c).collect::<Vec<_>>()).await;
     for client in clients {
         client.cancel().await.unwrap();
@@ -390,7 +377,7 @@ async fn the_tools_work_across_sqlite_postgres_and_mariadb() {
     let config = estate.dir().join("estate.toml");
     std::fs::write(&config, format!("default_environment = \"staging\"\n{}", estate.environments(true)))
         .unwrap();
-    let client = client(&config).await;
+    let client = stdio_client(&config).await;
 
     let envs = ok(call(&client, "list_environments", json!({})).await);
     let versions: Vec<(&str, &str, &str)> = envs["environments"]
@@ -611,7 +598,7 @@ async fn search_objects_finds_routines_and_comments() {
     writable.shutdown().await;
     let config = estate.dir().join("search.toml");
     std::fs::write(&config, estate.environments(true)).unwrap();
-    let client = client(&config).await;
+    let client = stdio_client(&config).await;
 
     let routines = ok(call(
         &client,
@@ -665,7 +652,7 @@ async fn the_tools_work_on_sql_server() {
         ),
     )
     .unwrap();
-    let client = client(&config).await;
+    let client = stdio_client(&config).await;
     let table = format!("mcp_orders_{}", std::process::id());
     let run = |sql: String| {
         let client = &client;

@@ -3,10 +3,22 @@
 
 use std::path::{Path, PathBuf};
 
-use rmcp::RoleClient;
 use rmcp::model::{CallToolRequestParams, CallToolResult};
-use rmcp::service::Peer;
+use rmcp::service::{Peer, RunningService};
+use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
+use rmcp::{RoleClient, ServiceExt};
 use serde_json::{Value, json};
+
+/// A client of the built `dbfleet serve --config FILE` over stdio.
+pub async fn stdio_client(config: &Path) -> RunningService<RoleClient, ()> {
+    let transport = TokioChildProcess::new(
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_dbfleet")).configure(|cmd| {
+            cmd.arg("serve").arg("--config").arg(config).env_remove("RUST_LOG");
+        }),
+    )
+    .unwrap();
+    ().serve(transport).await.expect("the server initializes")
+}
 
 /// The quickstart demo plus an environment that is down and one disabled.
 pub fn config_dir() -> (tempfile::TempDir, PathBuf) {
