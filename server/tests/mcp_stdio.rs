@@ -545,6 +545,16 @@ async fn the_tools_work_across_sqlite_postgres_and_mariadb() {
         call(&client, "explain_query", json!({"sql": "DELETE FROM orders", "environment": "staging"})).await,
     );
     assert_eq!(delete["kind"], "read_only", "{delete}");
+    // Nor can a statement turn the EXPLAIN into one that runs it.
+    for (env, sql) in [
+        ("staging", "ANALYZE DELETE FROM orders"),
+        ("staging", "(ANALYZE) DELETE FROM orders"),
+        ("legacy", "ANALYZE DELETE FROM orders"),
+        ("dev", "DELETE FROM orders; SELECT 1"),
+    ] {
+        let refused = call(&client, "explain_query", json!({"sql": sql, "environment": env})).await;
+        assert_eq!(refused.is_error, Some(true), "{env}: {sql}: {refused:?}");
+    }
     let count = ok(call(&client, "execute_query", json!({"sql": "SELECT COUNT(*) FROM orders"})).await);
     assert_eq!(count["rows"], json!([[3]]));
     let both = error(
