@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::catalog::{DatabaseInfo, RoutineInfo, TableFilter, TableInfo, TableRef, TableSchema};
 use crate::config::{ConfigProblem, DriverSettings, EnvironmentConfig};
+use crate::diff::{AnsiDialect, DiffDialect};
 use crate::error::DbError;
 use crate::explain::PlanSummary;
 use crate::readonly::EngineRules;
@@ -68,6 +69,12 @@ pub trait DatabaseDriver: Send + Sync + 'static {
     /// [`DatabaseDriver::explain_statement`]'s statement returned.
     fn read_plan(&self, _rows: &[Row]) -> Result<(serde_json::Value, PlanSummary), DbError> {
         Err(DbError::internal(format!("the {} driver does not read plans", self.name())))
+    }
+    /// This engine's SQL for comparing tables across environments: quoting,
+    /// key order, and checksums of rows computed in the engine. Without
+    /// checksums, tables are compared by streaming their rows.
+    fn diff_dialect(&self) -> &'static dyn DiffDialect {
+        &AnsiDialect
     }
     /// Where the environment points, without secrets (`host:port/db`, a file path).
     fn target(&self, env: &EnvironmentConfig) -> String;

@@ -12,6 +12,7 @@ pub mod audit;
 pub mod catalog;
 pub mod compare;
 pub mod config;
+pub mod diff;
 pub mod driver;
 pub mod driver_api;
 pub mod error;

@@ -1,5 +1,6 @@
 //! Helpers shared by the workspace integration tests.
 
+pub mod diff_estate;
 pub mod estate;
 pub mod faults;
 pub mod scratch;

@@ -321,6 +321,19 @@ impl Environment {
         }
     }
 
+    /// Refuses `sql` unless it is one statement that only reads and returns
+    /// rows, whatever the environment allows: work such as comparing tables
+    /// builds statements around a caller's filter, and must never write.
+    pub(crate) fn check_reads_only(&self, sql: &str) -> Result<(), DbError> {
+        let reason = match self.classifier.classify(sql) {
+            Ok(class) if class.read_only && class.returns_rows => return Ok(()),
+            Ok(class) => class.write_reason.unwrap_or_else(|| "it returns no rows".into()),
+            Err(ClassifyError::Parse(reason)) => format!("it could not be verified as read-only ({reason})"),
+            Err(err) => err.to_string(),
+        };
+        Err(DbError::invalid_argument(format!("the statement must only read: {reason}")).in_env(self.name()))
+    }
+
     pub async fn list_databases(&self) -> Result<Vec<DatabaseInfo>, DbError> {
         let pool = self.pool()?;
         self.guarded(Limit::Query, pool.list_databases()).await

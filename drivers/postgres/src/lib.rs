@@ -2,6 +2,7 @@
 //! as `postgres` (aliases `postgresql`, `pg`).
 
 mod catalog;
+mod diff;
 mod errors;
 mod explain;
 mod numeric;
@@ -13,7 +14,7 @@ mod types;
 use std::sync::Arc;
 
 use dbfleet_core::driver_api::{
-    ConfigProblem, DatabaseDriver, DbError, DriverRegistration, DriverSettings, EngineRules,
+    ConfigProblem, DatabaseDriver, DbError, DiffDialect, DriverRegistration, DriverSettings, EngineRules,
     EnvironmentConfig, PlanSummary, Pool, Row, async_trait, dialect, inventory,
 };
 
@@ -61,6 +62,10 @@ impl DatabaseDriver for PostgresDriver {
 
     fn engine_rules(&self) -> EngineRules {
         read_only::RULES
+    }
+
+    fn diff_dialect(&self) -> &'static dyn DiffDialect {
+        &diff::PostgresDiff
     }
 
     fn target(&self, env: &EnvironmentConfig) -> String {

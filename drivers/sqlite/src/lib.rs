@@ -2,6 +2,7 @@
 //! install. Registers itself as `sqlite` (alias `sqlite3`).
 
 mod catalog;
+mod diff;
 mod errors;
 mod explain;
 mod interrupt;
@@ -14,7 +15,7 @@ mod types;
 use std::sync::Arc;
 
 use dbfleet_core::driver_api::{
-    ConfigProblem, DatabaseDriver, DbError, DriverRegistration, DriverSettings, EngineRules,
+    ConfigProblem, DatabaseDriver, DbError, DiffDialect, DriverRegistration, DriverSettings, EngineRules,
     EnvironmentConfig, PlanSummary, Pool, Row, async_trait, dialect, inventory,
 };
 
@@ -60,6 +61,10 @@ impl DatabaseDriver for SqliteDriver {
 
     fn engine_rules(&self) -> EngineRules {
         read_only::RULES
+    }
+
+    fn diff_dialect(&self) -> &'static dyn DiffDialect {
+        &diff::SqliteDiff
     }
 
     fn target(&self, env: &EnvironmentConfig) -> String {

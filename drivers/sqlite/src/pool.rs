@@ -91,6 +91,7 @@ fn uri(location: &Location, read_only: bool) -> PathBuf {
 /// attaching other files.
 fn configure(conn: &Connection, read_only: bool, busy_timeout: std::time::Duration) -> rusqlite::Result<()> {
     conn.busy_timeout(busy_timeout)?;
+    crate::diff::register(conn)?;
     if read_only {
         conn.pragma_update(None, "query_only", true)?;
         conn.set_limit(Limit::SQLITE_LIMIT_ATTACHED, 0)?;

@@ -4,6 +4,7 @@
 mod address;
 mod catalog;
 mod connection_string;
+mod diff;
 mod errors;
 mod params;
 mod pool;
@@ -15,7 +16,7 @@ mod url;
 use std::sync::Arc;
 
 use dbfleet_core::driver_api::{
-    ConfigProblem, DatabaseDriver, DbError, DriverRegistration, DriverSettings, EngineRules,
+    ConfigProblem, DatabaseDriver, DbError, DiffDialect, DriverRegistration, DriverSettings, EngineRules,
     EnvironmentConfig, Pool, async_trait, dialect, inventory,
 };
 
@@ -55,6 +56,10 @@ impl DatabaseDriver for SqlServerDriver {
 
     fn engine_rules(&self) -> EngineRules {
         read_only::RULES
+    }
+
+    fn diff_dialect(&self) -> &'static dyn DiffDialect {
+        &diff::SqlServerDiff
     }
 
     fn target(&self, env: &EnvironmentConfig) -> String {
