@@ -19,7 +19,9 @@ pub use crate::catalog::{
 pub use crate::config::{
     ConfigProblem, DriverSettings, EnvironmentConfig, PoolConfig, SettingsReader, invalid_settings,
 };
-pub use crate::diff::{DiffColumn, DiffDialect, push_value_text, row_text, text_class, text_hash};
+pub use crate::diff::{
+    DiffColumn, DiffDialect, declared_scale, push_value_text, row_text, text_class, text_hash,
+};
 pub use crate::driver::{DatabaseDriver, ExecOutcome, Pool, PoolStats, Query, ServerInfo};
 pub use crate::error::{DbError, ErrorKind};
 pub use crate::explain::{PlanSummary, Scan, ScanMethod};

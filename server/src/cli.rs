@@ -37,6 +37,8 @@ pub enum Command {
     Query(QueryArgs),
     /// Compare table definitions across environments.
     DiffSchema(DiffSchemaArgs),
+    /// Compare the rows of a table (or a query) across environments, at any size.
+    DiffData(DiffDataArgs),
     /// List the databases and schemas of one environment, or of several.
     Databases(ListArgs),
     /// List the tables and views of one environment, or of several.
@@ -132,6 +134,64 @@ pub struct DiffSchemaArgs {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct DiffDataArgs {
+    /// Environments to compare (at least two).
+    #[arg(long = "env", short = 'e', value_name = "ENV", required = true)]
+    pub environments: Vec<String>,
+
+    /// The table to compare.
+    #[arg(long, value_name = "TABLE", required_unless_present = "query", conflicts_with = "query")]
+    pub table: Option<String>,
+
+    /// The table's schema (default: the connection's own).
+    #[arg(long, value_name = "SCHEMA", requires = "table")]
+    pub schema: Option<String>,
+
+    /// Compare the rows of this SELECT instead of a table (needs --key).
+    #[arg(long, value_name = "SQL", requires = "key_columns")]
+    pub query: Option<String>,
+
+    /// A column that identifies a row; repeat it for a composite key
+    /// (default: the table's primary key).
+    #[arg(long = "key", short = 'k', value_name = "COLUMN")]
+    pub key_columns: Vec<String>,
+
+    /// A column to compare besides the keys; repeat it (default: every column).
+    #[arg(long = "column", value_name = "COLUMN")]
+    pub columns: Vec<String>,
+
+    /// Compare only the rows meeting this SQL condition.
+    #[arg(long = "where", value_name = "CONDITION")]
+    pub filter: Option<String>,
+
+    /// bisect: checksum key ranges in the engines and read only those that
+    /// differ; merge: stream every row in key order; auto: bisect where every
+    /// engine can checksum the columns.
+    #[arg(long, value_enum, default_value_t = DiffMethodArg::Auto)]
+    pub method: DiffMethodArg,
+
+    /// After a bisection, checksum the whole table again on every environment
+    /// to rule out changes made while it ran.
+    #[arg(long)]
+    pub verify: bool,
+
+    /// How many differences to list; all are counted.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub max_differences: usize,
+
+    /// Output format: table (readable) or json.
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiffMethodArg {
+    Auto,
+    Bisect,
+    Merge,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct QueryArgs {
     /// Environment to run on (default: the configured default environment);
     /// repeat it to run on several at once.
@@ -182,4 +242,18 @@ pub enum Format {
     Ndjson,
     /// CSV with a header line, streamed.
     Csv,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// clap checks a command's definition (unique short options, valid
+    /// references between arguments) only when it is used: check them all.
+    #[test]
+    fn every_command_is_well_formed() {
+        Cli::command().debug_assert();
+    }
 }

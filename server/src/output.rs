@@ -99,7 +99,24 @@ pub fn write_comparison(out: &mut impl Write, comparison: &Comparison) -> anyhow
     if comparison.partial {
         writeln!(out, "note: some results stopped at max_rows; rows beyond it were not compared")?;
     }
-    for difference in &comparison.column_differences {
+    write_column_differences(out, &comparison.column_differences)?;
+    write_row_differences(out, &comparison.differences)?;
+    if comparison.differences_truncated {
+        writeln!(
+            out,
+            "  … {} more row differences (raise --max-differences to list them)",
+            comparison.total_differences - comparison.differences.len()
+        )?;
+    }
+    Ok(())
+}
+
+/// One line per column difference, indented.
+pub fn write_column_differences(
+    out: &mut impl Write,
+    differences: &[ColumnDifference],
+) -> anyhow::Result<()> {
+    for difference in differences {
         match difference {
             ColumnDifference::Missing { column, present_in, missing_from } => writeln!(
                 out,
@@ -113,7 +130,12 @@ pub fn write_comparison(out: &mut impl Write, comparison: &Comparison) -> anyhow
             }
         }
     }
-    for difference in &comparison.differences {
+    Ok(())
+}
+
+/// One line per row difference, indented.
+pub fn write_row_differences(out: &mut impl Write, differences: &[RowDifference]) -> anyhow::Result<()> {
+    for difference in differences {
         match difference {
             RowDifference::Missing { key, present_in, missing_from } => writeln!(
                 out,
@@ -138,13 +160,6 @@ pub fn write_comparison(out: &mut impl Write, comparison: &Comparison) -> anyhow
                 writeln!(out, "  key {} occurs {count} times in {environment}", row_text(key))?
             }
         }
-    }
-    if comparison.differences_truncated {
-        writeln!(
-            out,
-            "  … {} more row differences (raise --max-differences to list them)",
-            comparison.total_differences - comparison.differences.len()
-        )?;
     }
     Ok(())
 }

@@ -459,6 +459,72 @@ fn diff_schema_shows_the_quickstart_schema_difference() {
 }
 
 #[test]
+fn diff_data_compares_the_quickstart_orders() {
+    let (_dir, config) = quickstart();
+    let config = config.to_str().unwrap();
+    let output = dbfleet(&["diff-data", "-c", config, "-e", "dev", "-e", "prod", "--table", "orders"]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let text = stdout(&output);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[..3],
+        [
+            "differences between dev, prod: missing rows 1, changed rows 1, duplicate keys 0 (rows: dev 4, prod 5)",
+            "  row id=1002: amount differs: dev=59.8, prod=64.9",
+            "  row id=1005: only in prod (missing from dev)",
+        ]
+    );
+    assert!(lines[3].starts_with("compared by id (bisect: "), "{text}");
+
+    let same = dbfleet(&[
+        "diff-data",
+        "-c",
+        config,
+        "-e",
+        "dev",
+        "-e",
+        "prod",
+        "--table",
+        "orders",
+        "--where",
+        "id < 1002",
+        "-f",
+        "json",
+    ]);
+    assert_eq!(same.status.code(), Some(0), "{}", stderr(&same));
+    let doc: serde_json::Value = serde_json::from_slice(&same.stdout).unwrap();
+    assert_eq!(doc["identical"], true);
+    assert_eq!(doc["row_counts"], serde_json::json!({"dev": 1, "prod": 1}));
+
+    let merged = dbfleet(&[
+        "diff-data",
+        "-c",
+        config,
+        "-e",
+        "dev",
+        "-e",
+        "prod",
+        "--query",
+        "SELECT id, status FROM orders",
+        "--key",
+        "id",
+        "--method",
+        "merge",
+        "-f",
+        "json",
+    ]);
+    assert_eq!(merged.status.code(), Some(3), "{}", stderr(&merged));
+    let doc: serde_json::Value = serde_json::from_slice(&merged.stdout).unwrap();
+    assert_eq!((doc["method"].as_str(), doc["total_differences"].as_u64()), (Some("merge"), Some(1)));
+
+    let no_key = dbfleet(&["diff-data", "-c", config, "-e", "dev", "-e", "prod", "--query", "SELECT 1"]);
+    assert_eq!(no_key.status.code(), Some(2), "clap refuses --query without --key");
+    let unknown = dbfleet(&["diff-data", "-c", config, "-e", "dev", "-e", "nowhere", "--table", "orders"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(stderr(&unknown).contains("no environment named 'nowhere'"), "{}", stderr(&unknown));
+}
+
+#[test]
 fn tables_databases_and_describe_on_the_quickstart() {
     let (_dir, config) = quickstart();
     let config = config.to_str().unwrap();
@@ -576,6 +642,41 @@ async fn query_and_diff_schema_across_sqlite_postgres_and_mariadb() {
          \x20 column amount: native type dev=decimal(10,2), legacy=double, staging=numeric(10,2)\n\
          \x20 column note: only in legacy (missing from dev, staging)\n"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diff_data_across_sqlite_postgres_and_mariadb() {
+    let Some(estate) = dbfleet_tests::estate::ShopEstate::create().await else { return };
+    let config = estate.dir().join("estate.toml");
+    std::fs::write(&config, estate.environments(true)).unwrap();
+    let config = config.to_str().unwrap();
+    let all = ["diff-data", "-c", config, "-e", "dev", "-e", "staging", "-e", "legacy", "--table", "orders"];
+    let merged = dbfleet(&all);
+    let mut bisect = all.to_vec();
+    bisect.extend(["--column", "customer_id", "--method", "bisect"]);
+    let bisected = dbfleet(&bisect);
+    estate.drop().await;
+
+    assert_eq!(merged.status.code(), Some(3), "{}", stderr(&merged));
+    let text = stdout(&merged);
+    assert!(
+        text.starts_with(
+            "differences between dev, staging, legacy: missing rows 1, changed rows 1, duplicate keys 0 \
+             (rows: dev 2, staging 3, legacy 3)\n\
+             \x20 column amount: type dev=decimal, legacy=float, staging=decimal\n\
+             \x20 row id=2: amount differs: dev=15.5, legacy=15.5, staging=20.00\n\
+             \x20 row id=3: only in staging, legacy (missing from dev)\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("(merge: legacy cannot checksum these columns identically (amount double)"),
+        "{text}"
+    );
+    assert_eq!(bisected.status.code(), Some(3), "{}", stderr(&bisected));
+    let text = stdout(&bisected);
+    assert!(text.contains("row id=3: only in staging, legacy (missing from dev)"), "{text}");
+    assert!(text.contains("(bisect: "), "{text}");
 }
 
 /// `check` and `query` on a SQL Server environment: the TDS test endpoint of

@@ -28,6 +28,7 @@ async fn tools_are_listed_with_their_schemas() {
         [
             "compare_schema",
             "describe_table",
+            "diff_data",
             "execute_query",
             "execute_query_env",
             "execute_query_multi_env",
@@ -83,6 +84,13 @@ async fn failures_are_tool_errors_with_their_kind_and_the_server_keeps_serving()
         ("execute_query", json!({"sql": "SELECT 1", "max_rows": 0}), "invalid_argument"),
         ("describe_table", json!({"table": "nope"}), "query"),
         ("compare_schema", json!({"environments": ["dev"]}), "invalid_argument"),
+        ("diff_data", json!({"environments": ["dev", "dev"], "table": "orders"}), "invalid_argument"),
+        ("diff_data", json!({"environments": ["dev", "down"], "table": "orders"}), "connection"),
+        (
+            "diff_data",
+            json!({"environments": ["dev", "prod"], "table": "orders", "where": "1 = 1; DELETE FROM orders"}),
+            "invalid_argument",
+        ),
         ("test_connection", json!({"environment": "staging"}), "unknown_environment"),
     ];
     for (tool, args, kind) in cases {
@@ -265,6 +273,27 @@ fn a_fan_out_reports_progress_per_environment() {
     named.sort();
     assert!(named[0].starts_with("dev answered") && named[1].starts_with("down failed"), "{named:?}");
     assert!(named[2].starts_with("prod answered"), "{named:?}");
+}
+
+/// A table comparison that carries a progress token reports the rows
+/// compared out of the rows counted, before its result.
+#[test]
+fn a_table_comparison_reports_progress() {
+    let (_dir, config) = config_dir();
+    let mut server = RawServer::start(&config, &[]);
+    server.send(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+        "name": "diff_data", "arguments": {"environments": ["dev", "prod"], "table": "orders"},
+        "_meta": {"progressToken": "diff"}}}));
+    let (answer, before) = server.answer(1);
+    assert_eq!(answer["result"]["structuredContent"]["total_differences"], 2, "{answer}");
+    let progress: Vec<&Value> =
+        before.iter().filter(|m| m["method"] == "notifications/progress").map(|m| &m["params"]).collect();
+    assert!(!progress.is_empty(), "no progress before the result");
+    for report in progress {
+        assert_eq!((report["progressToken"].as_str(), report["total"].as_f64()), (Some("diff"), Some(5.0)));
+        assert!(report["progress"].as_f64().unwrap() <= 5.0, "{report}");
+        assert!(report["message"].as_str().unwrap().contains("rows compared"), "{report}");
+    }
 }
 
 /// Starts a statement that would run for a minute on an environment whose

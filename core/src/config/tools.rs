@@ -29,6 +29,7 @@ pub const BUILT_IN_TOOLS: &[&str] = &[
     "search_objects",
     "describe_table",
     "compare_schema",
+    "diff_data",
     "health_check",
     "test_connection",
 ];

@@ -22,16 +22,21 @@ pub(super) struct Settings {
     pub leaf_rows: u64,
     /// Ranges examined at once; each runs one statement on every environment.
     pub concurrency: usize,
+    /// Take the first level's checksums again at the end.
+    pub verify: bool,
 }
 
 pub(super) struct Bisected {
     pub row_counts: Vec<u64>,
     pub ranges_checksummed: u64,
     pub ranges_fetched: u64,
-    /// Environments whose rows changed while they were compared, by the
-    /// first level's checksums taken again at the end; `None` when they were
-    /// not taken again (a table read in one statement).
-    pub changed: Option<Vec<usize>>,
+    /// Environments whose rows changed while they were compared: a range
+    /// held another number of rows than its checksum counted, or (with
+    /// `verify`) the first level's checksums changed.
+    pub changed: Vec<usize>,
+    /// Whether a change is ruled out otherwise: the table was read in one
+    /// statement, or `verify` found the first checksums unchanged.
+    pub verified: bool,
 }
 
 /// Splits deeper than this fetch the range whatever its size: a guard
@@ -91,7 +96,8 @@ pub(super) async fn bisect(
                     row_counts: vec![0; sides.len()],
                     ranges_checksummed: 0,
                     ranges_fetched: 0,
-                    changed: None,
+                    changed: Vec::new(),
+                    verified: true,
                 });
             }
         }
@@ -103,7 +109,8 @@ pub(super) async fn bisect(
         row_counts: vec![0; sides.len()],
         ranges_checksummed: 0,
         ranges_fetched: 0,
-        changed: None,
+        changed: Vec::new(),
+        verified: true,
     };
     let mut queue = VecDeque::new();
     let mut done: u64 = 0;
@@ -121,7 +128,7 @@ pub(super) async fn bisect(
             for (part, agrees) in parts.into_iter().zip(agreement(&sums, bounds.len() + 1)) {
                 plan(part, agrees, settings, &mut queue, &mut done);
             }
-            first_level = Some((bounds, sums));
+            first_level = (bounds, sums);
             outcome.row_counts.iter().copied().max().unwrap_or(0)
         }
     };
@@ -162,16 +169,21 @@ pub(super) async fn bisect(
         }
         report(progress, done.min(total), total);
     }
-    if let Some((bounds, before)) = first_level {
+    outcome.verified = false;
+    if settings.verify {
+        let (bounds, before) = first_level;
         let range = KeyRange::default();
         let after =
             futures::future::try_join_all(sides.iter().map(|side| side.checksums(&range, &bounds))).await?;
-        outcome.changed = Some(
-            (0..sides.len())
-                .filter(|&i| sorted(&before[i]) != sorted(&after[i]) || recounted.contains(&i))
-                .collect(),
-        );
+        for i in 0..sides.len() {
+            if sorted(&before[i]) != sorted(&after[i]) && !recounted.contains(&i) {
+                recounted.push(i);
+            }
+        }
+        outcome.verified = true;
     }
+    recounted.sort_unstable();
+    outcome.changed = recounted;
     Ok(outcome)
 }
 

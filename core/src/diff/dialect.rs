@@ -62,8 +62,9 @@ pub struct AnsiDialect;
 impl DiffDialect for AnsiDialect {}
 
 /// The tag of a column's class in the row text (see [`super::row_text`]):
-/// what an engine writes before the length, by logical type; `None` for the
-/// types whose text is not the same on every engine.
+/// what an engine writes before the value, by logical type; `None` for the
+/// types whose text is not the same on every engine. Text columns write `t`
+/// only when the value has no `|`, and `T` with its length otherwise.
 pub fn text_class(logical_type: LogicalType) -> Option<char> {
     match logical_type {
         LogicalType::Bool | LogicalType::Int | LogicalType::Decimal => Some('n'),
@@ -75,5 +76,30 @@ pub fn text_class(logical_type: LogicalType) -> Option<char> {
         | LogicalType::Uuid => Some('t'),
         LogicalType::Bytes => Some('b'),
         _ => None,
+    }
+}
+
+/// The scale a decimal type declares (`numeric(12,2)` → 2, `decimal(10)` →
+/// 0), or `None` when it declares none: an engine writes every value of a
+/// positive scale with a decimal point, and can trim its zeros without
+/// looking for one first.
+pub fn declared_scale(native_type: &str) -> Option<u32> {
+    let arguments = native_type.split_once('(')?.1.split_once(')')?.0;
+    match arguments.split_once(',') {
+        Some((_, scale)) => scale.trim().parse().ok(),
+        None => arguments.trim().parse::<u32>().ok().map(|_| 0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scales_are_read_from_type_names() {
+        assert_eq!(declared_scale("numeric(12,2)"), Some(2));
+        assert_eq!(declared_scale("decimal(10, 3) unsigned"), Some(3));
+        assert_eq!(declared_scale("DECIMAL(10)"), Some(0));
+        assert_eq!(declared_scale("numeric"), None);
     }
 }

@@ -30,7 +30,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-pub use dialect::{AnsiDialect, DiffColumn, DiffDialect, text_class};
+pub use dialect::{AnsiDialect, DiffColumn, DiffDialect, declared_scale, text_class};
 pub use row_text::{push_value_text, row_text, text_hash};
 
 use self::bisect::Settings;
@@ -83,6 +83,10 @@ pub struct DiffRequest {
     pub parts: usize,
     /// Ranges with at most this many rows are fetched and compared row by row.
     pub leaf_rows: u64,
+    /// After a bisection, take the first checksums again (one more full
+    /// read of the table on every environment) to rule out changes made
+    /// while it ran.
+    pub verify: bool,
 }
 
 impl DiffRequest {
@@ -97,6 +101,7 @@ impl DiffRequest {
             method: DiffMethod::Auto,
             parts: DEFAULT_PARTS,
             leaf_rows: DEFAULT_LEAF_ROWS,
+            verify: false,
         }
     }
 }
@@ -303,24 +308,34 @@ impl Fleet {
                     .map(|s| usize::try_from(s.env.config().max_rows).unwrap_or(usize::MAX))
                     .fold(request.parts, usize::min)
                     .max(2);
-                let settings = Settings { parts, leaf_rows: request.leaf_rows, concurrency };
+                let settings =
+                    Settings { parts, leaf_rows: request.leaf_rows, concurrency, verify: request.verify };
                 let outcome = bisect::bisect(&sides, settings, &mut tally, &mut matcher, progress).await?;
                 matcher.finish(&mut tally);
-                (outcome.row_counts, outcome.ranges_checksummed, outcome.ranges_fetched, outcome.changed)
+                (
+                    outcome.row_counts,
+                    outcome.ranges_checksummed,
+                    outcome.ranges_fetched,
+                    Some((outcome.changed, outcome.verified)),
+                )
             }
         };
-        let consistency = match (method, changed) {
-            (DiffMethod::Merge, _) | (_, None) => Consistency {
+        let consistency = match changed {
+            None => Consistency {
                 changes_ruled_out: true,
                 changed_during_comparison: Vec::new(),
                 note: "each environment's rows were read in one statement".into(),
             },
-            (_, Some(changed)) => Consistency {
-                changes_ruled_out: changed.is_empty(),
-                note: if changed.is_empty() {
+            Some((changed, verified)) => Consistency {
+                changes_ruled_out: changed.is_empty() && verified,
+                note: if !changed.is_empty() {
+                    "rows changed while they were compared: compare again for differences that are up to date"
+                        .into()
+                } else if verified {
                     "the first checksums, taken again at the end, had not changed".into()
                 } else {
-                    "rows changed while they were compared: compare again for differences that are up to date"
+                    "the rows were read by several statements over time, and a change made meanwhile is not \
+                     ruled out (verify takes the first checksums again at the end)"
                         .into()
                 },
                 changed_during_comparison: changed.iter().map(|&i| compared[i].clone()).collect(),
@@ -343,7 +358,7 @@ impl Fleet {
             rows_changed: tally.rows_changed,
             duplicate_keys: tally.duplicate_keys,
             total_differences: tally.total,
-            differences: tally.listed,
+            differences: tally.listed(),
             consistency,
             errors,
             stats: DiffStats {
@@ -358,18 +373,19 @@ impl Fleet {
 }
 
 fn why_not_checksummed(side: &Side) -> String {
+    if side.dialect.row_hash(&[]).is_none() {
+        return format!("the {} driver has no checksums", side.env.driver().name());
+    }
     let columns: Vec<String> = side
         .keys
         .iter()
         .chain(&side.columns)
         .filter(|c| {
-            side.dialect
-                .row_hash(&[dialect::DiffColumn::new(&c.sql, c.logical_type, &c.native_type)])
-                .is_none()
+            side.dialect.row_hash(&[DiffColumn::new(&c.sql, c.logical_type, &c.native_type)]).is_none()
         })
         .map(|c| format!("{} {}", c.name, c.native_type))
         .collect();
-    if columns.is_empty() { "no checksum support".to_owned() } else { columns.join(", ") }
+    columns.join(", ")
 }
 
 /// The source's columns on one environment.
@@ -395,6 +411,8 @@ async fn describe(env: &Environment, source: &DiffSource) -> Result<Described, D
             })
         }
         DiffSource::Query(sql) => {
+            // The query becomes a derived table: a closing semicolon cannot stay.
+            let sql = sql.trim().trim_end_matches(';').trim_end();
             let from = format!("({sql}) dbfleet_source");
             let probe = format!("SELECT * FROM {from} WHERE 1 = 0");
             env.check_reads_only(&probe)?;

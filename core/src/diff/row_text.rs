@@ -3,20 +3,23 @@
 //! Every engine that checksums rows in SQL writes this same text for the same
 //! values, so that equal rows give equal hashes whatever the engine: each
 //! column in the order compared, by the class of its normalised value
-//! ([`crate::compare::normalize`]) and its length, so that no two different
-//! rows write the same text:
+//! ([`crate::compare::normalize`]), written so that no two different rows
+//! write the same text. Values whose characters never include `|` end with
+//! it; others give their length first:
 //!
 //! | value | text |
 //! |---|---|
 //! | NULL | `N` |
-//! | number (integers, decimals, booleans as 1/0) | `n` + length + `:` + the canonical decimal (`12.5`, not `12.50`) |
-//! | text, dates, times, timestamps, UUIDs | `t` + length + `:` + the text (dates `2024-05-01`, times `11:45:00.000000`, timestamps `2024-05-01T11:45:00.000000`, UTC ones ending in `Z`, UUIDs lowercase) |
-//! | bytes | `b` + length + `:` + lowercase hex |
-//! | JSON, arrays | `j` + length + `:` + the JSON |
+//! | number (integers, decimals, booleans as 1/0) | `n` + the canonical decimal (`12.5`, not `12.50`) + `\|` |
+//! | text, dates, times, timestamps, UUIDs, without `\|` | `t` + the text + `\|` (dates `2024-05-01`, times `11:45:00.000000`, timestamps `2024-05-01T11:45:00.000000`, UTC ones ending in `Z`, UUIDs lowercase) |
+//! | text with a `\|` | `T` + its length + `:` + the text |
+//! | bytes | `b` + lowercase hex + `\|` |
+//! | JSON, arrays | `J` + its length + `:` + the JSON |
 //!
-//! Lengths count characters. A row's hash is the first 15 hex digits of the
-//! MD5 of its text, as an integer (60 bits, so that an engine's exact sum of
-//! many never overflows its decimal type).
+//! Lengths count characters. Engines write a date's text without looking for
+//! `|`: it has none. A row's hash is the first 15 hex digits of the MD5 of
+//! its text, as an integer (60 bits, so that an engine's exact sum of many
+//! never overflows its decimal type).
 
 use md5::{Digest, Md5};
 
@@ -26,23 +29,28 @@ use crate::value::Value;
 /// Appends one value's text to `out`.
 pub fn push_value_text(out: &mut String, value: &Value) {
     use std::fmt::Write;
-    let (tag, text) = match normalize(value) {
-        Normalized::Null => {
-            out.push('N');
-            return;
+    match normalize(value) {
+        Normalized::Null => out.push('N'),
+        Normalized::Number(text) => {
+            let _ = write!(out, "n{text}|");
         }
-        Normalized::Number(text) => ('n', text),
-        Normalized::Text(text) => ('t', text),
-        Normalized::Bytes(bytes) => (
-            'b',
-            bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut hex, b| {
-                let _ = write!(hex, "{b:02x}");
-                hex
-            }),
-        ),
-        Normalized::Json(text) => ('j', text),
-    };
-    let _ = write!(out, "{tag}{}:{text}", text.chars().count());
+        Normalized::Text(text) if !text.contains('|') => {
+            let _ = write!(out, "t{text}|");
+        }
+        Normalized::Text(text) => {
+            let _ = write!(out, "T{}:{text}", text.chars().count());
+        }
+        Normalized::Bytes(bytes) => {
+            out.push('b');
+            for byte in bytes {
+                let _ = write!(out, "{byte:02x}");
+            }
+            out.push('|');
+        }
+        Normalized::Json(text) => {
+            let _ = write!(out, "J{}:{text}", text.chars().count());
+        }
+    }
 }
 
 /// The text of a row of values, in the order given.
@@ -70,7 +78,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_class_writes_its_tag_and_length() {
+    fn every_class_writes_its_tag_and_end() {
         let date = NaiveDate::from_ymd_opt(2024, 5, 1).unwrap();
         let row = [
             Value::Null,
@@ -86,9 +94,10 @@ mod tests {
         ];
         assert_eq!(
             row_text(&row),
-            "Nn3:-42n4:12.5n1:1t5:héllob4:00abt10:2024-05-01t26:2024-05-01T11:45:00.000120\
-             t27:2024-05-01T11:45:00.000000Zj7:{\"a\":1}"
+            "Nn-42|n12.5|n1|théllo|b00ab|t2024-05-01|t2024-05-01T11:45:00.000120|\
+             t2024-05-01T11:45:00.000000Z|J7:{\"a\":1}"
         );
+        assert_eq!(row_text(&[Value::Text("a|b".into())]), "T3:a|b");
     }
 
     #[test]
@@ -102,6 +111,8 @@ mod tests {
     fn column_boundaries_cannot_be_confused() {
         let split = |a: &str, b: &str| row_text(&[Value::Text(a.into()), Value::Text(b.into())]);
         assert_ne!(split("ab", "c"), split("a", "bc"));
+        assert_ne!(split("a|", "b"), split("a", "|b"));
+        assert_ne!(split("t", "x|"), split("t|tx", "|"));
         assert_ne!(row_text(&[Value::Null, Value::Text("x".into())]), row_text(&[Value::Text("N".into())]));
     }
 

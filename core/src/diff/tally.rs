@@ -1,14 +1,36 @@
-//! The differences found, counted exactly and listed up to a limit.
+//! The differences found, counted exactly and listed up to a limit: the
+//! first ones in key order, whatever order the ranges were compared in.
 
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
+use super::keys::{Key, key_cmp, key_of};
 use crate::compare::{RowDifference, RowMap, normalize};
 use crate::value::{Row, Value};
+
+/// Where a difference is listed: by key, then missing, duplicated (by
+/// environment), changed (by column).
+#[derive(PartialEq, Eq)]
+struct Place(Key, usize);
+
+impl Ord for Place {
+    fn cmp(&self, other: &Self) -> Ordering {
+        key_cmp(&self.0, &other.0).then(self.1.cmp(&other.1))
+    }
+}
+
+impl PartialOrd for Place {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 pub(super) struct Tally {
     environments: Vec<String>,
     key_names: Vec<String>,
     column_names: Vec<String>,
     max_listed: usize,
-    pub listed: Vec<RowDifference>,
+    listed: BTreeMap<Place, RowDifference>,
     pub rows_missing: u64,
     pub rows_changed: u64,
     pub duplicate_keys: u64,
@@ -27,7 +49,7 @@ impl Tally {
             key_names,
             column_names,
             max_listed,
-            listed: Vec::new(),
+            listed: BTreeMap::new(),
             rows_missing: 0,
             rows_changed: 0,
             duplicate_keys: 0,
@@ -39,12 +61,24 @@ impl Tally {
         self.total > self.listed.len() as u64
     }
 
-    fn push(&mut self, make: impl FnOnce(&Self) -> RowDifference) {
+    /// The listed differences, in key order.
+    pub fn listed(&mut self) -> Vec<RowDifference> {
+        std::mem::take(&mut self.listed).into_values().collect()
+    }
+
+    fn push(&mut self, key: &[Value], kind: usize, make: impl FnOnce(&Self) -> RowDifference) {
         self.total += 1;
-        if self.listed.len() < self.max_listed {
-            let difference = make(self);
-            self.listed.push(difference);
+        let place = Place(key_of(key), kind);
+        if self.listed.len() == self.max_listed {
+            match self.listed.last_key_value() {
+                Some((last, _)) if place < *last => {
+                    self.listed.pop_last();
+                }
+                _ => return,
+            }
         }
+        let difference = make(self);
+        self.listed.insert(place, difference);
     }
 
     fn key_map(&self, key: &[Value]) -> RowMap {
@@ -60,7 +94,7 @@ impl Tally {
         let present: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].is_some()).collect();
         if present.len() < rows.len() {
             self.rows_missing += 1;
-            self.push(|t| RowDifference::Missing {
+            self.push(key, 0, |t| RowDifference::Missing {
                 key: t.key_map(key),
                 present_in: present.iter().map(|&i| t.environments[i].clone()).collect(),
                 missing_from: (0..rows.len())
@@ -79,7 +113,8 @@ impl Tally {
                 continue;
             }
             changed = true;
-            self.push(|t| RowDifference::Changed {
+            let kind = 1 + self.environments.len() + column;
+            self.push(key, kind, |t| RowDifference::Changed {
                 key: t.key_map(key),
                 column: t.column_names[column].clone(),
                 values: values.iter().map(|(i, v)| (t.environments[*i].clone(), (*v).clone())).collect(),
@@ -93,7 +128,7 @@ impl Tally {
     /// A key found `count` times on one environment.
     pub fn duplicate(&mut self, environment: usize, key: &[Value], count: usize) {
         self.duplicate_keys += 1;
-        self.push(|t| RowDifference::DuplicateKey {
+        self.push(key, 1 + environment, |t| RowDifference::DuplicateKey {
             key: t.key_map(key),
             environment: t.environments[environment].clone(),
             count,

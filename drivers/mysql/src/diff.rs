@@ -2,7 +2,7 @@
 //! `MD5` over the shared row text, text keys ordered by code point with
 //! `utf8mb4_bin`.
 
-use dbfleet_core::driver_api::{DiffColumn, DiffDialect, LogicalType, text_class};
+use dbfleet_core::driver_api::{DiffColumn, DiffDialect, LogicalType, declared_scale, text_class};
 
 pub struct MySqlDiff;
 
@@ -28,29 +28,43 @@ impl DiffDialect for MySqlDiff {
 }
 
 /// One column's part of the row text (see `dbfleet_core::diff::row_text`).
-/// The session's time zone is UTC (the driver sets it), so `TIMESTAMP`
-/// columns format as UTC.
+/// Values become text where `CONCAT` takes them, as `CAST(… AS CHAR)` would
+/// write them. The session's time zone is UTC (the driver sets it), so
+/// `TIMESTAMP` columns write UTC.
 fn column_text(column: &DiffColumn<'_>) -> Option<String> {
     let tag = text_class(column.logical_type)?;
     let c = column.sql;
-    let bit = column.native_type.to_ascii_lowercase().starts_with("bit");
-    let text = match column.logical_type {
-        LogicalType::Int if bit => format!("CAST({c} + 0 AS CHAR)"),
+    let native = column.native_type.to_ascii_lowercase();
+    // A fractional-second precision of 6 writes microseconds already.
+    let micro = native.ends_with("(6)");
+    let value = match column.logical_type {
+        LogicalType::Int if native.starts_with("bit") => format!("{c} + 0"),
         // `tinyint(1)` as stored: a 2 there must not checksum like `true`.
-        LogicalType::Bool | LogicalType::Int => format!("CAST({c} AS CHAR)"),
+        LogicalType::Bool | LogicalType::Int => c.to_owned(),
         // Canonical decimals: no trailing zeros, no trailing point.
+        LogicalType::Decimal if declared_scale(&native).is_some_and(|s| s > 0) => {
+            format!("TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM {c}))")
+        }
         LogicalType::Decimal => format!(
-            "CASE WHEN LOCATE('.', CAST({c} AS CHAR)) > 0 \
-             THEN TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM CAST({c} AS CHAR))) ELSE CAST({c} AS CHAR) END"
+            "CASE WHEN LOCATE('.', {c}) > 0 THEN TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM {c})) \
+             ELSE CAST({c} AS CHAR) END"
         ),
-        LogicalType::Text => format!("CONVERT({c} USING utf8mb4)"),
+        LogicalType::Text => {
+            let text = format!("CONVERT({c} USING utf8mb4)");
+            return Some(format!(
+                "COALESCE(CASE WHEN LOCATE('|', {text}) = 0 THEN CONCAT('t', {text}, '|') \
+                 ELSE CONCAT('T', CHAR_LENGTH({text}), ':', {text}) END, 'N')"
+            ));
+        }
         LogicalType::Uuid => format!("LOWER(CAST({c} AS CHAR))"),
         LogicalType::Bytes => format!("LOWER(HEX({c}))"),
         LogicalType::Date => format!("DATE_FORMAT({c}, '%Y-%m-%d')"),
         LogicalType::Time => format!("TIME_FORMAT({c}, '%H:%i:%s.%f')"),
+        LogicalType::Timestamp if micro => format!("REPLACE({c}, ' ', 'T')"),
         LogicalType::Timestamp => format!("DATE_FORMAT({c}, '%Y-%m-%dT%H:%i:%s.%f')"),
+        LogicalType::Timestamptz if micro => format!("CONCAT(REPLACE({c}, ' ', 'T'), 'Z')"),
         LogicalType::Timestamptz => format!("DATE_FORMAT({c}, '%Y-%m-%dT%H:%i:%s.%fZ')"),
         _ => return None,
     };
-    Some(format!("COALESCE(CONCAT('{tag}', CHAR_LENGTH({text}), ':', {text}), 'N')"))
+    Some(format!("COALESCE(CONCAT('{tag}', {value}, '|'), 'N')"))
 }

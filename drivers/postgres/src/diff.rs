@@ -1,7 +1,7 @@
 //! PostgreSQL's SQL for comparing tables: rows checksummed with `md5` over
 //! the shared row text, text keys ordered by code point with `COLLATE "C"`.
 
-use dbfleet_core::driver_api::{DiffColumn, DiffDialect, LogicalType, text_class};
+use dbfleet_core::driver_api::{DiffColumn, DiffDialect, LogicalType, declared_scale, text_class};
 
 pub struct PostgresDiff;
 
@@ -24,18 +24,28 @@ impl DiffDialect for PostgresDiff {
 fn column_text(column: &DiffColumn<'_>) -> Option<String> {
     let tag = text_class(column.logical_type)?;
     let c = column.sql;
-    let text = match column.logical_type {
+    let value = match column.logical_type {
         LogicalType::Bool => format!("CASE WHEN {c} THEN '1' WHEN NOT {c} THEN '0' END"),
         LogicalType::Int | LogicalType::Uuid => format!("{c}::text"),
         // Canonical decimals: no trailing zeros, no trailing point.
-        LogicalType::Decimal => format!(
-            "CASE WHEN strpos({c}::text, '.') > 0 THEN rtrim(rtrim({c}::text, '0'), '.') ELSE {c}::text END"
-        ),
+        LogicalType::Decimal if declared_scale(column.native_type).is_some_and(|s| s > 0) => {
+            format!("rtrim(rtrim({c}::text, '0'), '.')")
+        }
+        LogicalType::Decimal => {
+            format!(
+                "CASE WHEN strpos({c}::text, '.') > 0 THEN rtrim(rtrim({c}::text, '0'), '.') ELSE {c}::text END"
+            )
+        }
         // Blank-padded `character(n)` loses its padding as text, and network
         // types are read in a shorter form than their text: neither writes
         // the value as it is read.
         LogicalType::Text if is_padded_or_network(column.native_type) => return None,
-        LogicalType::Text => format!("{c}::text"),
+        LogicalType::Text => {
+            return Some(format!(
+                "COALESCE(CASE WHEN strpos({c}::text, '|') = 0 THEN 't' || {c}::text || '|' \
+                 ELSE 'T' || char_length({c}::text) || ':' || {c}::text END, 'N')"
+            ));
+        }
         LogicalType::Bytes => format!("encode({c}, 'hex')"),
         LogicalType::Date => format!("to_char({c}, 'YYYY-MM-DD')"),
         LogicalType::Time => format!("to_char({c}, 'HH24:MI:SS.US')"),
@@ -45,7 +55,7 @@ fn column_text(column: &DiffColumn<'_>) -> Option<String> {
         }
         _ => return None,
     };
-    Some(format!("COALESCE('{tag}' || char_length({text}) || ':' || {text}, 'N')"))
+    Some(format!("COALESCE('{tag}' || {value} || '|', 'N')"))
 }
 
 fn is_padded_or_network(native_type: &str) -> bool {

@@ -2,6 +2,7 @@
 
 mod catalog;
 mod check;
+mod diff_data;
 mod diff_schema;
 mod drivers;
 mod envs;
@@ -25,6 +26,7 @@ pub async fn dispatch(cli: Cli) -> ExitCode {
         Command::Envs => envs::run(config),
         Command::Query(args) => query::run(config, args).await,
         Command::DiffSchema(args) => diff_schema::run(config, args).await,
+        Command::DiffData(args) => diff_data::run(config, args).await,
         Command::Databases(args) => catalog::databases(config, args).await,
         Command::Tables(args) => catalog::tables(config, args).await,
         Command::Describe(args) => catalog::describe(config, args).await,

@@ -1,6 +1,7 @@
 //! Tool arguments, with the JSON schemas clients see.
 
 use dbfleet_core::DbError;
+use dbfleet_core::diff::DiffMethod;
 use dbfleet_core::fleet::{Detail, ObjectKind};
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
@@ -84,6 +85,34 @@ pub struct MultiQueryArgs {
     pub key_columns: Option<Vec<String>>,
     /// How many row differences to list (default 100); all are counted.
     pub max_differences: Option<usize>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DiffDataArgs {
+    /// The environments to compare, at least two.
+    pub environments: Vec<String>,
+    /// The table to compare (give `table` or `query`).
+    pub table: Option<String>,
+    /// The table's schema; the connection's own when absent.
+    pub schema: Option<String>,
+    /// One SELECT whose rows are compared instead of a table's; needs `key_columns`.
+    pub query: Option<String>,
+    /// Columns that identify a row; the table's primary key when absent.
+    pub key_columns: Option<Vec<String>>,
+    /// Columns to compare besides the keys; every column when absent.
+    pub columns: Option<Vec<String>>,
+    /// A SQL condition the compared rows meet, e.g. `created_at >= '2024-01-01'`.
+    #[serde(rename = "where")]
+    pub filter: Option<String>,
+    /// How many differences to list (default 100); all are counted.
+    pub max_differences: Option<usize>,
+    /// `auto` (default): checksum bisection where every engine can checksum
+    /// the columns, else `merge`, which streams every row.
+    pub method: Option<DiffMethod>,
+    /// After a bisection, checksum the whole table again on every
+    /// environment to rule out changes made while it ran (default false).
+    pub verify: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -182,6 +211,7 @@ mod tests {
             let _ = decode::<MultiQueryArgs>(&args);
             let _ = decode::<ListTablesArgs>(&args);
             let _ = decode::<CompareSchemaArgs>(&args);
+            let _ = decode::<DiffDataArgs>(&args);
             let _ = decode::<NoArgs>(&args);
         }
 

@@ -2,6 +2,7 @@
 
 mod args;
 mod config_tools;
+mod diff_data;
 mod http;
 mod log_messages;
 mod prompts;

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use dbfleet_core::audit::{self, CallContext};
 use dbfleet_core::compare::{CompareOptions, DEFAULT_MAX_DIFFERENCES};
+use dbfleet_core::diff::DataDiff;
 use dbfleet_core::fleet::{
     Answered, ConnectionReport, DEFAULT_SEARCH_LIMIT, Environment, Fleet, ObjectSearch, SchemaReport,
     SearchResult,
@@ -612,6 +613,37 @@ impl DbfleetTools {
                     return Err(DbError::invalid_argument("compare_schema needs at least two environments"));
                 }
                 Ok(self.fleet.compare_schema(args.environments.as_deref(), args.table.as_deref()).await)
+            }
+            .await,
+        )
+    }
+
+    #[tool(
+        description = "Compare the rows of a table (or of a `query`) across two or more environments, at \
+        any size, matched by `key_columns` (default: the primary key), optionally only some `columns` and \
+        rows meeting a `where` condition. Each engine checksums key ranges itself and only ranges that \
+        differ are split again and read (`method: bisect`); columns an engine cannot checksum identically \
+        (floating point, JSON) are compared by streaming every row in key order (`merge`). Returns \
+        `row_counts`, `differences` (rows missing from some environments, changed columns with each \
+        environment's value, duplicate keys) listed up to `max_differences`, exact totals, the method and \
+        why, `consistency` (whether a change during the comparison is ruled out) and statistics. Only reads.",
+        output_schema = answer_schema::<DataDiff>(),
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn diff_data(
+        &self,
+        Parameters(args): Parameters<Lenient<DiffDataArgs>>,
+        context: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        respond(
+            async {
+                let request = super::diff_data::request(args.decoded()?)?;
+                super::diff_data::run(&self.fleet, &request, &context).await
             }
             .await,
         )

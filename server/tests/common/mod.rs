@@ -136,6 +136,21 @@ pub async fn every_tool_answers(client: &Peer<RoleClient>) {
         ])
     );
 
+    let diff =
+        ok(call(client, "diff_data", json!({"environments": ["dev", "prod"], "table": "orders"})).await);
+    assert_eq!((diff["method"].as_str(), diff["identical"].as_bool()), (Some("bisect"), Some(false)));
+    assert_eq!(diff["row_counts"], json!({"dev": 4, "prod": 5}));
+    assert_eq!(
+        diff["differences"],
+        json!([
+            {"kind": "changed", "key": {"id": 1002}, "column": "amount", "values": {"dev": "59.8", "prod": "64.9"}},
+            {"kind": "missing", "key": {"id": 1005}, "present_in": ["prod"], "missing_from": ["dev"]}
+        ])
+    );
+    let refused = error(call(client, "diff_data", json!({"environments": ["dev", "prod"]})).await);
+    assert_eq!(refused["kind"], "invalid_argument");
+    assert!(refused["message"].as_str().unwrap().contains("table or query"), "{refused}");
+
     let databases = ok(call(client, "list_databases", json!({"all_environments": true})).await);
     assert_eq!(databases["results"]["dev"][0]["name"], "main");
     assert_eq!(databases["errors"]["down"]["kind"], "connection");
