@@ -5,7 +5,7 @@
 
 use std::collections::VecDeque;
 
-use futures::stream::{FuturesUnordered, StreamExt};
+use futures::stream::{FuturesUnordered, StreamExt, TryStreamExt};
 
 use super::matching::Matcher;
 use super::statements::{BucketSum, KeyRange, Side};
@@ -104,7 +104,6 @@ pub(super) async fn bisect(
     } else {
         None
     };
-    let root = Job { depth: 0, range: KeyRange::default(), span, counts: None };
     let mut outcome = Bisected {
         row_counts: vec![0; sides.len()],
         ranges_checksummed: 0,
@@ -114,24 +113,40 @@ pub(super) async fn bisect(
     };
     let mut queue = VecDeque::new();
     let mut done: u64 = 0;
-    let first_level;
-    let total = match split(sides, settings, root).await? {
-        Step::Fetched { job: _, rows } => {
-            outcome.ranges_fetched += 1;
-            outcome.row_counts = rows.iter().map(|r| r.len() as u64).collect();
-            matcher.range(tally, rows);
-            return Ok(outcome);
-        }
-        Step::Split { job: _, bounds, sums, parts } => {
-            outcome.ranges_checksummed += 1;
-            outcome.row_counts = sums.iter().map(|s| s.iter().map(|b| b.rows).sum()).collect();
-            for (part, agrees) in parts.into_iter().zip(agreement(&sums, bounds.len() + 1)) {
-                plan(part, agrees, settings, &mut queue, &mut done);
+    let first_parts = span.map_or_else(Vec::new, |(low, high)| integer_parts(low, high, settings.parts));
+    let first_level = if first_parts.is_empty() {
+        let root = Job { depth: 0, range: KeyRange::default(), span, counts: None };
+        match split(sides, settings, root).await? {
+            Step::Fetched { job: _, rows } => {
+                outcome.ranges_fetched += 1;
+                outcome.row_counts = rows.iter().map(|r| r.len() as u64).collect();
+                matcher.range(tally, rows);
+                return Ok(outcome);
             }
-            first_level = (bounds, sums);
-            outcome.row_counts.iter().copied().max().unwrap_or(0)
+            Step::Split { job: _, bounds, sums, parts } => {
+                outcome.ranges_checksummed += 1;
+                outcome.row_counts = sums.iter().map(|s| s.iter().map(|b| b.rows).sum()).collect();
+                for (part, agrees) in parts.into_iter().zip(agreement(&sums, bounds.len() + 1)) {
+                    plan(part, agrees, settings, &mut queue, &mut done);
+                }
+                FirstLevel::Split { bounds, sums }
+            }
         }
+    } else {
+        let ranges: Vec<KeyRange> = first_parts.iter().map(|job| job.range.clone()).collect();
+        let sums = check_ranges(sides, settings, &ranges).await?;
+        outcome.ranges_checksummed += ranges.len() as u64;
+        for (mut part, sums) in first_parts.into_iter().zip(&sums) {
+            let counts: Vec<u64> = sums.iter().map(|s| s.first().map_or(0, |b| b.rows)).collect();
+            for (total, rows) in outcome.row_counts.iter_mut().zip(&counts) {
+                *total += rows;
+            }
+            part.counts = Some(counts);
+            plan(part, agreement(sums, 1)[0], settings, &mut queue, &mut done);
+        }
+        FirstLevel::Ranges { ranges, sums }
     };
+    let total = outcome.row_counts.iter().copied().max().unwrap_or(0);
     report(progress, done, total);
     // Environments where a range held another number of rows than its
     // parent's checksum counted: rows changed, or the engine put them in
@@ -171,12 +186,21 @@ pub(super) async fn bisect(
     }
     outcome.verified = false;
     if settings.verify {
-        let (bounds, before) = first_level;
-        let range = KeyRange::default();
-        let after =
-            futures::future::try_join_all(sides.iter().map(|side| side.checksums(&range, &bounds))).await?;
-        for i in 0..sides.len() {
-            if sorted(&before[i]) != sorted(&after[i]) && !recounted.contains(&i) {
+        let moved = match first_level {
+            FirstLevel::Split { bounds, sums } => {
+                let range = KeyRange::default();
+                let again =
+                    futures::future::try_join_all(sides.iter().map(|side| side.checksums(&range, &bounds)))
+                        .await?;
+                (0..sides.len()).filter(|&i| sorted(&sums[i]) != sorted(&again[i])).collect::<Vec<_>>()
+            }
+            FirstLevel::Ranges { ranges, sums } => {
+                let again = check_ranges(sides, settings, &ranges).await?;
+                (0..sides.len()).filter(|&i| sums.iter().zip(&again).any(|(a, b)| a[i] != b[i])).collect()
+            }
+        };
+        for i in moved {
+            if !recounted.contains(&i) {
                 recounted.push(i);
             }
         }
@@ -185,6 +209,56 @@ pub(super) async fn bisect(
     recounted.sort_unstable();
     outcome.changed = recounted;
     Ok(outcome)
+}
+
+/// The first level's checksums, to take again with `verify`.
+enum FirstLevel {
+    /// One statement per environment, split at sampled keys.
+    Split { bounds: Vec<Vec<Value>>, sums: Vec<Vec<BucketSum>> },
+    /// One statement per range and environment: `sums[range][environment]`.
+    Ranges { ranges: Vec<KeyRange>, sums: Vec<Vec<Vec<BucketSum>>> },
+}
+
+/// The first level for a single integer key: the table cut into equal
+/// ranges by arithmetic, each checksummed by a statement of its own, several
+/// at once: no statement reads the whole table (each stays well within the
+/// query timeout), and an engine works on as many ranges at once as the
+/// comparison holds connections.
+fn integer_parts(low: i128, high: i128, parts: usize) -> Vec<Job> {
+    let bounds = integer_bounds(low, high, parts);
+    if bounds.is_empty() {
+        return Vec::new();
+    }
+    let edge = |b: &[Value]| as_integer(&b[0]).unwrap_or(low);
+    (0..=bounds.len())
+        .map(|i| {
+            let from = if i == 0 { low } else { edge(&bounds[i - 1]) };
+            let to = if i == bounds.len() { high } else { edge(&bounds[i]) };
+            Job {
+                depth: 1,
+                range: KeyRange { low: (i > 0).then(|| bounds[i - 1].clone()), high: bounds.get(i).cloned() },
+                span: Some((from, to)),
+                counts: None,
+            }
+        })
+        .collect()
+}
+
+/// The count and sum of each range on every environment, as one bucket:
+/// `[range][environment]`.
+async fn check_ranges(
+    sides: &[Side],
+    settings: Settings,
+    ranges: &[KeyRange],
+) -> Result<Vec<Vec<Vec<BucketSum>>>, DbError> {
+    futures::stream::iter(
+        ranges.iter().map(|range| {
+            futures::future::try_join_all(sides.iter().map(move |side| side.checksums(range, &[])))
+        }),
+    )
+    .buffered(settings.concurrency)
+    .try_collect()
+    .await
 }
 
 fn miscounted(job: &Job, counted: &[u64], recounted: &mut Vec<usize>) {
