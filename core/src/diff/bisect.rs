@@ -5,7 +5,7 @@
 
 use std::collections::VecDeque;
 
-use futures::stream::{FuturesUnordered, StreamExt, TryStreamExt};
+use futures::stream::{FuturesOrdered, FuturesUnordered, StreamExt};
 
 use super::matching::Matcher;
 use super::statements::{BucketSum, KeyRange, Side};
@@ -251,14 +251,23 @@ async fn check_ranges(
     settings: Settings,
     ranges: &[KeyRange],
 ) -> Result<Vec<Vec<Vec<BucketSum>>>, DbError> {
-    futures::stream::iter(
-        ranges.iter().map(|range| {
-            futures::future::try_join_all(sides.iter().map(move |side| side.checksums(range, &[])))
-        }),
-    )
-    .buffered(settings.concurrency)
-    .try_collect()
-    .await
+    let mut running = FuturesOrdered::new();
+    let mut checked = Vec::with_capacity(ranges.len());
+    let mut next = 0;
+    loop {
+        while running.len() < settings.concurrency && next < ranges.len() {
+            running.push_back(check_range(sides, &ranges[next]));
+            next += 1;
+        }
+        match running.next().await {
+            Some(sums) => checked.push(sums?),
+            None => return Ok(checked),
+        }
+    }
+}
+
+async fn check_range(sides: &[Side], range: &KeyRange) -> Result<Vec<Vec<BucketSum>>, DbError> {
+    futures::future::try_join_all(sides.iter().map(|side| side.checksums(range, &[]))).await
 }
 
 fn miscounted(job: &Job, counted: &[u64], recounted: &mut Vec<usize>) {
