@@ -43,6 +43,12 @@ pub(super) struct Bisected {
 /// against a range that keeps splitting into itself.
 const MAX_DEPTH: u32 = 48;
 
+/// The first level of an integer key cuts the table into ranges of about
+/// this many keys (at most [`MAX_FIRST_RANGES`] of them): the ranges that
+/// differ are then small, and splitting them hashes few rows again.
+const FIRST_RANGE_KEYS: i128 = 65_536;
+const MAX_FIRST_RANGES: usize = 1024;
+
 /// A key range to examine, with what is known of it.
 struct Job {
     depth: u32,
@@ -113,7 +119,10 @@ pub(super) async fn bisect(
     };
     let mut queue = VecDeque::new();
     let mut done: u64 = 0;
-    let first_parts = span.map_or_else(Vec::new, |(low, high)| integer_parts(low, high, settings.parts));
+    let first_parts = span.map_or_else(Vec::new, |(low, high)| {
+        let parts = usize::try_from((high - low) / FIRST_RANGE_KEYS).unwrap_or(MAX_FIRST_RANGES);
+        integer_parts(low, high, parts.clamp(settings.parts, MAX_FIRST_RANGES))
+    });
     let first_level = if first_parts.is_empty() {
         let root = Job { depth: 0, range: KeyRange::default(), span, counts: None };
         match split(sides, settings, root).await? {
