@@ -169,7 +169,9 @@ pub struct Consistency {
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct DiffStats {
-    /// Statements run on each environment (checksums, split points, extents).
+    /// Statements run on each environment to count and checksum (checksums,
+    /// split points, extents); the statements reading rows are not counted
+    /// here, their rows are in `rows_fetched`.
     pub statements: BTreeMap<String, u64>,
     /// Rows read from each environment to compare row by row.
     pub rows_fetched: BTreeMap<String, u64>,
