@@ -13,7 +13,7 @@
 #![expect(deprecated, reason = "MCP logging is deprecated by SEP-2577, and still what clients use")]
 
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use rmcp::RoleServer;
 use rmcp::model::{LoggingLevel, LoggingMessageNotificationParam};
@@ -136,10 +136,28 @@ fn rank(level: LoggingLevel) -> u8 {
     }
 }
 
-/// Sends the events that pass the session's level to its client until the
-/// session ends (`ended` is cancelled) or the client is gone.
-pub fn forward(peer: Peer<RoleServer>, level: Arc<SessionLevel>, ended: CancellationToken) {
-    let mut events = channel().subscribe();
+/// A session's events from the moment it opens, kept until the client has
+/// initialized it and they can be sent: a call the client makes at once may
+/// be handled before the `initialized` notification, and its events must
+/// not be lost.
+pub struct SessionEvents(Mutex<Option<broadcast::Receiver<LogEvent>>>);
+
+impl SessionEvents {
+    pub fn subscribe() -> Self {
+        SessionEvents(Mutex::new(Some(channel().subscribe())))
+    }
+}
+
+/// Sends the session's events that pass its level to its client until the
+/// session ends (`ended` is cancelled) or the client is gone. Once per
+/// session: a second `initialized` changes nothing.
+pub fn forward(
+    peer: Peer<RoleServer>,
+    level: Arc<SessionLevel>,
+    ended: CancellationToken,
+    events: &SessionEvents,
+) {
+    let Some(mut events) = events.0.lock().unwrap_or_else(PoisonError::into_inner).take() else { return };
     tokio::spawn(async move {
         loop {
             let event = tokio::select! {

@@ -36,7 +36,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use super::args::*;
-use super::log_messages::SessionLevel;
+use super::log_messages::{SessionEvents, SessionLevel};
 use crate::responses::{
     EnvironmentList, ExplainAnswer, Listing, MultiQueryAnswer, QueryAnswer, TableDescription, ToolError,
 };
@@ -69,6 +69,7 @@ pub struct DbfleetTools {
     admitted: Arc<Semaphore>,
     /// The level of the events sent to this session (`logging/setLevel`).
     log_level: Arc<SessionLevel>,
+    log_events: Arc<SessionEvents>,
     /// Cancelled when the session's last handle is dropped, which stops
     /// sending it events.
     ended: CancellationToken,
@@ -252,6 +253,7 @@ impl DbfleetTools {
             running: Arc::new(Semaphore::new(MAX_CALLS_PER_SESSION)),
             admitted: Arc::new(Semaphore::new(MAX_CALLS_PER_SESSION + MAX_WAITING_CALLS_PER_SESSION)),
             log_level: Arc::default(),
+            log_events: Arc::new(SessionEvents::subscribe()),
             _end_guard: Arc::new(ended.clone().drop_guard()),
             ended,
             _session: Arc::new(SessionCount::open()),
@@ -808,7 +810,12 @@ impl ServerHandler for DbfleetTools {
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
-        super::log_messages::forward(context.peer, self.log_level.clone(), self.ended.clone());
+        super::log_messages::forward(
+            context.peer,
+            self.log_level.clone(),
+            self.ended.clone(),
+            &self.log_events,
+        );
     }
 
     #[expect(deprecated, reason = "MCP logging is deprecated by SEP-2577, and still what clients use")]
