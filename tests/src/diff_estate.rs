@@ -2,13 +2,13 @@
 //! tables: `pg` and `pg2`, `maria` and `maria2`, `lite` and `lite2`, every
 //! pair same-engine or cross-engine.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use dbfleet_core::fleet::{Fleet, StartOptions};
-use dbfleet_core::{QueryRequest, Value};
+use dbfleet_core::Value;
+use dbfleet_core::fleet::Fleet;
 
-use crate::config_in;
+use crate::estate::{base_url, run, start};
 use crate::services::{mysql_url, postgres_url};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,20 +38,6 @@ pub struct DiffEstate {
     pub fleet: Arc<Fleet>,
 }
 
-async fn start(dir: &Path, toml: &str) -> Arc<Fleet> {
-    let fleet =
-        Fleet::start(&config_in(dir, toml, &[]), StartOptions { reconnect: false, ..Default::default() })
-            .unwrap();
-    fleet.wait_ready().await;
-    fleet
-}
-
-async fn run_on(fleet: &Fleet, env: &str, sql: &str) -> Vec<Vec<Value>> {
-    let request = QueryRequest { sql: sql.into(), ..Default::default() };
-    let env = fleet.environment(Some(env)).unwrap();
-    env.query(&request).await.unwrap_or_else(|e| panic!("{sql}: {e}")).rows
-}
-
 impl DiffEstate {
     /// `None` (after a loud skip message) when a server is unreachable outside CI.
     pub async fn create() -> Option<DiffEstate> {
@@ -67,14 +53,13 @@ impl DiffEstate {
         )
         .await;
         for suffix in ["", "2"] {
-            run_on(&admin, "pg", &format!("CREATE DATABASE {database}{suffix}")).await;
-            run_on(&admin, "my", &format!("CREATE DATABASE {database}{suffix}")).await;
+            run(&admin, "pg", &format!("CREATE DATABASE {database}{suffix}")).await;
+            run(&admin, "my", &format!("CREATE DATABASE {database}{suffix}")).await;
         }
-        let base = |url: &str| url.rsplit_once('/').map_or(url, |(base, _)| base).to_owned();
         let mut estate = DiffEstate {
             database,
-            postgres_base: base(&pg),
-            mysql_base: base(&my),
+            postgres_base: base_url(&pg).to_owned(),
+            mysql_base: base_url(&my).to_owned(),
             fleet: admin.clone(),
             admin,
             dir,
@@ -111,7 +96,7 @@ impl DiffEstate {
     }
 
     pub async fn run(&self, env: &str, sql: &str) -> Vec<Vec<Value>> {
-        run_on(&self.fleet, env, sql).await
+        run(&self.fleet, env, sql).await
     }
 
     /// Runs the statements `sql` gives for each environment's engine, on
@@ -128,8 +113,8 @@ impl DiffEstate {
         self.fleet.shutdown().await;
         for suffix in ["", "2"] {
             let db = format!("{}{suffix}", self.database);
-            run_on(&self.admin, "pg", &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).await;
-            run_on(&self.admin, "my", &format!("DROP DATABASE IF EXISTS {db}")).await;
+            run(&self.admin, "pg", &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).await;
+            run(&self.admin, "my", &format!("DROP DATABASE IF EXISTS {db}")).await;
         }
         self.admin.shutdown().await;
     }

@@ -6,8 +6,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use dbfleet_core::QueryRequest;
 use dbfleet_core::fleet::{Fleet, StartOptions};
+use dbfleet_core::{QueryRequest, Value};
 
 use crate::config_in;
 use crate::services::{mysql_url, postgres_url};
@@ -22,11 +22,13 @@ pub struct ShopEstate {
 }
 
 /// A server URL without its database part.
-fn base_url(url: &str) -> &str {
+pub(crate) fn base_url(url: &str) -> &str {
     url.rsplit_once('/').map_or(url, |(base, _)| base)
 }
 
-async fn start(dir: &Path, toml: &str) -> Arc<Fleet> {
+/// A fleet on `toml`, without reconnection, once every environment has
+/// answered or failed.
+pub(crate) async fn start(dir: &Path, toml: &str) -> Arc<Fleet> {
     let fleet =
         Fleet::start(&config_in(dir, toml, &[]), StartOptions { reconnect: false, ..Default::default() })
             .unwrap();
@@ -34,9 +36,11 @@ async fn start(dir: &Path, toml: &str) -> Arc<Fleet> {
     fleet
 }
 
-async fn run(fleet: &Fleet, env: &str, sql: &str) {
+/// Runs `sql` on `env`, which must succeed; its rows.
+pub(crate) async fn run(fleet: &Fleet, env: &str, sql: &str) -> Vec<Vec<Value>> {
     let request = QueryRequest { sql: sql.into(), ..Default::default() };
-    fleet.environment(Some(env)).unwrap().query(&request).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let env = fleet.environment(Some(env)).unwrap();
+    env.query(&request).await.unwrap_or_else(|e| panic!("{sql}: {e}")).rows
 }
 
 impl ShopEstate {
