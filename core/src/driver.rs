@@ -78,6 +78,13 @@ pub trait DatabaseDriver: Send + Sync + 'static {
     }
     /// Where the environment points, without secrets (`host:port/db`, a file path).
     fn target(&self, env: &EnvironmentConfig) -> String;
+    /// The host and port the engine listens on, for a driver that connects
+    /// over TCP: where an SSH tunnel leads. `None` (the default) for a file,
+    /// a local socket, or an address only known when connecting; such an
+    /// environment cannot have a tunnel.
+    fn server_address(&self, _env: &EnvironmentConfig) -> Option<(String, u16)> {
+        None
+    }
     /// Opens a pool for the environment. On a read-only environment every
     /// statement must run where the engine itself refuses writes (a
     /// read-only transaction that is always rolled back, a read-only

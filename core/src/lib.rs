@@ -23,6 +23,7 @@ pub mod readonly;
 pub mod redact;
 pub mod registry;
 pub mod result;
+pub mod ssh;
 pub mod stream;
 pub mod value;
 

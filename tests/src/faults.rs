@@ -5,6 +5,8 @@
 //! drive a separate proxy server (toxiproxy); this needs only a forwarder.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
@@ -13,6 +15,7 @@ pub struct Proxy {
     listen: SocketAddr,
     target: String,
     forwarding: Option<JoinHandle<()>>,
+    accepted: Arc<AtomicU64>,
 }
 
 impl Proxy {
@@ -20,8 +23,18 @@ impl Proxy {
     pub async fn start(target: &str) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
         let listen = listener.local_addr().expect("a bound address");
-        let forwarding = Some(tokio::spawn(forward(listener, target.to_owned())));
-        Proxy { listen, target: target.to_owned(), forwarding }
+        let accepted = Arc::new(AtomicU64::new(0));
+        let forwarding = Some(tokio::spawn(forward(listener, target.to_owned(), accepted.clone())));
+        Proxy { listen, target: target.to_owned(), forwarding, accepted }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listen.port()
+    }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> u64 {
+        self.accepted.load(Ordering::Relaxed)
     }
 
     /// `url` with its `host:port` replaced by the proxy's.
@@ -41,7 +54,7 @@ impl Proxy {
     /// The server is back, on the same port.
     pub async fn restore(&mut self) {
         let listener = TcpListener::bind(self.listen).await.expect("the proxy's port again");
-        self.forwarding = Some(tokio::spawn(forward(listener, self.target.clone())));
+        self.forwarding = Some(tokio::spawn(forward(listener, self.target.clone(), self.accepted.clone())));
     }
 }
 
@@ -54,11 +67,12 @@ impl Drop for Proxy {
 }
 
 /// Aborting this task drops the set, which aborts (and closes) every connection.
-async fn forward(listener: TcpListener, target: String) {
+async fn forward(listener: TcpListener, target: String, accepted: Arc<AtomicU64>) {
     let mut connections = JoinSet::new();
     loop {
         while connections.try_join_next().is_some() {}
         let Ok((mut client, _)) = listener.accept().await else { continue };
+        accepted.fetch_add(1, Ordering::Relaxed);
         let target = target.clone();
         connections.spawn(async move {
             if let Ok(mut server) = TcpStream::connect(&target).await {

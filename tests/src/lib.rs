@@ -6,6 +6,7 @@ pub mod faults;
 pub mod scratch;
 pub mod services;
 pub mod sqlserver;
+pub mod sshd;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};

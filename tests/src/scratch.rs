@@ -69,7 +69,8 @@ pub struct Scratch {
     dir: tempfile::TempDir,
 }
 
-fn fast_retry() -> StartOptions {
+/// Reconnection attempts every 100 to 500 ms, so that recovery tests are quick.
+pub fn fast_retry() -> StartOptions {
     StartOptions {
         reconnect: true,
         min_retry_delay: Duration::from_millis(100),

@@ -133,6 +133,7 @@ const ENVIRONMENT_KEYS: &[&str] = &[
     "password_command",
     "password_command_timeout_secs",
     "pool",
+    "ssh",
 ];
 const PASSWORD_KEYS: &[&str] = &["password", "password_env", "password_file", "password_command"];
 
@@ -208,6 +209,19 @@ impl Checker<'_> {
             location: self.spans.locate(&path),
             message: message.into(),
         });
+    }
+
+    pub(super) fn var(&self, name: &str) -> Option<String> {
+        (self.lookup_var)(name)
+    }
+
+    pub(super) fn home(&self) -> Option<PathBuf> {
+        self.var("HOME").filter(|home| !home.is_empty()).map(PathBuf::from)
+    }
+
+    /// A path of the file, relative to its directory unless absolute.
+    pub(super) fn resolve(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() { path.to_path_buf() } else { self.base_dir.join(path) }
     }
 
     pub(super) fn unknown_keys(&mut self, at: &At<'_>, table: &Table, known: &[&str]) {
@@ -557,6 +571,7 @@ impl Checker<'_> {
         let pool = self.pool(at, table.get("pool"), &defaults.pool);
         let password = self.password(at, table);
         let password_command = self.password_command(at, table);
+        let ssh = self.ssh(at, table.get("ssh"));
 
         let mut settings = std::collections::BTreeMap::new();
         for (key, value) in table {
@@ -588,7 +603,7 @@ impl Checker<'_> {
         if self.problems.len() > before || !valid_name {
             return None;
         }
-        Some(EnvironmentConfig {
+        let config = EnvironmentConfig {
             name: name.to_owned(),
             driver: driver?.name().to_owned(),
             description,
@@ -604,7 +619,21 @@ impl Checker<'_> {
             password_command,
             settings,
             base_dir: self.base_dir.to_path_buf(),
-        })
+            ssh,
+            connect_address: None,
+        };
+        if config.ssh.is_some() && driver?.server_address(&config).is_none() {
+            self.problem(
+                at,
+                Some("ssh"),
+                format!(
+                    "the {} driver does not connect to a host and port here, so there is nothing to tunnel",
+                    config.driver
+                ),
+            );
+            return None;
+        }
+        Some(config)
     }
 
     /// The environment's password from whichever single source it names. An
@@ -715,7 +744,7 @@ impl Checker<'_> {
         }
     }
 
-    fn expanded(&mut self, at: &At<'_>, key: &str, text: &str) -> Option<String> {
+    pub(super) fn expanded(&mut self, at: &At<'_>, key: &str, text: &str) -> Option<String> {
         match expand(text, self.lookup_var) {
             Ok(value) => Some(value),
             Err(err @ (ExpandError::Unset(_) | ExpandError::Unterminated | ExpandError::BadName(_))) => {
@@ -772,7 +801,7 @@ impl Checker<'_> {
         }
     }
 
-    fn integer(
+    pub(super) fn integer(
         &mut self,
         at: &At<'_>,
         table: &Table,

@@ -6,8 +6,10 @@ mod load;
 mod locate;
 mod password_command;
 mod settings;
+mod ssh;
 mod tools;
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -16,6 +18,7 @@ use secrecy::SecretString;
 pub use load::{ConfigError, find_config_path, load_config, load_config_str};
 pub use password_command::{DEFAULT_PASSWORD_COMMAND_TIMEOUT, PasswordCommand};
 pub use settings::{DriverSettings, SettingsReader, invalid_settings};
+pub use ssh::{DEFAULT_SSH_KEEPALIVE, JumpHost, SshConfig};
 pub use tools::{BUILT_IN_TOOLS, ParameterKind, TOOL_CALL_ARGUMENTS, ToolConfig, ToolParameter};
 
 /// The whole configuration file, validated.
@@ -127,6 +130,13 @@ pub struct EnvironmentConfig {
     /// Directory that relative paths in the settings are resolved against
     /// (the config file's directory).
     pub base_dir: PathBuf,
+    /// The SSH tunnel the environment is reached through, when it has one.
+    pub ssh: Option<SshConfig>,
+    /// Set by the fleet for each connection of an environment reached through
+    /// an SSH tunnel: the tunnel's local end, to connect to in place of the
+    /// host and port of the settings (where the tunnel leads). Drivers that
+    /// connect over TCP must honour it.
+    pub connect_address: Option<SocketAddr>,
 }
 
 impl EnvironmentConfig {

@@ -14,12 +14,13 @@ use super::health::{EnvState, Status};
 use super::telemetry;
 use crate::audit;
 use crate::catalog::{DatabaseInfo, TableFilter, TableInfo, TableRef, TableSchema};
-use crate::config::EnvironmentConfig;
+use crate::config::{EnvironmentConfig, SshConfig};
 use crate::driver::{DatabaseDriver, Pool, Query};
 use crate::error::{DbError, ErrorKind};
 use crate::readonly::{Classifier, ClassifyError};
 use crate::redact;
 use crate::result::{QueryRequest, QueryResult, duration_ms};
+use crate::ssh::Tunnel;
 use crate::stream::{Bounds, RowStream, collect_bounded};
 use crate::value::Value;
 
@@ -57,6 +58,9 @@ pub struct Environment {
     /// The password `password_command` printed last, scrubbed from errors
     /// like the configured one.
     command_password: Mutex<Option<SecretString>>,
+    /// The SSH tunnel, opened at the first connection attempt and kept for
+    /// the environment's life, so that its local port never changes.
+    tunnel: tokio::sync::OnceCell<Tunnel>,
 }
 
 impl Environment {
@@ -72,6 +76,7 @@ impl Environment {
             state: RwLock::new(EnvState::new(status)),
             lost: Notify::new(),
             command_password: Mutex::new(None),
+            tunnel: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -128,22 +133,72 @@ impl Environment {
     /// secrets from its message, whatever the driver put there.
     pub(super) fn scrub(&self, mut err: DbError) -> DbError {
         let from_command = self.command_password.lock().unwrap_or_else(PoisonError::into_inner).clone();
-        let passwords: Vec<&str> =
-            self.config.password.iter().chain(from_command.iter()).map(|p| p.expose_secret()).collect();
+        let passphrase = self.config.ssh.as_ref().and_then(|ssh| ssh.key_passphrase.as_ref());
+        let passwords: Vec<&str> = self
+            .config
+            .password
+            .iter()
+            .chain(from_command.iter())
+            .chain(passphrase)
+            .map(|p| p.expose_secret())
+            .collect();
         err.message = redact::scrub(&err.message, &passwords);
         err.in_env(self.name())
     }
 
-    /// The configuration to open a connection with: with `password_command`,
-    /// the password the command prints now (a short-lived token is fresh at
-    /// every connection attempt).
-    pub(super) async fn connect_config(&self) -> Result<Cow<'_, EnvironmentConfig>, DbError> {
-        let Some(command) = &self.config.password_command else { return Ok(Cow::Borrowed(&self.config)) };
-        let password = command.run().await.map_err(|err| self.scrub(err))?;
-        *self.command_password.lock().unwrap_or_else(PoisonError::into_inner) = Some(password.clone());
+    /// The configuration to open a connection with: through `tunnel`, its
+    /// sessions up and its local port as the address; with
+    /// `password_command`, the password the command prints now (a
+    /// short-lived token is fresh at every connection attempt).
+    pub(super) async fn connect_config(
+        &self,
+        tunnel: Option<&Tunnel>,
+    ) -> Result<Cow<'_, EnvironmentConfig>, DbError> {
+        let connect_address = match tunnel {
+            Some(tunnel) => {
+                tunnel.connect().await.map_err(|err| self.scrub(err))?;
+                Some(tunnel.local_addr())
+            }
+            None => None,
+        };
+        let password = match &self.config.password_command {
+            Some(command) => {
+                let password = command.run().await.map_err(|err| self.scrub(err))?;
+                *self.command_password.lock().unwrap_or_else(PoisonError::into_inner) =
+                    Some(password.clone());
+                Some(password)
+            }
+            None => None,
+        };
+        if connect_address.is_none() && password.is_none() {
+            return Ok(Cow::Borrowed(&self.config));
+        }
         let mut config = self.config.clone();
-        config.password = Some(password);
+        config.connect_address = connect_address;
+        if password.is_some() {
+            config.password = password;
+        }
         Ok(Cow::Owned(config))
+    }
+
+    /// The environment's SSH tunnel, if it has one.
+    pub(super) async fn tunnel(&self) -> Result<Option<&Tunnel>, DbError> {
+        let Some(ssh) = &self.config.ssh else { return Ok(None) };
+        self.tunnel.get_or_try_init(|| self.open_tunnel(ssh)).await.map(Some).map_err(|err| self.scrub(err))
+    }
+
+    /// The tunnel, if the environment has tried to connect through it.
+    pub(super) fn opened_tunnel(&self) -> Option<&Tunnel> {
+        self.tunnel.get()
+    }
+
+    /// A new tunnel to the environment's server (the environment's own is
+    /// opened once, by [`Environment::tunnel`]).
+    pub(super) async fn open_tunnel(&self, ssh: &SshConfig) -> Result<Tunnel, DbError> {
+        let target = self.driver.server_address(&self.config).ok_or_else(|| {
+            DbError::internal(format!("the {} driver has no server address to tunnel to", self.driver.name()))
+        })?;
+        Tunnel::open(ssh, target, self.config.pool.connect_timeout).await
     }
 
     /// Bounds `work` by `limit`; running out of time is a `timeout` error that

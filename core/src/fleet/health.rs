@@ -22,6 +22,7 @@ use super::telemetry;
 use crate::driver::{Pool, PoolStats};
 use crate::error::{DbError, ErrorKind};
 use crate::result::duration_ms;
+use crate::ssh::{Tunnel, TunnelStatus, is_ssh_error};
 
 /// The connection state of one environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
@@ -53,6 +54,9 @@ pub struct EnvironmentStatus {
     /// On a read-only environment: what its login may do beyond reading.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// The SSH tunnel the environment is reached through, once opened.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tunnel: Option<TunnelStatus>,
 }
 
 /// What a fresh connection attempt found (`test_connection`).
@@ -66,15 +70,20 @@ pub struct ConnectionReport {
     pub connect_time_ms: f64,
     pub server_version: Option<String>,
     pub error: Option<DbError>,
-    /// On failure: `dns`, `refused`, `timeout`, `auth`, `tls`, `database`, or
-    /// `other`.
+    /// On failure: `ssh` (the error's code tells what failed: `ssh_unreachable`,
+    /// `ssh_host_key`, `ssh_auth`, `ssh_forward`, `ssh_config`), `dns`,
+    /// `refused`, `timeout`, `auth`, `tls`, `database`, or `other`.
     pub failure_class: Option<&'static str>,
+    /// The tunnel this test opened (a new one, like the connection).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tunnel: Option<TunnelStatus>,
 }
 
 /// Sorts a connection failure into the classes an operator acts on.
 fn failure_class(err: &DbError) -> &'static str {
     let message = err.message.to_lowercase();
     match err.kind {
+        _ if is_ssh_error(err) => "ssh",
         ErrorKind::Auth => "auth",
         ErrorKind::Timeout => "timeout",
         _ if ["failed to lookup", "name or service not known", "no such host", "nodename nor servname"]
@@ -135,6 +144,7 @@ impl Environment {
             consecutive_failures: state.consecutive_failures,
             pool: state.pool.as_ref().map(|pool| pool.stats()),
             warnings: state.warnings,
+            tunnel: self.opened_tunnel().map(Tunnel::status),
         }
     }
 
@@ -166,8 +176,12 @@ impl Environment {
     /// connect timeout.
     pub(super) async fn connect_once(&self) -> Result<(), DbError> {
         let started = Instant::now();
-        let config = match self.connect_config().await {
-            Ok(config) => config,
+        let config = match self.tunnel().await {
+            Ok(tunnel) => self.connect_config(tunnel).await.map(|config| (config, tunnel)),
+            Err(err) => Err(err),
+        };
+        let (config, tunnel) = match config {
+            Ok(found) => found,
             Err(err) => {
                 self.record_failure(err.clone());
                 return Err(err);
@@ -200,7 +214,7 @@ impl Environment {
                 Ok(())
             }
             Err(err) => {
-                let err = self.scrub(err);
+                let err = self.scrub(tunnel.and_then(Tunnel::take_forward_error).unwrap_or(err));
                 self.record_failure(err.clone());
                 Err(err)
             }
@@ -233,8 +247,28 @@ impl Environment {
         // expired: recovery opens a new pool with a fresh one.
         let pool = self.read_state().pool.filter(|_| self.config().password_command.is_none());
         let Some(pool) = pool else { return self.connect_once().await };
+        // Sessions that dropped are opened again first, so that a failure
+        // says what is wrong with the tunnel, not that the pool lost its
+        // connections.
+        let tunnel = match self.tunnel().await {
+            Ok(Some(tunnel)) => match tunnel.connect().await {
+                Ok(()) => Some(tunnel),
+                Err(err) => {
+                    let err = self.scrub(err);
+                    self.record_failure(err.clone());
+                    return Err(err);
+                }
+            },
+            Ok(None) => None,
+            Err(err) => {
+                self.record_failure(err.clone());
+                return Err(err);
+            }
+        };
         let started = Instant::now();
-        match self.within(Limit::Ping, pool.ping()).await.map_err(|err| self.scrub(err)) {
+        let ping = self.within(Limit::Ping, pool.ping()).await;
+        let ping = ping.map_err(|err| self.scrub(tunnel.and_then(Tunnel::take_forward_error).unwrap_or(err)));
+        match ping {
             Ok(info) => {
                 self.record_ping(started.elapsed(), info.version);
                 Ok(())
@@ -271,14 +305,33 @@ impl Environment {
     /// Opens a fresh connection (not from the pool), pings it and closes it.
     pub async fn test_connection(&self) -> ConnectionReport {
         let started = Instant::now();
+        let tunnel = match &self.config().ssh {
+            Some(ssh) => Some(self.open_tunnel(ssh).await),
+            None => None,
+        };
         let attempt = async {
-            let config = self.connect_config().await?;
+            let tunnel = match &tunnel {
+                Some(opened) => Some(opened.as_ref().map_err(Clone::clone)?),
+                None => None,
+            };
+            let config = self.connect_config(tunnel).await?;
             let pool = self.driver().connect(&config).await?;
             let info = pool.ping().await;
             pool.close().await;
             info
         };
-        let outcome = self.within(Limit::Connect, attempt).await.map_err(|err| self.scrub(err));
+        let outcome = self.within(Limit::Connect, attempt).await;
+        let tunnel = tunnel.and_then(Result::ok);
+        let outcome = outcome
+            .map_err(|err| self.scrub(tunnel.as_ref().and_then(Tunnel::take_forward_error).unwrap_or(err)));
+        let tunnel_status = match &tunnel {
+            Some(tunnel) => {
+                let status = tunnel.status();
+                tunnel.close().await;
+                Some(status)
+            }
+            None => None,
+        };
         let connect_time_ms = duration_ms(started.elapsed());
         let (server_version, error) = match outcome {
             Ok(info) => (Some(info.version), None),
@@ -293,6 +346,7 @@ impl Environment {
             server_version,
             failure_class: error.as_ref().map(failure_class),
             error,
+            tunnel: tunnel_status,
         }
     }
 }

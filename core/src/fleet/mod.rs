@@ -190,6 +190,9 @@ impl Fleet {
             if let Some(pool) = pool {
                 pool.close().await;
             }
+            if let Some(tunnel) = env.opened_tunnel() {
+                tunnel.close().await;
+            }
         }
     }
 }

@@ -61,6 +61,8 @@ fn leaky_env(name: &str, password: &str) -> EnvironmentConfig {
         password_command: None,
         settings: DriverSettings::default(),
         base_dir: PathBuf::from("."),
+        ssh: None,
+        connect_address: None,
     }
 }
 

@@ -71,6 +71,10 @@ impl DatabaseDriver for MySqlDriver {
         settings::target(env)
     }
 
+    fn server_address(&self, env: &EnvironmentConfig) -> Option<(String, u16)> {
+        settings::server_address(env)
+    }
+
     async fn connect(&self, env: &EnvironmentConfig) -> Result<Arc<dyn Pool>, DbError> {
         pool::connect(env).await
     }

@@ -80,6 +80,9 @@ fn parse_url(url: &str) -> Result<MySqlConnectOptions, ()> {
 /// in UTC so TIMESTAMP values come back as UTC.
 pub fn connect_options(env: &EnvironmentConfig) -> Result<MySqlConnectOptions, DbError> {
     let MySqlSettings { mut options, ssl_ca } = read(&env.settings).map_err(invalid_settings)?;
+    if let Some(tunnel) = env.connect_address {
+        options = options.host(&tunnel.ip().to_string()).port(tunnel.port());
+    }
     if let Some(password) = &env.password {
         options = options.password(password.expose_secret());
     }
@@ -87,6 +90,12 @@ pub fn connect_options(env: &EnvironmentConfig) -> Result<MySqlConnectOptions, D
         options = options.ssl_ca(env.resolve_path(&ca));
     }
     Ok(dbfleet_sqlx_support::without_statement_logs(options.timezone(Some("+00:00".to_owned()))))
+}
+
+/// The server's host and port; `None` for a Unix socket.
+pub fn server_address(env: &EnvironmentConfig) -> Option<(String, u16)> {
+    let MySqlSettings { options, .. } = read(&env.settings).ok()?;
+    options.get_socket().is_none().then(|| (options.get_host().to_owned(), options.get_port()))
 }
 
 /// `host:port/database`, without user or secret.

@@ -77,6 +77,9 @@ pub fn read(settings: &DriverSettings) -> Result<PgSettings, Vec<ConfigProblem>>
 /// server.
 pub fn connect_options(env: &EnvironmentConfig) -> Result<PgConnectOptions, DbError> {
     let PgSettings { mut options, ssl_root_cert } = read(&env.settings).map_err(invalid_settings)?;
+    if let Some(tunnel) = env.connect_address {
+        options = options.host(&tunnel.ip().to_string()).port(tunnel.port());
+    }
     if let Some(password) = &env.password {
         options = options.password(password.expose_secret());
     }
@@ -94,6 +97,13 @@ pub fn connect_options(env: &EnvironmentConfig) -> Result<PgConnectOptions, DbEr
         session.push(("default_transaction_read_only".to_owned(), "on".to_owned()));
     }
     Ok(dbfleet_sqlx_support::without_statement_logs(options.options(session)))
+}
+
+/// The server's host and port; `None` for a Unix socket directory.
+pub fn server_address(env: &EnvironmentConfig) -> Option<(String, u16)> {
+    let PgSettings { options, .. } = read(&env.settings).ok()?;
+    let host = options.get_host();
+    (!host.starts_with('/')).then(|| (host.to_owned(), options.get_port()))
 }
 
 /// `host:port/database`, without user or secret.

@@ -80,6 +80,8 @@ struct Manager {
     config: Config,
     /// A named instance without a port: SQL Browser tells the port.
     sql_browser: bool,
+    /// Connecting to an SSH tunnel's local end (`connect_address`).
+    tunnelled: bool,
     connect_timeout: Duration,
     last_error: LastError,
 }
@@ -89,6 +91,12 @@ impl Manager {
         let attempt = async {
             match Client::connect(self.config.clone(), self.tcp(&self.config).await?).await {
                 // Azure SQL's gateway may send the login elsewhere, once.
+                // Through an SSH tunnel the login may only go where the tunnel leads.
+                Err(tiberius::error::Error::Routing { host, port }) if self.tunnelled => {
+                    Err(DbError::connection(format!(
+                        "the server sent the login to {host}:{port}, which the SSH tunnel does not lead to"
+                    )))
+                }
                 Err(tiberius::error::Error::Routing { host, port }) => {
                     let mut config = self.config.clone();
                     config.host(&host);
@@ -276,7 +284,8 @@ pub async fn connect(env: &EnvironmentConfig) -> Result<Arc<dyn Pool>, DbError> 
     let connect_timeout = env.pool.connect_timeout.max(Duration::from_millis(1));
     let manager = Manager {
         config,
-        sql_browser: address.uses_sql_browser(),
+        sql_browser: address.uses_sql_browser() && env.connect_address.is_none(),
+        tunnelled: env.connect_address.is_some(),
         connect_timeout,
         last_error: last_error.clone(),
     };

@@ -134,6 +134,14 @@ pub fn client_config(env: &EnvironmentConfig) -> Result<(Config, Address), DbErr
     if let Some(port) = address.port {
         config.port(port);
     }
+    if let Some(tunnel) = env.connect_address {
+        config.host(tunnel.ip());
+        config.port(tunnel.port());
+        // The certificate still names the server, not the tunnel's end.
+        if address.hostname_in_certificate.is_none() {
+            config.hostname_in_certificate(&address.host);
+        }
+    }
     if let Some(instance) = &address.instance {
         config.instance_name(instance);
     }
@@ -164,6 +172,13 @@ pub fn client_config(env: &EnvironmentConfig) -> Result<(Config, Address), DbErr
     config.handshake_timeout(Some(env.pool.connect_timeout));
     config.command_timeout(Some(env.query_timeout));
     Ok((config, address))
+}
+
+/// The server's host and port; `None` for a named instance without a port,
+/// whose port only SQL Browser (UDP, which no tunnel carries) tells.
+pub fn server_address(env: &EnvironmentConfig) -> Option<(String, u16)> {
+    let address = address(&env.settings).ok()?;
+    (!address.uses_sql_browser()).then(|| (address.host.clone(), address.port.unwrap_or(1433)))
 }
 
 /// `host:port/database` (`host\instance/database` for a named instance),
@@ -221,6 +236,8 @@ mod tests {
             password_command: None,
             settings: settings(toml),
             base_dir: PathBuf::from("/etc/dbfleet"),
+            ssh: None,
+            connect_address: None,
         }
     }
 

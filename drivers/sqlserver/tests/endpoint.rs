@@ -65,6 +65,8 @@ fn env(endpoint: &Endpoint, password: &str, extra: &[(&str, toml::Value)]) -> En
         password_command: None,
         settings: dbfleet_core::DriverSettings::new(settings),
         base_dir: PathBuf::from("."),
+        ssh: None,
+        connect_address: None,
     }
 }
 
