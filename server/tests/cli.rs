@@ -743,3 +743,57 @@ fn check_and_query_on_sql_server() {
     assert_eq!(refused.status.code(), Some(1), "an unset password_env is a configuration error");
     assert!(stderr(&refused).contains("WAREHOUSE_PW"), "{}", stderr(&refused));
 }
+
+/// An SSH tunnel whose key only an agent holds: `check` and `query` run with
+/// the agent's socket in `SSH_AUTH_SOCK`, as a user's shell would give it.
+#[test]
+fn check_and_query_through_an_ssh_tunnel_with_the_agent_s_key() {
+    use dbfleet_tests::sshd::{self, Agent, Sshd};
+    let Some(()) = sshd::available() else { return };
+    let Some(pg) = dbfleet_tests::services::postgres_url() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let key = sshd::keygen(dir.path(), "agent_key", None);
+    let bastion = Sshd::start(dir.path(), "bastion", &[&key]);
+    let known_hosts = dir.path().join("known_hosts");
+    std::fs::write(&known_hosts, bastion.known_host(bastion.port()) + "\n").unwrap();
+    let agent = Agent::start(dir.path(), &[&key]);
+    // The key file is gone: only the agent can sign.
+    std::fs::remove_file(&key).unwrap();
+    let config = dir.path().join("tunnel.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[environments.pg]\ndriver = \"postgres\"\nurl = \"{pg}\"\n[environments.pg.ssh]\nhost = \"127.0.0.1\"\n\
+             port = {}\nuser = \"{}\"\nknown_hosts_file = \"{}\"\nconfig_file = \"none\"\n",
+            bastion.port(),
+            sshd::user(),
+            known_hosts.display()
+        ),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    // HOME is the test's directory, so that no default key of the machine's user is tried.
+    let run = |args: &[&str], agent_socket: Option<&Path>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_dbfleet"));
+        command.args(args).env_remove("DBFLEET_CONFIG").env_remove("RUST_LOG").env("HOME", dir.path());
+        match agent_socket {
+            Some(socket) => command.env("SSH_AUTH_SOCK", socket),
+            None => command.env_remove("SSH_AUTH_SOCK"),
+        };
+        command.output().expect("the dbfleet binary runs")
+    };
+    let output = run(&["check", "-c", config], Some(agent.socket()));
+    assert!(output.status.success(), "{}\n{}", stdout(&output), stderr(&output));
+    let route = format!("pg is reached through {}@127.0.0.1:{} -> ", sshd::user(), bastion.port());
+    assert!(stdout(&output).contains(&route), "{}", stdout(&output));
+    let output = run(
+        &["query", "-c", config, "-e", "pg", "--format", "json", "SELECT 7 AS seven"],
+        Some(agent.socket()),
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains("\"seven\""), "{}", stdout(&output));
+
+    let output = run(&["check", "-c", config], None);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stdout(&output).contains("no key to offer"), "{}", stdout(&output));
+}

@@ -965,3 +965,51 @@ fn the_audit_log_masks_literals_unless_asked() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_check_and_test_connection_show_the_ssh_tunnel() {
+    use dbfleet_tests::sshd::{self, Sshd};
+    let Some(()) = sshd::available() else { return };
+    let Some(pg) = dbfleet_tests::services::postgres_url() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let key = sshd::keygen(dir.path(), "client", None);
+    let bastion = Sshd::start(dir.path(), "bastion", &[&key]);
+    let known_hosts = dir.path().join("known_hosts");
+    std::fs::write(&known_hosts, bastion.known_host(bastion.port()) + "\n").unwrap();
+    let impostor = dir.path().join("impostor_hosts");
+    std::fs::write(&impostor, bastion.known_host(bastion.port()).replace("[127.0.0.1]", "[elsewhere]"))
+        .unwrap();
+    let env = |name: &str, known: &Path| {
+        format!(
+            "[environments.{name}]\ndriver = \"postgres\"\nurl = \"{pg}\"\n[environments.{name}.ssh]\n\
+             host = \"127.0.0.1\"\nport = {}\nuser = \"{}\"\nkey_file = \"{}\"\nknown_hosts_file = \"{}\"\n\
+             config_file = \"none\"\nagent = false\n",
+            bastion.port(),
+            sshd::user(),
+            key.display(),
+            known.display()
+        )
+    };
+    let config = dir.path().join("tunnel.toml");
+    std::fs::write(&config, env("pg", &known_hosts) + &env("unknown_host", &impostor)).unwrap();
+    let client = stdio_client(&config).await;
+
+    let health = ok(call(&client, "health_check", json!({"environment": "pg"})).await);
+    let tunnel = &health["environments"][0]["tunnel"];
+    let route = format!(
+        "{}@127.0.0.1:{} -> {}",
+        sshd::user(),
+        bastion.port(),
+        dbfleet_tests::services::host_port(&pg)
+    );
+    assert_eq!(tunnel["route"], route.as_str(), "{health}");
+    assert_eq!(tunnel["connected"], true, "{health}");
+
+    let report = ok(call(&client, "test_connection", json!({"environment": "unknown_host"})).await);
+    assert_eq!(report["ok"], false, "{report}");
+    assert_eq!(report["failure_class"], "ssh", "{report}");
+    assert_eq!(report["error"]["code"], "ssh_host_key", "{report}");
+    assert!(report["error"]["message"].as_str().unwrap().contains("is not in"), "{report}");
+    assert_eq!(report["tunnel"]["connected"], false, "{report}");
+    client.cancel().await.unwrap();
+}

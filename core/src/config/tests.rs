@@ -39,6 +39,9 @@ impl DatabaseDriver for TestDriver {
     fn target(&self, _: &EnvironmentConfig) -> String {
         "test".into()
     }
+    fn server_address(&self, env: &EnvironmentConfig) -> Option<(String, u16)> {
+        env.settings.get("host").and_then(|host| host.as_str()).map(|host| (host.to_owned(), 5432))
+    }
     async fn connect(&self, _: &EnvironmentConfig) -> Result<Arc<dyn Pool>, DbError> {
         Err(DbError::connection("the test driver does not connect"))
     }
@@ -52,7 +55,11 @@ fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
 }
 
 fn load(text: &str) -> Result<Config, ConfigError> {
-    load_config_str(text, std::path::Path::new("/etc/dbfleet"), &vars(&[("PW", "from-env"), ("HOST", "db1")]))
+    load_config_str(
+        text,
+        std::path::Path::new("/etc/dbfleet"),
+        &vars(&[("PW", "from-env"), ("HOST", "db1"), ("HOME", "/home/ops")]),
+    )
 }
 
 fn problems(text: &str) -> Vec<ConfigProblem> {
@@ -463,6 +470,55 @@ fn a_password_command_is_a_program_and_its_arguments() {
             place("d", "password_command_timeout_secs"),
         ]
     );
+}
+
+#[test]
+fn an_ssh_tunnel_leaves_openssh_defaults_to_connection_time() {
+    let config = load(
+        "[environments.a]\ndriver = \"tdb\"\nhost = \"db.internal\"\n[environments.a.ssh]\nhost = \"bastion\"\n\
+         user = \"${HOST}\"\nkey_file = \"/\"\njump_hosts = [\"ops@gw:2222\"]\nkeepalive_secs = 30\n",
+    )
+    .unwrap();
+    let ssh = config.environments[0].ssh.as_ref().unwrap();
+    assert_eq!((ssh.host.as_str(), ssh.user.as_deref(), ssh.port), ("bastion", Some("db1"), None));
+    assert_eq!(ssh.key_file.as_deref(), Some(std::path::Path::new("/")));
+    assert!(ssh.agent && ssh.strict_host_key_checking.is_none() && ssh.key_passphrase.is_none());
+    assert_eq!(ssh.jump_hosts.as_deref(), Some(&["ops@gw:2222".to_owned()][..]));
+    assert_eq!(ssh.config_file.as_deref(), Some(std::path::Path::new("/home/ops/.ssh/config")));
+    assert!(ssh.config_file_is_default);
+    assert_eq!(ssh.keepalive_interval, std::time::Duration::from_secs(30));
+
+    let found = places(
+        "[environments.a]\ndriver = \"tdb\"\nurl = \"x\"\n[environments.a.ssh]\nhost = \"b\"\n\
+         [environments.b]\ndriver = \"tdb\"\nhost = \"x\"\n[environments.b.ssh]\nport = 0\n\
+         [environments.c]\ndriver = \"tdb\"\nhost = \"x\"\n[environments.c.ssh]\nhost = \"b\"\n\
+         key_file = \"/nonexistent/key\"\njump_hosts = [\"@gw\"]\ncolour = 1\n\
+         [environments.d]\ndriver = \"tdb\"\nhost = \"x\"\n[environments.d.ssh]\nhost = \"b\"\n\
+         key_passphrase_env = \"UNSET\"\n\
+         [environments.e]\ndriver = \"tdb\"\nhost = \"x\"\n[environments.e.ssh]\nhost = \"b\"\n\
+         key_passphrase_env = \"PW\"\nkey_passphrase_file = \"f\"\n\
+         [environments.f]\ndriver = \"tdb\"\nhost = \"x\"\n[environments.f.ssh]\nhost = \"b\"\n\
+         config_file = \"/nonexistent/config\"\n",
+    );
+    assert_eq!(
+        found,
+        [
+            place("a", "ssh"),
+            place("b", "ssh.host"),
+            place("b", "ssh.port"),
+            place("c", "ssh.key_file"),
+            place("c", "ssh.jump_hosts"),
+            place("c", "ssh.colour"),
+            place("d", "ssh.key_passphrase_env"),
+            place("e", "ssh.key_passphrase_file"),
+            place("f", "ssh.config_file"),
+        ]
+    );
+    let none = load(
+        "[environments.a]\ndriver = \"tdb\"\nhost = \"x\"\n[environments.a.ssh]\nhost = \"b\"\nconfig_file = \"none\"\n",
+    )
+    .unwrap();
+    assert_eq!(none.environments[0].ssh.as_ref().unwrap().config_file, None);
 }
 
 #[test]

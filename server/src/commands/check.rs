@@ -25,6 +25,12 @@ pub async fn run(config: Option<&Path>) -> anyhow::Result<ExitCode> {
     }
     println!("{table}");
     for status in &statuses {
+        if let Some(tunnel) = &status.tunnel {
+            let state = if tunnel.connected { "" } else { " (not connected)" };
+            println!("{} is reached through {}{state}", status.name, tunnel.route);
+        }
+    }
+    for status in &statuses {
         for warning in &status.warnings {
             println!("warning: {} is read-only, but {warning}", status.name);
         }
