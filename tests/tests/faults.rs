@@ -158,6 +158,66 @@ async fn mariadb_pool_limit_bounds_the_sessions_opened() {
     the_pool_limit_bounds_the_sessions_opened(Engine::Mariadb).await;
 }
 
+/// With `password_command_refresh_secs`, the pool is renewed with a fresh
+/// token before the old one expires: after the credential rotates, the
+/// connections the server drops are replaced without a failed call. An
+/// environment without it, on the same rotation, fails one call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_password_command_refresh_renews_the_pool_before_a_token_expires() {
+    let Some(scratch) = Scratch::create(Engine::Mariadb).await else { return };
+    let user = format!("dbfleet_refresh_{}", dbfleet_tests::unique());
+    scratch.admin_run(&format!("CREATE USER '{user}'@'%' IDENTIFIED BY 'token-one'")).await;
+    scratch.admin_run(&format!("GRANT SELECT ON {}.* TO '{user}'@'%'", scratch.database)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (token, runs) = (dir.path().join("token"), dir.path().join("runs"));
+    std::fs::write(&token, "token-one\n").unwrap();
+    let url = scratch.url.replacen("root@", &format!("{user}@"), 1);
+    let env = |name: &str, refresh: &str| {
+        format!(
+            "[environments.{name}]\ndriver = \"mysql\"\nurl = \"{url}\"\n{refresh}\n\
+             password_command = [\"sh\", \"-c\", \"echo {name} >> '{runs}'; cat '{token}'\"]\n",
+            runs = runs.display(),
+            token = token.display()
+        )
+    };
+    let toml = env("renewed", "password_command_refresh_secs = 1") + &env("kept", "");
+    let fleet = dbfleet_core::Fleet::start(
+        &dbfleet_tests::config_in(dir.path(), &toml, &[]),
+        dbfleet_tests::scratch::fast_retry(),
+    )
+    .unwrap();
+    fleet.wait_ready().await;
+    let (renewed, kept) =
+        (fleet.environment(Some("renewed")).unwrap(), fleet.environment(Some("kept")).unwrap());
+    renewed.query(&select_one()).await.unwrap();
+    kept.query(&select_one()).await.unwrap();
+
+    scratch.admin_run(&format!("ALTER USER '{user}'@'%' IDENTIFIED BY 'token-two'")).await;
+    std::fs::write(&token, "token-two\n").unwrap();
+    // Two more runs of the renewed environment's command: the first of them
+    // began after the rotation, and ended before the second began.
+    let renewals = || std::fs::read_to_string(&runs).unwrap().lines().filter(|l| *l == "renewed").count();
+    let rotated_at = renewals();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while renewals() < rotated_at + 2 {
+        assert!(tokio::time::Instant::now() < deadline, "the pool is renewed every second");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for session in scratch.sessions().await {
+        scratch.admin_run(&Engine::Mariadb.kill_sql(&session)).await;
+    }
+    renewed
+        .query(&select_one())
+        .await
+        .unwrap_or_else(|e| panic!("the renewed pool logs in with the new token: {e}"));
+    assert_eq!(renewed.status(), Status::Healthy);
+    let err = kept.query(&select_one()).await.expect_err("the old pool logs in with the old token");
+    assert_eq!(err.kind, ErrorKind::Auth, "{err}");
+    fleet.shutdown().await;
+    scratch.admin_run(&format!("DROP USER '{user}'@'%'")).await;
+    scratch.drop().await;
+}
+
 /// A password from `password_command` on MariaDB (which, unlike the local
 /// PostgreSQL's trust authentication, checks passwords): the command runs
 /// when the environment connects and again when it reconnects, so that a

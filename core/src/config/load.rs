@@ -132,6 +132,7 @@ const ENVIRONMENT_KEYS: &[&str] = &[
     "password_file",
     "password_command",
     "password_command_timeout_secs",
+    "password_command_refresh_secs",
     "pool",
     "ssh",
 ];
@@ -703,9 +704,14 @@ impl Checker<'_> {
         let timeout = self
             .integer(at, table, "password_command_timeout_secs", 1..=300)
             .map_or(DEFAULT_PASSWORD_COMMAND_TIMEOUT, |n| Duration::from_secs(n as u64));
+        let refresh = self
+            .integer(at, table, "password_command_refresh_secs", 1..=86_400)
+            .map(|n| Duration::from_secs(n as u64));
         if !table.contains_key("password_command") {
-            if table.contains_key("password_command_timeout_secs") {
-                self.problem(at, Some("password_command_timeout_secs"), "only used with password_command");
+            for key in ["password_command_timeout_secs", "password_command_refresh_secs"] {
+                if table.contains_key(key) {
+                    self.problem(at, Some(key), "only used with password_command");
+                }
             }
             return None;
         }
@@ -722,7 +728,7 @@ impl Checker<'_> {
             );
             return None;
         };
-        Some(PasswordCommand { program: program.clone(), args: args.to_vec(), timeout })
+        Some(PasswordCommand { program: program.clone(), args: args.to_vec(), timeout, refresh })
     }
 
     /// A driver setting with `${VAR}` expanded in every string inside it.

@@ -22,6 +22,10 @@ pub struct PasswordCommand {
     pub program: String,
     pub args: Vec<String>,
     pub timeout: Duration,
+    /// With `password_command_refresh_secs`: how often the environment runs
+    /// the command and replaces its pool, so that no connection is ever
+    /// opened with a token past its lifetime.
+    pub refresh: Option<Duration>,
 }
 
 impl PasswordCommand {
@@ -94,6 +98,7 @@ mod tests {
 
     fn command(program: &str, args: &[&str]) -> PasswordCommand {
         PasswordCommand {
+            refresh: None,
             program: program.into(),
             args: args.iter().map(|a| (*a).to_owned()).collect(),
             timeout: Duration::from_secs(5),

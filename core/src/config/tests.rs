@@ -446,7 +446,7 @@ fn a_password_command_is_a_program_and_its_arguments() {
     let config = load(
         "[environments.a]\ndriver = \"tdb\"\nurl = \"x\"\n\
          password_command = [\"aws\", \"rds\", \"generate-db-auth-token\", \"--hostname\", \"${HOST}\"]\n\
-         password_command_timeout_secs = 30\n",
+         password_command_timeout_secs = 30\npassword_command_refresh_secs = 600\n",
     )
     .unwrap();
     let env = &config.environments[0];
@@ -454,12 +454,14 @@ fn a_password_command_is_a_program_and_its_arguments() {
     assert_eq!(command.program, "aws");
     assert_eq!(command.args, ["rds", "generate-db-auth-token", "--hostname", "db1"]);
     assert_eq!(command.timeout, std::time::Duration::from_secs(30));
+    assert_eq!(command.refresh, Some(std::time::Duration::from_secs(600)));
     assert!(env.password.is_none(), "the command runs when connecting, not when loading");
     let found = places(
         "[environments.a]\ndriver = \"tdb\"\nurl = \"x\"\npassword_command = \"aws rds\"\n\
          [environments.b]\ndriver = \"tdb\"\nurl = \"x\"\npassword_command = []\n\
          [environments.c]\ndriver = \"tdb\"\nurl = \"x\"\npassword = \"p\"\npassword_command = [\"x\"]\n\
-         [environments.d]\ndriver = \"tdb\"\nurl = \"x\"\npassword_command_timeout_secs = 5\n",
+         [environments.d]\ndriver = \"tdb\"\nurl = \"x\"\npassword_command_timeout_secs = 5\n\
+         [environments.e]\ndriver = \"tdb\"\nurl = \"x\"\npassword_command_refresh_secs = 5\n",
     );
     assert_eq!(
         found,
@@ -468,6 +470,7 @@ fn a_password_command_is_a_program_and_its_arguments() {
             place("b", "password_command"),
             place("c", "password_command"),
             place("d", "password_command_timeout_secs"),
+            place("e", "password_command_refresh_secs"),
         ]
     );
 }

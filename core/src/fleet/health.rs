@@ -280,6 +280,47 @@ impl Environment {
         }
     }
 
+    /// With `password_command_refresh_secs`: a new pool opened with a fresh
+    /// password from the command takes the place of the current one, whose
+    /// connections would otherwise be replaced with the password it was
+    /// opened with, expired by then. A failure keeps the current pool; it
+    /// serves until the server drops its connections, and then recovery
+    /// takes over.
+    pub(super) async fn renew_pool(&self) {
+        if self.read_state().pool.is_none() {
+            return;
+        }
+        let attempt = async {
+            let config = self.connect_config(self.tunnel().await?).await?;
+            self.within(Limit::Connect, async {
+                let pool = self.driver().connect(&config).await?;
+                pool.ping().await?;
+                Ok(pool)
+            })
+            .await
+        };
+        let pool = match attempt.await {
+            Ok(pool) => pool,
+            Err(err) => {
+                let err = self.scrub(err);
+                tracing::warn!(environment = %self.name(), error = %err, "could not renew the pool; keeping the current one");
+                return;
+            }
+        };
+        let mut old = None;
+        self.update_state(|state| old = state.pool.replace(pool));
+        tracing::info!(environment = %self.name(), "pool renewed with a fresh password");
+        if let Some(old) = old {
+            // Calls that took the old pool before the swap finish on it: it
+            // closes once the longest of them would have timed out.
+            let linger = self.config().query_timeout + Duration::from_secs(1);
+            tokio::spawn(async move {
+                tokio::time::sleep(linger).await;
+                old.close().await;
+            });
+        }
+    }
+
     /// The live pool answered a ping: the environment is healthy.
     fn record_ping(&self, latency: Duration, version: String) {
         telemetry::reachable(self.name(), true);
@@ -366,8 +407,19 @@ pub(super) async fn keep_connected(env: Arc<Environment>, options: StartOptions,
     if first.is_err() {
         reconnect(&env, options).await;
     }
+    let refresh = env.config().password_command.as_ref().and_then(|command| command.refresh);
     loop {
-        env.lost.notified().await;
+        if let Some(every) = refresh {
+            tokio::select! {
+                () = env.lost.notified() => {}
+                () = tokio::time::sleep(every) => {
+                    env.renew_pool().await;
+                    continue;
+                }
+            }
+        } else {
+            env.lost.notified().await;
+        }
         // A signal left over from calls that failed while the last recovery
         // ran: nothing is lost any more.
         if env.status() == Status::Healthy {
