@@ -19,7 +19,7 @@ use crate::result::QueryResult;
 /// Who made the call the statements belong to.
 #[derive(Debug, Clone)]
 pub struct CallContext {
-    /// `stdio`, `http`, or later a token's name.
+    /// `stdio`, `http`, or the name of the caller's token.
     pub client: String,
     /// The MCP session, where the transport has one.
     pub session: Option<String>,
@@ -68,9 +68,14 @@ pub struct AuditRecord {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub session: Option<String>,
     pub tool: String,
-    pub environment: String,
-    pub statement: String,
-    /// `ok`, `refused` (the read-only check), or `error`.
+    /// Absent for a tool the caller may not use.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    /// Absent for a call refused before it named a statement.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub statement: Option<String>,
+    /// `ok`, `refused` (the read-only check), `error`, or `forbidden` (the
+    /// caller's token does not reach the environment or the tool).
     pub outcome: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_kind: Option<&'static str>,
@@ -91,11 +96,7 @@ pub(crate) fn statement(
     elapsed: Duration,
 ) {
     let Some(installed) = INSTALLED.get() else { return };
-    let context = CALL.try_with(Clone::clone).unwrap_or_else(|_| CallContext {
-        client: "internal".into(),
-        session: None,
-        tool: String::new(),
-    });
+    let context = current();
     let statement = if installed.include_literals { sql.to_owned() } else { mask_literals(sql, dialect) };
     let (outcome, error_kind, rows, affected_rows) = match outcome {
         Ok(result) => (
@@ -115,14 +116,43 @@ pub(crate) fn statement(
         client: context.client,
         session: context.session,
         tool: context.tool,
-        environment: environment.to_owned(),
-        statement,
+        environment: Some(environment.to_owned()),
+        statement: Some(statement),
         outcome,
         error_kind,
         rows,
         affected_rows,
         duration_ms: (elapsed.as_secs_f64() * 1_000_000.0).round() / 1000.0,
     });
+}
+
+/// Records a call refused because the caller's token does not reach
+/// `environment` (or, without one, the tool).
+pub fn forbidden(environment: Option<&str>) {
+    let Some(installed) = INSTALLED.get() else { return };
+    let context = current();
+    let time: DateTime<Utc> = Utc::now();
+    installed.sink.record(&AuditRecord {
+        time: time.to_rfc3339_opts(SecondsFormat::Micros, true),
+        client: context.client,
+        session: context.session,
+        tool: context.tool,
+        environment: environment.map(str::to_owned),
+        statement: None,
+        outcome: "forbidden",
+        error_kind: Some(crate::error::ErrorKind::Forbidden.as_str()),
+        rows: None,
+        affected_rows: None,
+        duration_ms: 0.0,
+    });
+}
+
+fn current() -> CallContext {
+    CALL.try_with(Clone::clone).unwrap_or_else(|_| CallContext {
+        client: "internal".into(),
+        session: None,
+        tool: String::new(),
+    })
 }
 
 /// The statement with every literal (strings, numbers, dollar-quoted

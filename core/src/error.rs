@@ -21,6 +21,8 @@ pub enum ErrorKind {
     Timeout,
     Query,
     ReadOnly,
+    /// The caller's token does not reach this environment or tool.
+    Forbidden,
     Internal,
 }
 
@@ -35,6 +37,7 @@ impl ErrorKind {
             ErrorKind::Timeout => "timeout",
             ErrorKind::Query => "query",
             ErrorKind::ReadOnly => "read_only",
+            ErrorKind::Forbidden => "forbidden",
             ErrorKind::Internal => "internal",
         }
     }

@@ -416,3 +416,85 @@ async fn metrics_count_calls_statements_refusals_and_health() {
     );
     client.cancel().await.unwrap();
 }
+
+#[tokio::test]
+async fn named_tokens_reach_only_their_environments_and_tools() {
+    let dir = tempfile::tempdir().unwrap();
+    let assistant_secret = "assistant-secret-0123456789";
+    std::fs::write(dir.path().join("assistant.token"), format!("{assistant_secret}\n")).unwrap();
+    std::fs::write(dir.path().join("init.sql"), "CREATE TABLE t (id INTEGER PRIMARY KEY);").unwrap();
+    let config = dir.path().join("http.toml");
+    std::fs::write(
+        &config,
+        "[environments.dev]\ndriver = \"sqlite\"\npath = \"dev.db\"\nmode = \"create\"\n\
+         init_script = \"init.sql\"\n\
+         [environments.prod]\ndriver = \"sqlite\"\npath = \"prod.db\"\nmode = \"create\"\n\
+         init_script = \"init.sql\"\n\
+         [audit]\npath = \"audit.jsonl\"\n",
+    )
+    .unwrap();
+    let tokens = "[[server.tokens]]\nname = \"assistant\"\ntoken_file = \"assistant.token\"\n\
+                  environments = [\"dev\"]\n\
+                  tools = [\"list_environments\", \"execute_query\", \"execute_query_multi_env\", \"health_check\"]\n";
+    let audit = dir.path().join("audit.jsonl");
+    let server = start_with_server(dir, &config, tokens).await;
+    wait_ready(&server).await;
+
+    let assistant = connect(&server, Some(assistant_secret)).await.unwrap();
+    let listed = ok(call(&assistant, "list_environments", json!({})).await);
+    let names: Vec<&str> =
+        listed["environments"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["dev"], "a token sees only its environments");
+    ok(call(&assistant, "execute_query", json!({"environment": "dev", "sql": "SELECT 1 AS one"})).await);
+    let refused =
+        error(call(&assistant, "execute_query", json!({"environment": "prod", "sql": "SELECT 1"})).await);
+    assert_eq!(refused["kind"], "forbidden", "{refused}");
+    assert!(
+        refused["message"].as_str().unwrap().contains("token 'assistant' may not use environment 'prod'"),
+        "{refused}"
+    );
+    let all = ok(call(&assistant, "execute_query_multi_env", json!({"sql": "SELECT 1 AS one"})).await);
+    assert_eq!(all["summary"]["requested"], 1, "all environments are the token's: {all}");
+    let health = ok(call(&assistant, "health_check", json!({})).await);
+    assert_eq!(health["environments"].as_array().unwrap().len(), 1, "{health}");
+    let refused =
+        error(call(&assistant, "describe_table", json!({"environment": "dev", "table": "t"})).await);
+    assert_eq!(refused["kind"], "forbidden", "{refused}");
+    let resources = assistant.list_all_resources().await.unwrap();
+    assert!(!resources.is_empty() && resources.iter().all(|r| !r.uri.contains("prod")), "{resources:?}");
+    assert!(
+        assistant
+            .read_resource(rmcp::model::ReadResourceRequestParams::new(
+                resources[0].uri.replace("dev", "prod")
+            ))
+            .await
+            .is_err()
+    );
+    assistant.cancel().await.unwrap();
+
+    // The unnamed token still reaches everything.
+    let admin = connect(&server, Some(TOKEN)).await.unwrap();
+    ok(call(&admin, "describe_table", json!({"environment": "prod", "table": "t"})).await);
+    admin.cancel().await.unwrap();
+
+    let lines = std::fs::read_to_string(&audit).unwrap();
+    let records: Vec<Value> = lines.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    assert!(
+        records
+            .iter()
+            .any(|r| r["client"] == "assistant" && r["environment"] == "dev" && r["outcome"] == "ok"),
+        "{lines}"
+    );
+    assert!(
+        records
+            .iter()
+            .any(|r| r["client"] == "assistant" && r["environment"] == "prod" && r["outcome"] == "forbidden"),
+        "{lines}"
+    );
+    assert!(
+        records.iter().any(|r| r["client"] == "assistant"
+            && r["tool"] == "describe_table"
+            && r["outcome"] == "forbidden"),
+        "{lines}"
+    );
+}

@@ -112,7 +112,7 @@ const ROOT_KEYS: &[&str] =
     &["default_environment", "server", "defaults", "environments", "database", "tools", "audit"];
 const AUDIT_KEYS: &[&str] = &["path", "stderr", "include_literals", "max_file_bytes", "max_files"];
 const SERVER_KEYS: &[&str] =
-    &["transport", "listen", "auth_token_env", "allowed_origins", "max_sessions", "tools"];
+    &["transport", "listen", "auth_token_env", "allowed_origins", "max_sessions", "tools", "tokens"];
 const DEFAULTS_KEYS: &[&str] =
     &["max_rows", "query_timeout_secs", "read_only", "max_statement_bytes", "side_effect_functions", "pool"];
 const POOL_KEYS: &[&str] =
@@ -298,6 +298,8 @@ impl Checker<'_> {
         let default_environment = self.default_environment(root, &declared, &environments);
         let tools = self.tools(root.get("tools"), &environments);
         self.tool_set(root, &server, &tools);
+        let mut server = server;
+        server.tokens = self.tokens(root, &declared, &tools);
         let audit = self.audit(root.get("audit"));
         Config { default_environment, server, environments, tools, audit, source: None }
     }

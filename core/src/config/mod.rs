@@ -7,6 +7,7 @@ mod locate;
 mod password_command;
 mod settings;
 mod ssh;
+mod tokens;
 mod tools;
 
 use std::net::SocketAddr;
@@ -83,6 +84,20 @@ pub struct ServerConfig {
     pub max_sessions: usize,
     /// The tools clients see (built-in and configured), when not all of them.
     pub tools: Option<Vec<String>>,
+    /// `[[server.tokens]]`: named bearer tokens, each with what it reaches.
+    pub tokens: Vec<TokenConfig>,
+}
+
+/// A bearer token of the HTTP transport: its name (the audit log's
+/// `client`), its secret, and the environments and tools it may use.
+#[derive(Debug, Clone)]
+pub struct TokenConfig {
+    pub name: String,
+    pub secret: SecretString,
+    /// Every environment when `None`.
+    pub environments: Option<Vec<String>>,
+    /// Every tool the server lists when `None`.
+    pub tools: Option<Vec<String>>,
 }
 
 pub const DEFAULT_MAX_SESSIONS: usize = 100;
@@ -96,6 +111,7 @@ impl Default for ServerConfig {
             allowed_origins: Vec::new(),
             max_sessions: DEFAULT_MAX_SESSIONS,
             tools: None,
+            tokens: Vec::new(),
         }
     }
 }

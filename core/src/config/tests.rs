@@ -525,6 +525,65 @@ fn an_ssh_tunnel_leaves_openssh_defaults_to_connection_time() {
 }
 
 #[test]
+fn named_tokens_reach_named_environments_and_tools() {
+    let env = "[environments.dev]\ndriver = \"tdb\"\nurl = \"x\"\n[environments.prod]\ndriver = \"tdb\"\nurl = \"x\"\n";
+    let lookup = vars(&[
+        ("BOT_TOKEN", "bot-secret-0123456789"),
+        ("OPS_TOKEN", "ops-secret-0123456789"),
+        ("SHORT", "abc"),
+    ]);
+    let load = |tokens: &str| {
+        load_config_str(&format!("{env}{tokens}"), std::path::Path::new("/etc/dbfleet"), &lookup)
+    };
+    let config = load(
+        "[[server.tokens]]\nname = \"bot\"\ntoken_env = \"BOT_TOKEN\"\nenvironments = [\"dev\"]\ntools = [\"execute_query\"]\n\
+         [[server.tokens]]\nname = \"ops\"\ntoken_env = \"OPS_TOKEN\"\n",
+    )
+    .unwrap();
+    let tokens = &config.server.tokens;
+    assert_eq!(tokens.len(), 2);
+    assert_eq!((tokens[0].name.as_str(), tokens[0].secret.expose_secret()), ("bot", "bot-secret-0123456789"));
+    assert_eq!(tokens[0].environments.as_deref(), Some(&["dev".to_owned()][..]));
+    assert_eq!(tokens[0].tools.as_deref(), Some(&["execute_query".to_owned()][..]));
+    assert!(tokens[1].environments.is_none() && tokens[1].tools.is_none());
+
+    let messages = |tokens: &str| match load(tokens) {
+        Err(ConfigError::Invalid { problems }) => problems.into_iter().map(|p| p.message).collect::<Vec<_>>(),
+        other => panic!("expected problems, got {other:?}"),
+    };
+    for (tokens, expected) in [
+        ("[[server.tokens]]\ntoken_env = \"BOT_TOKEN\"\n", "token 1: required: name"),
+        ("[[server.tokens]]\nname = \"a b\"\ntoken_env = \"BOT_TOKEN\"\n", "token 'a b': the name takes"),
+        ("[[server.tokens]]\nname = \"a\"\n", "token 'a': required: token_env or token_file"),
+        ("[[server.tokens]]\nname = \"a\"\ntoken_env = \"UNSET\"\n", "environment variable UNSET is not set"),
+        ("[[server.tokens]]\nname = \"a\"\ntoken_env = \"SHORT\"\n", "shorter than 16 characters"),
+        ("[[server.tokens]]\nname = \"a\"\ntoken_env = \"BOT_TOKEN\"\ntoken_file = \"f\"\n", "not both"),
+        ("[[server.tokens]]\nname = \"a\"\ntoken_file = \"/nonexistent\"\n", "cannot read /nonexistent"),
+        (
+            "[[server.tokens]]\nname = \"a\"\ntoken_env = \"BOT_TOKEN\"\nenvironments = [\"qa\"]\n",
+            "no environment named 'qa'",
+        ),
+        (
+            "[[server.tokens]]\nname = \"a\"\ntoken_env = \"BOT_TOKEN\"\ntools = [\"drop_all\"]\n",
+            "no tool named 'drop_all'",
+        ),
+        ("[[server.tokens]]\nname = \"a\"\ntoken_env = \"BOT_TOKEN\"\nscope = 1\n", "unknown key 'scope'"),
+        (
+            "[[server.tokens]]\nname = \"a\"\ntoken_env = \"BOT_TOKEN\"\n[[server.tokens]]\nname = \"a\"\ntoken_env = \"OPS_TOKEN\"\n",
+            "two tokens are named 'a'",
+        ),
+        (
+            "[[server.tokens]]\nname = \"a\"\ntoken_env = \"BOT_TOKEN\"\n[[server.tokens]]\nname = \"b\"\ntoken_env = \"BOT_TOKEN\"\n",
+            "token 'b' has the same secret as token 'a'",
+        ),
+    ] {
+        let found = messages(tokens);
+        assert!(found.iter().any(|m| m.contains(expected)), "{tokens}: {found:?}");
+        assert!(found.iter().all(|m| !m.contains("secret-0123")), "no secret in a message: {found:?}");
+    }
+}
+
+#[test]
 fn the_audit_log_goes_to_a_file_or_stderr() {
     let env = "[environments.a]\ndriver = \"tdb\"\nurl = \"x\"\n";
     let config = load(&format!("{env}[audit]\npath = \"logs/audit.jsonl\"\nmax_files = 3\n")).unwrap();

@@ -70,6 +70,10 @@ pub struct Fleet {
     /// How many enabled environments have not finished their first attempt.
     pending: watch::Receiver<usize>,
     tasks: Mutex<Vec<AbortHandle>>,
+    /// In a view for one caller ([`Fleet::scoped`]): its name, and the
+    /// environments it may not use, which are left out of everything.
+    caller: Option<String>,
+    forbidden: Vec<String>,
 }
 
 impl Fleet {
@@ -107,7 +111,32 @@ impl Fleet {
             tools: config.tools.clone(),
             pending,
             tasks: Mutex::new(tasks),
+            caller: None,
+            forbidden: Vec::new(),
         }))
+    }
+
+    /// The fleet as `caller` sees it: only the environments it may use
+    /// (every one when `environments` is `None`). Naming another is a
+    /// `forbidden` error, recorded in the audit log. The environments are
+    /// shared with this fleet; the view starts and stops nothing.
+    pub fn scoped(&self, caller: &str, environments: Option<&[String]>) -> Arc<Fleet> {
+        let allowed =
+            |env: &Arc<Environment>| environments.is_none_or(|names| names.iter().any(|n| n == env.name()));
+        let (visible, hidden): (Vec<_>, Vec<_>) = self.environments.iter().cloned().partition(allowed);
+        Arc::new(Fleet {
+            environments: visible,
+            default_environment: self.default_environment.clone(),
+            tools: self.tools.clone(),
+            pending: self.pending.clone(),
+            tasks: Mutex::new(Vec::new()),
+            caller: Some(caller.to_owned()),
+            forbidden: hidden
+                .iter()
+                .map(|env| env.name().to_owned())
+                .chain(self.forbidden.iter().cloned())
+                .collect(),
+        })
     }
 
     /// Waits until every enabled environment has finished its first
@@ -147,6 +176,18 @@ impl Fleet {
                 )));
             }
         };
+        if self.forbidden.iter().any(|hidden| hidden == name) {
+            crate::audit::forbidden(Some(name));
+            let caller = self.caller.as_deref().unwrap_or_default();
+            return Err(DbError::new(
+                ErrorKind::Forbidden,
+                format!(
+                    "token '{caller}' may not use environment '{name}'; it may use: {}",
+                    self.names().join(", ")
+                ),
+            )
+            .in_env(name));
+        }
         self.environments.iter().find(|env| env.name() == name).cloned().ok_or_else(|| {
             DbError::new(
                 ErrorKind::UnknownEnvironment,

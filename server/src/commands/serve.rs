@@ -1,6 +1,7 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use dbfleet_core::config::Transport;
@@ -31,12 +32,14 @@ pub async fn run(config: Option<&Path>, args: ServeArgs) -> anyhow::Result<ExitC
         let listen = args.listen.unwrap_or_else(|| config.server.listen.clone());
         let listen: SocketAddr =
             listen.parse().with_context(|| format!("--listen {listen}: not an address"))?;
-        crate::mcp::serve_http(fleet.clone(), listen, &config.server, token).await?;
+        let tokens = crate::mcp::Tokens::new(token, &config.server.tokens);
+        crate::mcp::serve_http(fleet.clone(), listen, &config.server, tokens).await?;
     } else {
         if let Some(address) = &args.metrics_listen {
             let address: SocketAddr =
                 address.parse().with_context(|| format!("--metrics-listen {address}: not an address"))?;
-            let routes = crate::mcp::metrics_routes(fleet.clone(), token.map(Into::into))?;
+            let tokens = crate::mcp::Tokens::new(token, &config.server.tokens);
+            let routes = crate::mcp::metrics_routes(fleet.clone(), Arc::new(tokens))?;
             let listener = tokio::net::TcpListener::bind(address)
                 .await
                 .with_context(|| format!("--metrics-listen {address}: cannot listen"))?;

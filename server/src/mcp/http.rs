@@ -28,12 +28,12 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use serde_json::json;
-use subtle::ConstantTimeEq;
 use tokio_util::sync::CancellationToken;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use super::DbfleetTools;
+use super::tokens::{Admission, Tokens};
 
 /// A client must send its request headers within this time.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -100,9 +100,9 @@ pub async fn serve_http(
     fleet: Arc<Fleet>,
     listen: SocketAddr,
     server: &ServerConfig,
-    token: Option<String>,
+    tokens: Tokens,
 ) -> anyhow::Result<()> {
-    if !listen.ip().is_loopback() && token.is_none() {
+    if !listen.ip().is_loopback() && tokens.is_empty() {
         tracing::warn!(%listen, "listening beyond loopback without [server] auth_token_env: anyone who can reach it can query every environment");
     }
     let shutdown = CancellationToken::new();
@@ -124,13 +124,13 @@ pub async fn serve_http(
         sessions.clone(),
         config,
     );
-    let token: Option<Arc<str>> = token.map(Arc::from);
+    let tokens = Arc::new(tokens);
     let limit = SessionLimit { sessions, max: server.max_sessions };
     let app = Router::new()
         .nest_service("/mcp", mcp)
         .layer(middleware::from_fn_with_state(Arc::new(limit), limit_sessions))
-        .layer(middleware::from_fn_with_state(token.clone(), require_token))
-        .merge(metrics_routes(fleet.clone(), token)?)
+        .layer(middleware::from_fn_with_state(tokens.clone(), require_token))
+        .merge(metrics_routes(fleet.clone(), tokens)?)
         .merge(Router::new().route("/health", get(health)).route("/ready", get(ready)).with_state(fleet))
         .layer(middleware::from_fn_with_state(Arc::new(Guard::new(listen, &server.allowed_origins)), guard))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
@@ -201,16 +201,20 @@ async fn guard(State(guard): State<Arc<Guard>>, request: Request, next: Next) ->
     next.run(request).await
 }
 
-/// Compares tokens in constant time, so a wrong token's timing tells nothing.
-async fn require_token(State(token): State<Option<Arc<str>>>, request: Request, next: Next) -> Response {
-    if let Some(token) = token {
-        let given = request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "));
-        let accepted = given.is_some_and(|given| bool::from(given.as_bytes().ct_eq(token.as_bytes())));
-        if !accepted {
+/// A request needs a configured token when there is one; a named token's
+/// [`Caller`] goes with the request to the calls it makes.
+async fn require_token(State(tokens): State<Arc<Tokens>>, mut request: Request, next: Next) -> Response {
+    let bearer = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "));
+    match tokens.admit(bearer) {
+        Admission::Anyone => {}
+        Admission::Named(caller) => {
+            request.extensions_mut().insert(caller);
+        }
+        Admission::Refused => {
             return (
                 StatusCode::UNAUTHORIZED,
                 [(header::WWW_AUTHENTICATE, "Bearer")],
@@ -243,13 +247,13 @@ async fn limit_sessions(State(limit): State<Arc<SessionLimit>>, request: Request
 }
 
 /// 200 while the process serves, whatever the environments' state.
-/// `GET /metrics` (Prometheus text), behind the bearer token when there is one.
-pub fn metrics_routes(fleet: Arc<Fleet>, token: Option<Arc<str>>) -> anyhow::Result<Router> {
+/// `GET /metrics` (Prometheus text), behind the bearer tokens when there are some.
+pub fn metrics_routes(fleet: Arc<Fleet>, tokens: Arc<Tokens>) -> anyhow::Result<Router> {
     let handle = crate::metrics::handle()?;
     Ok(Router::new()
         .route("/metrics", get(metrics_page))
         .with_state((handle, fleet))
-        .layer(middleware::from_fn_with_state(token, require_token)))
+        .layer(middleware::from_fn_with_state(tokens, require_token)))
 }
 
 async fn metrics_page(State((handle, fleet)): State<(PrometheusHandle, Arc<Fleet>)>) -> Response {

@@ -9,6 +9,7 @@ mod prompts;
 mod resources;
 mod stdio;
 mod stdio_fds;
+mod tokens;
 mod tools;
 
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use rmcp::ServiceExt;
 
 pub use http::{metrics_routes, serve_http};
 pub(crate) use log_messages::layer as log_layer;
+pub use tokens::Tokens;
 pub use tools::DbfleetTools;
 
 /// Serves the tools on stdin/stdout until the client disconnects. Nothing

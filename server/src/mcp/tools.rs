@@ -37,6 +37,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 
 use super::args::*;
 use super::log_messages::{SessionEvents, SessionLevel};
+use super::tokens::Caller;
 use crate::responses::{
     EnvironmentList, ExplainAnswer, Listing, MultiQueryAnswer, QueryAnswer, TableDescription, ToolError,
 };
@@ -280,6 +281,23 @@ impl DbfleetTools {
 
     pub(super) fn fleet(&self) -> &Fleet {
         &self.fleet
+    }
+
+    /// These tools as `caller` may use them: on the environments its token
+    /// reaches.
+    fn for_caller(&self, caller: &Caller) -> DbfleetTools {
+        DbfleetTools {
+            fleet: self.fleet.scoped(&caller.name, caller.environments.as_deref()),
+            ..self.clone()
+        }
+    }
+
+    /// The fleet as the request's caller sees it.
+    fn fleet_for(&self, context: &RequestContext<RoleServer>) -> Arc<Fleet> {
+        match caller(context) {
+            Some(caller) => self.fleet.scoped(&caller.name, caller.environments.as_deref()),
+            None => self.fleet.clone(),
+        }
     }
 
     async fn query(&self, environment: Option<&str>, request: QueryRequest) -> Result<QueryAnswer, DbError> {
@@ -738,10 +756,23 @@ impl ServerHandler for DbfleetTools {
         };
         let tool = request.name.to_string();
         let started = Instant::now();
-        let call_context = call_context(&tool, &context);
+        let caller = caller(&context);
+        let call_context = call_context(&tool, &context, caller.as_deref());
+        if let Some(caller) = caller.as_deref().filter(|caller| !caller.may_use_tool(&tool)) {
+            let refusal = DbError::new(
+                dbfleet_core::ErrorKind::Forbidden,
+                format!("token '{}' may not use the tool {tool}", caller.name),
+            );
+            audit::within(call_context, async { audit::forbidden(None) }).await;
+            let response = Ok(failure(refusal).into());
+            record_call(tool, &response, started.elapsed());
+            return response;
+        }
+        let scoped = caller.map(|caller| self.for_caller(&caller));
+        let tools = scoped.as_ref().unwrap_or(self);
         let call = AssertUnwindSafe(audit::within(
             call_context,
-            self.tool_router.call(ToolCallContext::new(self, request, context)),
+            tools.tool_router.call(ToolCallContext::new(tools, request, context)),
         ));
         let response = tokio::select! {
             response = call.catch_unwind() => response.unwrap_or_else(|panic| {
@@ -764,9 +795,10 @@ impl ServerHandler for DbfleetTools {
     async fn list_resources(
         &self,
         request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
-        super::resources::list(&self.fleet, request.as_ref().and_then(|r| r.cursor.as_deref())).await
+        let fleet = self.fleet_for(&context);
+        super::resources::list(&fleet, request.as_ref().and_then(|r| r.cursor.as_deref())).await
     }
 
     async fn list_resource_templates(
@@ -780,9 +812,9 @@ impl ServerHandler for DbfleetTools {
     async fn read_resource(
         &self,
         request: ReadResourceRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
-        super::resources::read(&self.fleet, &request.uri).await.map(Into::into)
+        super::resources::read(&self.fleet_for(&context), &request.uri).await.map(Into::into)
     }
 
     async fn list_prompts(
@@ -796,17 +828,17 @@ impl ServerHandler for DbfleetTools {
     async fn get_prompt(
         &self,
         request: GetPromptRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
-        super::prompts::get(&self.fleet, &request.name, request.arguments).map(Into::into)
+        super::prompts::get(&self.fleet_for(&context), &request.name, request.arguments).map(Into::into)
     }
 
     async fn complete(
         &self,
         request: CompleteRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, ErrorData> {
-        super::prompts::complete(&self.fleet, &request).await
+        super::prompts::complete(&self.fleet_for(&context), &request).await
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
@@ -869,16 +901,26 @@ fn record_call(tool: String, response: &Result<CallToolResponse, ErrorData>, ela
     metrics::counter!("dbfleet_tool_result_bytes_total", "tool" => tool).increment(bytes as u64);
 }
 
-/// Who makes a call, for the audit log: the transport, and the MCP session
-/// of an HTTP request.
-fn call_context(tool: &str, context: &RequestContext<RoleServer>) -> CallContext {
+/// Who makes a call, for the audit log: the token's name or the transport,
+/// and the MCP session of an HTTP request.
+fn call_context(tool: &str, context: &RequestContext<RoleServer>, caller: Option<&Caller>) -> CallContext {
     let parts = context.extensions.get::<axum::http::request::Parts>();
     let session = parts
         .and_then(|parts| parts.headers.get("mcp-session-id"))
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned);
-    let client = if parts.is_some() { "http" } else { "stdio" };
-    CallContext { client: client.to_owned(), session, tool: tool.to_owned() }
+    let client = match (caller, parts) {
+        (Some(caller), _) => caller.name.clone(),
+        (None, Some(_)) => "http".to_owned(),
+        (None, None) => "stdio".to_owned(),
+    };
+    CallContext { client, session, tool: tool.to_owned() }
+}
+
+/// The named token the request came with, if any.
+fn caller(context: &RequestContext<RoleServer>) -> Option<Arc<Caller>> {
+    let parts = context.extensions.get::<axum::http::request::Parts>()?;
+    parts.extensions.get::<Arc<Caller>>().cloned()
 }
 
 /// Counts a session in `dbfleet_mcp_sessions` while it lives.
