@@ -922,6 +922,15 @@ fn stdio_serves_metrics_on_request() {
         "{page}"
     );
     assert!(page.contains("dbfleet_mcp_sessions 1"), "{page}");
+
+    // A client that never finishes its headers is cut off, as on the HTTP transport.
+    use std::io::Read;
+    let mut slow = std::net::TcpStream::connect(&address).unwrap();
+    slow.write_all(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n").unwrap();
+    slow.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
+    let mut answer = Vec::new();
+    assert!(slow.read_to_end(&mut answer).is_ok(), "the listener still held the connection after 30 s");
+    assert!(!String::from_utf8_lossy(&answer).contains("200 OK"), "no request was served");
 }
 
 /// The audit log over stdio: literals masked by default, and kept with

@@ -44,11 +44,7 @@ pub async fn run(config: Option<&Path>, args: ServeArgs) -> anyhow::Result<ExitC
                 .await
                 .with_context(|| format!("--metrics-listen {address}: cannot listen"))?;
             tracing::info!(%address, "serving Prometheus metrics at /metrics");
-            tokio::spawn(async move {
-                if let Err(err) = axum::serve(listener, routes).await {
-                    tracing::error!(error = %err, "the metrics listener stopped");
-                }
-            });
+            tokio::spawn(crate::mcp::serve_connections(listener, routes, std::future::pending()));
         }
         // Bounded by each environment's connect timeout.
         fleet.wait_ready().await;

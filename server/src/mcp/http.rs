@@ -138,10 +138,27 @@ pub async fn serve_http(
     let listener = tokio::net::TcpListener::bind(listen).await?;
     tracing::info!(address = %listener.local_addr()?, "serving MCP over streamable HTTP at /mcp");
 
-    // axum::serve sets no header read timeout, so connections are served
-    // here with hyper's own, which a slow client cannot hold open.
+    // Sessions end first, so that their event streams do not hold the
+    // connections open through the grace period.
+    let stop = async {
+        stop_signal().await;
+        shutdown.cancel();
+    };
+    serve_connections(listener, app, stop).await;
+    Ok(())
+}
+
+/// Serves `app` on `listener` until `stop`, then gives open connections
+/// [`SHUTDOWN_GRACE`] to finish. axum::serve sets no header read timeout, so
+/// connections are served here with hyper's own, which a slow client cannot
+/// hold open.
+pub async fn serve_connections(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    stop: impl Future<Output = ()>,
+) {
     let connections = GracefulShutdown::new();
-    let mut stop = pin!(stop_signal());
+    let mut stop = pin!(stop);
     loop {
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -164,11 +181,9 @@ pub async fn serve_http(
             }
         });
     }
-    shutdown.cancel();
     if tokio::time::timeout(SHUTDOWN_GRACE, connections.shutdown()).await.is_err() {
         tracing::warn!("connections still open after {} s; stopping anyway", SHUTDOWN_GRACE.as_secs());
     }
-    Ok(())
 }
 
 /// Ctrl-C, or SIGTERM from a service manager.

@@ -18,7 +18,7 @@ use dbfleet_core::config::ServerConfig;
 use dbfleet_core::fleet::Fleet;
 use rmcp::ServiceExt;
 
-pub use http::{metrics_routes, serve_http};
+pub use http::{metrics_routes, serve_connections, serve_http};
 pub(crate) use log_messages::layer as log_layer;
 pub use tokens::Tokens;
 pub use tools::DbfleetTools;
