@@ -10,6 +10,7 @@
 //! }
 //! ```
 
+mod alerts;
 mod audit_log;
 mod cli;
 mod commands;

@@ -1022,3 +1022,78 @@ async fn health_check_and_test_connection_show_the_ssh_tunnel() {
     assert_eq!(report["tunnel"]["connected"], false, "{report}");
     client.cancel().await.unwrap();
 }
+
+/// `[alerts] webhook_url`: an environment down at start-up, one that loses
+/// its server (a proxy cut) and gets it back: each change is one POST, in
+/// order, retried when the receiver fails, and the URL's credential is
+/// never logged.
+#[test]
+fn health_changes_are_posted_to_the_webhook() {
+    use std::sync::{Arc, Mutex};
+    let Some(pg) = dbfleet_tests::services::postgres_url() else { return };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let received: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let posts = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let receiver = {
+        let (received, posts) = (received.clone(), posts.clone());
+        axum::Router::new().route(
+            "/hook/{secret}",
+            axum::routing::post(move |axum::Json(alert): axum::Json<Value>| async move {
+                // The first delivery fails, to be retried.
+                if posts.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                    return axum::http::StatusCode::INTERNAL_SERVER_ERROR;
+                }
+                received.lock().unwrap().push(alert);
+                axum::http::StatusCode::OK
+            }),
+        )
+    };
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let hook = format!("http://{}/hook/T0-webhook-credential", listener.local_addr().unwrap());
+    runtime.spawn(async move { axum::serve(listener, receiver).await });
+    let mut proxy =
+        runtime.block_on(dbfleet_tests::faults::Proxy::start(&dbfleet_tests::services::host_port(&pg)));
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("alerts.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[environments.db]\ndriver = \"postgres\"\nurl = \"{}\"\n[environments.db.pool]\nconnect_timeout_secs = 2\n\
+             [environments.down]\ndriver = \"sqlite\"\npath = \"missing.db\"\n\
+             [alerts]\nwebhook_url = \"{hook}\"\nmax_attempts = 3\n",
+            proxy.url(&pg)
+        ),
+    )
+    .unwrap();
+    let wait_for = |environment: &str, to: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let alerts = received.lock().unwrap().clone();
+            if let Some(alert) = alerts.iter().find(|a| a["environment"] == environment && a["to"] == to) {
+                return alert.clone();
+            }
+            assert!(std::time::Instant::now() < deadline, "no alert for {environment} {to}: {alerts:?}");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    let mut server = RawServer::start(&config, &[]);
+    let down = wait_for("down", "unhealthy");
+    assert_eq!(down["event"], "environment_health_changed");
+    assert_eq!(down["from"], "connecting", "{down}");
+    assert_eq!(down["error"]["kind"], "connection", "{down}");
+    assert!(down["text"].as_str().unwrap().starts_with("dbfleet: environment down is unhealthy: "), "{down}");
+    assert!(posts.load(std::sync::atomic::Ordering::SeqCst) >= 2, "the failed first delivery was retried");
+
+    runtime.block_on(proxy.cut());
+    server.call(1, "execute_query", json!({"environment": "db", "sql": "SELECT 1"}));
+    assert_eq!(server.answer(1).0["result"]["isError"], true);
+    let lost = wait_for("db", "unhealthy");
+    assert_eq!(lost["from"], "healthy", "{lost}");
+    runtime.block_on(proxy.restore());
+    let back = wait_for("db", "healthy");
+    assert_eq!(back["from"], "unhealthy", "{back}");
+    assert!(back.get("error").is_none(), "{back}");
+    assert_eq!(back["text"], "dbfleet: environment db is healthy again");
+    let logs = server.finish();
+    assert!(!logs.contains("T0-webhook-credential"), "{logs}");
+}

@@ -109,7 +109,7 @@ pub fn load_config_str(
 }
 
 const ROOT_KEYS: &[&str] =
-    &["default_environment", "server", "defaults", "environments", "database", "tools", "audit"];
+    &["default_environment", "server", "defaults", "environments", "database", "tools", "audit", "alerts"];
 const AUDIT_KEYS: &[&str] = &["path", "stderr", "include_literals", "max_file_bytes", "max_files"];
 const SERVER_KEYS: &[&str] =
     &["transport", "listen", "auth_token_env", "allowed_origins", "max_sessions", "tools", "tokens"];
@@ -301,7 +301,8 @@ impl Checker<'_> {
         let mut server = server;
         server.tokens = self.tokens(root, &declared, &tools);
         let audit = self.audit(root.get("audit"));
-        Config { default_environment, server, environments, tools, audit, source: None }
+        let alerts = self.alerts(root.get("alerts"));
+        Config { default_environment, server, environments, tools, audit, alerts, source: None }
     }
 
     /// `[audit]`: `path` (relative to the file's directory) or `stderr = true`.

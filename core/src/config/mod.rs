@@ -1,6 +1,7 @@
 //! Configuration: the typed form of the TOML file (see `load` for the parser
 //! and validation).
 
+mod alerts;
 mod expand;
 mod load;
 mod locate;
@@ -16,6 +17,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
+pub use alerts::AlertsConfig;
 pub use load::{ConfigError, find_config_path, load_config, load_config_str};
 pub use password_command::{DEFAULT_PASSWORD_COMMAND_TIMEOUT, PasswordCommand};
 pub use settings::{DriverSettings, SettingsReader, invalid_settings};
@@ -33,6 +35,8 @@ pub struct Config {
     pub tools: Vec<ToolConfig>,
     /// `[audit]`: the statement log, when configured.
     pub audit: Option<AuditConfig>,
+    /// `[alerts]`: where health changes are posted, when configured.
+    pub alerts: Option<AlertsConfig>,
     /// The file the configuration came from, when it came from a file.
     pub source: Option<PathBuf>,
 }

@@ -584,6 +584,25 @@ fn named_tokens_reach_named_environments_and_tools() {
 }
 
 #[test]
+fn alerts_post_to_a_webhook_url_that_is_never_shown() {
+    let env = "[environments.a]\ndriver = \"tdb\"\nurl = \"x\"\n";
+    let config = load(&format!(
+        "{env}[alerts]\nwebhook_url = \"https://hooks.example.com/${{HOST}}\"\nmax_attempts = 2\n"
+    ))
+    .unwrap();
+    let alerts = config.alerts.unwrap();
+    assert_eq!(alerts.webhook_url.expose_secret(), "https://hooks.example.com/db1");
+    assert_eq!((alerts.max_attempts, alerts.timeout), (2, std::time::Duration::from_secs(10)));
+    let found = problems(&format!(
+        "{env}[alerts]\nwebhook_url = \"ftp://hooks.example.com/s3cret\"\ntimeout_secs = 0\nretries = 3\n"
+    ));
+    let keys: Vec<_> = found.iter().map(|p| p.key.as_deref().unwrap_or_default()).collect();
+    assert_eq!(keys, ["alerts.webhook_url", "alerts.timeout_secs", "alerts.retries"]);
+    assert!(found.iter().all(|p| !p.message.contains("s3cret")), "{found:?}");
+    assert_eq!(problems(&format!("{env}[alerts]\n"))[0].key.as_deref(), Some("alerts.webhook_url"));
+}
+
+#[test]
 fn the_audit_log_goes_to_a_file_or_stderr() {
     let env = "[environments.a]\ndriver = \"tdb\"\nurl = \"x\"\n";
     let config = load(&format!("{env}[audit]\npath = \"logs/audit.jsonl\"\nmax_files = 3\n")).unwrap();

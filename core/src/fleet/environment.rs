@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use secrecy::{ExposeSecret, SecretString};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, broadcast};
 
-use super::health::{EnvState, Status};
+use super::health::{EnvState, HealthChange, Status};
 use super::telemetry;
 use crate::audit;
 use crate::catalog::{DatabaseInfo, TableFilter, TableInfo, TableRef, TableSchema};
@@ -61,10 +61,15 @@ pub struct Environment {
     /// The SSH tunnel, opened at the first connection attempt and kept for
     /// the environment's life, so that its local port never changes.
     tunnel: tokio::sync::OnceCell<Tunnel>,
+    health_changes: broadcast::Sender<HealthChange>,
 }
 
 impl Environment {
-    pub(super) fn new(config: EnvironmentConfig, driver: &'static dyn DatabaseDriver) -> Self {
+    pub(super) fn new(
+        config: EnvironmentConfig,
+        driver: &'static dyn DatabaseDriver,
+        health_changes: broadcast::Sender<HealthChange>,
+    ) -> Self {
         let status = if config.enabled { Status::Connecting } else { Status::Disabled };
         let classifier =
             Classifier::new(driver.sql_dialect(), driver.engine_rules(), &config.side_effect_functions);
@@ -77,6 +82,7 @@ impl Environment {
             lost: Notify::new(),
             command_password: Mutex::new(None),
             tunnel: tokio::sync::OnceCell::new(),
+            health_changes,
         }
     }
 
@@ -105,8 +111,17 @@ impl Environment {
         self.state.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
     }
 
+    /// Changes the state; a change between healthy and unhealthy is
+    /// announced ([`HealthChange`]).
     pub(super) fn update_state(&self, change: impl FnOnce(&mut EnvState)) {
-        change(&mut self.state.write().unwrap_or_else(|poisoned| poisoned.into_inner()));
+        let mut state = self.state.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let before = state.status;
+        change(&mut state);
+        let announced = HealthChange::between(self.name(), before, &state);
+        drop(state);
+        if let Some(change) = announced {
+            change.announce(&self.health_changes);
+        }
     }
 
     /// The live pool, or why there is none. Fails fast: a call to an

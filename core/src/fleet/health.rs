@@ -59,6 +59,49 @@ pub struct EnvironmentStatus {
     pub tunnel: Option<TunnelStatus>,
 }
 
+/// An environment turned unhealthy (from healthy, or at its first attempt)
+/// or healthy again: logged, counted, and sent to [`Fleet::health_changes`]
+/// subscribers (the server's webhook alerts).
+#[derive(Debug, Clone, Serialize)]
+pub struct HealthChange {
+    pub environment: String,
+    pub from: Status,
+    pub to: Status,
+    /// RFC 3339, UTC.
+    pub time: String,
+    /// Why it is unhealthy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<DbError>,
+}
+
+impl HealthChange {
+    pub(super) fn between(environment: &str, before: Status, after: &EnvState) -> Option<HealthChange> {
+        let changed = matches!(
+            (before, after.status),
+            (Status::Healthy | Status::Connecting, Status::Unhealthy) | (Status::Unhealthy, Status::Healthy)
+        );
+        changed.then(|| HealthChange {
+            environment: environment.to_owned(),
+            from: before,
+            to: after.status,
+            time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            error: after.last_error.clone().filter(|_| after.status == Status::Unhealthy),
+        })
+    }
+
+    pub(super) fn announce(self, subscribers: &tokio::sync::broadcast::Sender<HealthChange>) {
+        let error = self.error.as_ref().map(ToString::to_string).unwrap_or_default();
+        if self.to == Status::Healthy {
+            tracing::info!(target: "dbfleet::health", environment = %self.environment, from = ?self.from, to = ?self.to, "health changed");
+        } else {
+            tracing::warn!(target: "dbfleet::health", environment = %self.environment, from = ?self.from, to = ?self.to, %error, "health changed");
+        }
+        telemetry::health_change(&self.environment, self.to);
+        // No subscriber is no error.
+        let _ = subscribers.send(self);
+    }
+}
+
 /// What a fresh connection attempt found (`test_connection`).
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ConnectionReport {

@@ -24,13 +24,13 @@ mod telemetry;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 use tokio::task::AbortHandle;
 
 pub use environment::Environment;
 pub use explain::Explained;
 pub use fanout::{Answered, PerEnvironment, SchemaReport};
-pub use health::{ConnectionReport, EnvironmentStatus, Status};
+pub use health::{ConnectionReport, EnvironmentStatus, HealthChange, Status};
 pub use search::{
     DEFAULT_SEARCH_LIMIT, Detail, FoundObject, MAX_SEARCH_LIMIT, ObjectKind, ObjectSearch, SearchResult,
 };
@@ -74,7 +74,14 @@ pub struct Fleet {
     /// environments it may not use, which are left out of everything.
     caller: Option<String>,
     forbidden: Vec<String>,
+    health_changes: broadcast::Sender<HealthChange>,
+    /// Subscribed before any environment started, for the first caller of
+    /// [`Fleet::health_changes`].
+    first_subscriber: Mutex<Option<broadcast::Receiver<HealthChange>>>,
 }
+
+/// Health changes a slow subscriber may fall behind by before it misses some.
+const HEALTH_CHANGES_KEPT: usize = 256;
 
 impl Fleet {
     /// Builds the fleet and starts connecting every enabled environment in the
@@ -83,6 +90,7 @@ impl Fleet {
     /// The configuration must have been validated (every driver exists).
     pub fn start(config: &Config, options: StartOptions) -> Result<Arc<Fleet>, DbError> {
         let mut environments = Vec::with_capacity(config.environments.len());
+        let (health_changes, first_subscriber) = broadcast::channel(HEALTH_CHANGES_KEPT);
         for env in &config.environments {
             let driver = registry::find_driver(&env.driver).ok_or_else(|| {
                 DbError::internal(format!(
@@ -92,7 +100,7 @@ impl Fleet {
                 ))
                 .in_env(&env.name)
             })?;
-            environments.push(Arc::new(Environment::new(env.clone(), driver)));
+            environments.push(Arc::new(Environment::new(env.clone(), driver, health_changes.clone())));
         }
         let enabled: Vec<_> = environments.iter().filter(|env| env.config().enabled).cloned().collect();
         let (pending_tx, pending) = watch::channel(enabled.len());
@@ -113,6 +121,8 @@ impl Fleet {
             tasks: Mutex::new(tasks),
             caller: None,
             forbidden: Vec::new(),
+            health_changes,
+            first_subscriber: Mutex::new(Some(first_subscriber)),
         }))
     }
 
@@ -131,12 +141,21 @@ impl Fleet {
             pending: self.pending.clone(),
             tasks: Mutex::new(Vec::new()),
             caller: Some(caller.to_owned()),
+            health_changes: self.health_changes.clone(),
+            first_subscriber: Mutex::new(None),
             forbidden: hidden
                 .iter()
                 .map(|env| env.name().to_owned())
                 .chain(self.forbidden.iter().cloned())
                 .collect(),
         })
+    }
+
+    /// The changes of environments between healthy and unhealthy: the first
+    /// call gets every change since start-up, later calls those from then on.
+    pub fn health_changes(&self) -> broadcast::Receiver<HealthChange> {
+        let first = self.first_subscriber.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+        first.unwrap_or_else(|| self.health_changes.subscribe())
     }
 
     /// Waits until every enabled environment has finished its first

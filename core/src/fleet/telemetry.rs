@@ -44,3 +44,10 @@ pub(super) fn reachable(environment: &str, up: bool) {
 pub(super) fn reconnect_attempt(environment: &str) {
     counter!("dbfleet_reconnect_attempts_total", "environment" => environment.to_owned()).increment(1);
 }
+
+/// The environment turned healthy or unhealthy.
+pub(super) fn health_change(environment: &str, to: super::Status) {
+    let to = if to == super::Status::Healthy { "healthy" } else { "unhealthy" };
+    counter!("dbfleet_health_changes_total", "environment" => environment.to_owned(), "to" => to)
+        .increment(1);
+}

@@ -77,6 +77,7 @@ proptest! {
             environments: vec![leaky_env("a", &password)],
             tools: Vec::new(),
             audit: None,
+            alerts: None,
             source: None,
         };
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();

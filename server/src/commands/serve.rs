@@ -28,6 +28,9 @@ pub async fn run(config: Option<&Path>, args: ServeArgs) -> anyhow::Result<ExitC
         crate::audit_log::install(audit).context("[audit]")?;
     }
     let fleet = Fleet::start(&config, StartOptions::default())?;
+    if let Some(alerts) = &config.alerts {
+        crate::alerts::spawn(&fleet, alerts).context("[alerts]")?;
+    }
     if http {
         let listen = args.listen.unwrap_or_else(|| config.server.listen.clone());
         let listen: SocketAddr =
