@@ -19,6 +19,8 @@ mod mcp;
 mod metrics;
 mod output;
 mod responses;
+#[cfg(feature = "otel")]
+mod traces;
 
 use std::process::ExitCode;
 
@@ -41,7 +43,18 @@ use dbfleet_sqlserver as _;
 /// Parses the command line, runs the command, and returns its exit code.
 pub fn run() -> ExitCode {
     let cli = cli::Cli::parse();
-    logging::init(cli.log_level.as_deref());
+    #[cfg(feature = "otel")]
+    let traces = match traces::Traces::for_command(&cli) {
+        Ok(traces) => traces,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    #[cfg(feature = "otel")]
+    logging::init(cli.log_level.as_deref(), traces.as_ref().map(traces::Traces::layer));
+    #[cfg(not(feature = "otel"))]
+    logging::init(cli.log_level.as_deref(), None);
     give_large_allocations_back();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -50,7 +63,12 @@ pub fn run() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(commands::dispatch(cli))
+    let code = runtime.block_on(commands::dispatch(cli));
+    #[cfg(feature = "otel")]
+    if let Some(traces) = traces {
+        traces.shutdown();
+    }
+    code
 }
 
 /// Makes glibc serve every allocation of 128 KiB or more (a wide row, a long

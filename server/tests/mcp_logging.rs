@@ -84,24 +84,28 @@ async fn server_events_reach_the_client_from_its_level() {
     assert!(!query(&client, "DELETE FROM pg_class").await);
     proxy.cut().await;
     assert!(!query(&client, "SELECT 1").await);
-    // The first message is a warning that pg lost its server: "lost its
-    // server", or the reconnection's "still cannot connect".
+    // The first message is a warning that pg lost its server: its health
+    // change, "lost its server", or the reconnection's "still cannot connect".
     let lost = next_message(&mut messages).await;
     assert_eq!(lost.level, LoggingLevel::Warning, "{lost:?}");
     assert_eq!(lost.data["environment"], "pg");
     let text = lost.data["message"].as_str().unwrap();
-    assert!(text.contains("lost its server") || text.contains("cannot connect"), "{lost:?}");
+    let health_change = text == "health changed" && lost.data["to"] == "unhealthy";
+    assert!(health_change || text.contains("lost its server") || text.contains("cannot connect"), "{lost:?}");
 
     // Back at info, the return is reported too.
     client.set_level(SetLevelRequestParams::new(LoggingLevel::Info)).await.unwrap();
     proxy.restore().await;
-    let back = loop {
+    let mut back = Vec::new();
+    while back.len() < 2 {
         let message = next_message(&mut messages).await;
         if message.level == LoggingLevel::Info {
-            break message;
+            back.push(message.data);
         }
-    };
-    assert_eq!(back.data["message"], "reconnected", "{back:?}");
+    }
+    assert_eq!(back[0]["message"], "health changed", "{back:?}");
+    assert_eq!((&back[0]["from"], &back[0]["to"]), (&json!("unhealthy"), &json!("healthy")), "{back:?}");
+    assert_eq!(back[1]["message"], "reconnected", "{back:?}");
     assert!(query(&client, "SELECT 1").await);
     client.cancel().await.unwrap();
 }

@@ -1097,3 +1097,97 @@ fn health_changes_are_posted_to_the_webhook() {
     let logs = server.finish();
     assert!(!logs.contains("T0-webhook-credential"), "{logs}");
 }
+
+/// `[telemetry]`: a span per tool call and, inside it, one per statement,
+/// exported over OTLP/HTTP to a receiver the test runs; statements with
+/// their literals masked; failures marked.
+#[test]
+fn tool_calls_and_their_statements_are_traced_over_otlp() {
+    use std::sync::{Arc, Mutex};
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let received: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let receiver = {
+        let received = received.clone();
+        axum::Router::new().route(
+            "/v1/traces",
+            axum::routing::post(move |axum::Json(export): axum::Json<Value>| async move {
+                received.lock().unwrap().push(export);
+                axum::http::StatusCode::OK
+            }),
+        )
+    };
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    runtime.spawn(async move { axum::serve(listener, receiver).await });
+    let (_dir, config) = config_dir();
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "\n[telemetry]\notlp_endpoint = \"{endpoint}\"\nservice_name = \"dbfleet-under-test\"\n"
+    ));
+    std::fs::write(&config, text).unwrap();
+
+    let mut server = RawServer::start(&config, &[]);
+    server.call(
+        1,
+        "execute_query",
+        json!({"environment": "dev", "sql": "SELECT COUNT(*) AS n FROM customers WHERE id > 0"}),
+    );
+    assert_eq!(server.answer(1).0["result"]["isError"], false);
+    server.call(2, "execute_query", json!({"environment": "dev", "sql": "SELECT * FROM nowhere"}));
+    assert_eq!(server.answer(2).0["result"]["isError"], true);
+    // The process flushes its spans as it ends.
+    server.finish();
+
+    let exports = received.lock().unwrap().clone();
+    let mut spans: Vec<(Value, std::collections::BTreeMap<String, Value>)> = Vec::new();
+    for export in &exports {
+        for resource in export["resourceSpans"].as_array().into_iter().flatten() {
+            let service = attributes(&resource["resource"])["service.name"].clone();
+            assert_eq!(service["stringValue"], "dbfleet-under-test", "{resource}");
+            for scope in resource["scopeSpans"].as_array().into_iter().flatten() {
+                for span in scope["spans"].as_array().into_iter().flatten() {
+                    spans.push((span.clone(), attributes(span)));
+                }
+            }
+        }
+    }
+    let named = |name: &str| -> Vec<&(Value, std::collections::BTreeMap<String, Value>)> {
+        spans.iter().filter(|(span, _)| span["name"] == name).collect()
+    };
+    let calls = named("tools/call execute_query");
+    let statements = named("statement dev");
+    assert_eq!((calls.len(), statements.len()), (2, 2), "{exports:?}");
+    for ((call, call_attributes), (statement, attributes)) in calls.iter().zip(&statements) {
+        assert_eq!(call_attributes["gen_ai.tool.name"]["stringValue"], "execute_query");
+        assert_eq!(call_attributes["dbfleet.client"]["stringValue"], "stdio");
+        assert_eq!(statement["traceId"], call["traceId"], "one trace per call");
+        assert_eq!(statement["parentSpanId"], call["spanId"], "the statement runs inside its call");
+        assert_eq!(attributes["db.system.name"]["stringValue"], "sqlite");
+        assert_eq!(attributes["dbfleet.environment"]["stringValue"], "dev");
+    }
+    let (ok, failed) = if statements[0].1.contains_key("error.type") {
+        (&statements[1].1, &statements[0].1)
+    } else {
+        (&statements[0].1, &statements[1].1)
+    };
+    assert_eq!(ok["db.query.text"]["stringValue"], "SELECT COUNT(*) AS n FROM customers WHERE id > ?");
+    assert!(ok["db.response.returned_rows"]["intValue"].to_string().contains('1'), "{ok:?}");
+    assert_eq!(failed["error.type"]["stringValue"], "query", "{failed:?}");
+    assert!(
+        calls.iter().any(|(call, attributes)| attributes
+            .get("error.type")
+            .is_some_and(|t| t["stringValue"] == "query")
+            && call["status"]["code"].to_string().contains('2')),
+        "the failed call is marked as an error: {calls:?}"
+    );
+}
+
+/// An OTLP/JSON object's `attributes`, by key.
+fn attributes(item: &Value) -> std::collections::BTreeMap<String, Value> {
+    item["attributes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|attribute| (attribute["key"].as_str().unwrap().to_owned(), attribute["value"].clone()))
+        .collect()
+}

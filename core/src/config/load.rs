@@ -108,8 +108,17 @@ pub fn load_config_str(
     Err(ConfigError::Invalid { problems })
 }
 
-const ROOT_KEYS: &[&str] =
-    &["default_environment", "server", "defaults", "environments", "database", "tools", "audit", "alerts"];
+const ROOT_KEYS: &[&str] = &[
+    "default_environment",
+    "server",
+    "defaults",
+    "environments",
+    "database",
+    "tools",
+    "audit",
+    "alerts",
+    "telemetry",
+];
 const AUDIT_KEYS: &[&str] = &["path", "stderr", "include_literals", "max_file_bytes", "max_files"];
 const SERVER_KEYS: &[&str] =
     &["transport", "listen", "auth_token_env", "allowed_origins", "max_sessions", "tools", "tokens"];
@@ -302,7 +311,8 @@ impl Checker<'_> {
         server.tokens = self.tokens(root, &declared, &tools);
         let audit = self.audit(root.get("audit"));
         let alerts = self.alerts(root.get("alerts"));
-        Config { default_environment, server, environments, tools, audit, alerts, source: None }
+        let telemetry = self.telemetry(root.get("telemetry"));
+        Config { default_environment, server, environments, tools, audit, alerts, telemetry, source: None }
     }
 
     /// `[audit]`: `path` (relative to the file's directory) or `stderr = true`.

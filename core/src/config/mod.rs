@@ -8,6 +8,7 @@ mod locate;
 mod password_command;
 mod settings;
 mod ssh;
+mod telemetry;
 mod tokens;
 mod tools;
 
@@ -22,6 +23,7 @@ pub use load::{ConfigError, find_config_path, load_config, load_config_str};
 pub use password_command::{DEFAULT_PASSWORD_COMMAND_TIMEOUT, PasswordCommand};
 pub use settings::{DriverSettings, SettingsReader, invalid_settings};
 pub use ssh::{DEFAULT_SSH_KEEPALIVE, JumpHost, SshConfig};
+pub use telemetry::TelemetryConfig;
 pub use tools::{BUILT_IN_TOOLS, ParameterKind, TOOL_CALL_ARGUMENTS, ToolConfig, ToolParameter};
 
 /// The whole configuration file, validated.
@@ -37,6 +39,8 @@ pub struct Config {
     pub audit: Option<AuditConfig>,
     /// `[alerts]`: where health changes are posted, when configured.
     pub alerts: Option<AlertsConfig>,
+    /// `[telemetry]`: where traces are exported, when configured.
+    pub telemetry: Option<TelemetryConfig>,
     /// The file the configuration came from, when it came from a file.
     pub source: Option<PathBuf>,
 }

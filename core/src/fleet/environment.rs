@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::{Notify, broadcast};
+use tracing::Instrument;
 
 use super::health::{EnvState, HealthChange, Status};
 use super::telemetry;
@@ -268,7 +269,11 @@ impl Environment {
     /// Runs one statement: read-only check, row limit, timeout.
     pub async fn query(&self, request: &QueryRequest) -> Result<QueryResult, DbError> {
         let started = Instant::now();
-        let outcome = self.run_query(request).await;
+        let span = telemetry::statement_span(self.name(), &self.config.driver, || {
+            audit::mask_literals(&request.sql, &*self.driver.sql_dialect())
+        });
+        let outcome = self.run_query(request).instrument(span.clone()).await;
+        telemetry::end_statement_span(&span, outcome.as_ref().map(|r| r.row_count));
         let elapsed = started.elapsed();
         telemetry::statement(self.name(), outcome.as_ref().map(|r| r.row_count), elapsed);
         if audit::enabled() {

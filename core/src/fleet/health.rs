@@ -34,6 +34,17 @@ pub enum Status {
     Connecting,
 }
 
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Healthy => "healthy",
+            Status::Unhealthy => "unhealthy",
+            Status::Disabled => "disabled",
+            Status::Connecting => "connecting",
+        }
+    }
+}
+
 /// A snapshot of one environment, as `list_environments` and `health_check` report it.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct EnvironmentStatus {
@@ -92,9 +103,9 @@ impl HealthChange {
     pub(super) fn announce(self, subscribers: &tokio::sync::broadcast::Sender<HealthChange>) {
         let error = self.error.as_ref().map(ToString::to_string).unwrap_or_default();
         if self.to == Status::Healthy {
-            tracing::info!(target: "dbfleet::health", environment = %self.environment, from = ?self.from, to = ?self.to, "health changed");
+            tracing::info!(target: "dbfleet::health", environment = %self.environment, from = self.from.as_str(), to = self.to.as_str(), "health changed");
         } else {
-            tracing::warn!(target: "dbfleet::health", environment = %self.environment, from = ?self.from, to = ?self.to, %error, "health changed");
+            tracing::warn!(target: "dbfleet::health", environment = %self.environment, from = self.from.as_str(), to = self.to.as_str(), %error, "health changed");
         }
         telemetry::health_change(&self.environment, self.to);
         // No subscriber is no error.

@@ -35,6 +35,7 @@ pub use search::{
     DEFAULT_SEARCH_LIMIT, Detail, FoundObject, MAX_SEARCH_LIMIT, ObjectKind, ObjectSearch, SearchResult,
 };
 pub use stream::{StreamEnd, StreamEvent};
+pub use telemetry::TRACE_TARGET;
 
 use crate::config::{Config, ToolConfig};
 use crate::error::{DbError, ErrorKind};

@@ -2,12 +2,56 @@
 //! installs a recorder (the server's Prometheus exporter) gets them, and
 //! without one they cost a check. Names and labels follow Prometheus
 //! conventions; every series is labelled with its environment.
+//!
+//! And its trace spans: `tracing` spans of target [`TRACE_TARGET`] at
+//! `TRACE` level, which no log filter shows by default and which a
+//! front-end exports (the server's OpenTelemetry layer). Their fields
+//! follow OpenTelemetry's database conventions.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use metrics::{counter, gauge, histogram};
 
+use tracing::Span;
+use tracing::field::Empty;
+
 use crate::error::DbError;
+
+/// The target of every span meant for traces.
+pub const TRACE_TARGET: &str = "dbfleet::trace";
+
+/// A span for one statement on `environment`. `statement` (the text with
+/// its literals masked) is only worked out when something records the span.
+pub(super) fn statement_span(environment: &str, driver: &str, statement: impl FnOnce() -> String) -> Span {
+    let span = tracing::trace_span!(
+        target: TRACE_TARGET,
+        "statement",
+        otel.name = %format_args!("statement {environment}"),
+        dbfleet.environment = %environment,
+        db.system.name = %driver,
+        db.query.text = Empty,
+        db.response.returned_rows = Empty,
+        error.type = Empty,
+        otel.status_code = Empty,
+    );
+    if !span.is_disabled() {
+        span.record("db.query.text", statement());
+    }
+    span
+}
+
+pub(super) fn end_statement_span(span: &Span, outcome: Result<usize, &DbError>) {
+    match outcome {
+        Ok(rows) => {
+            // As i64: the OpenTelemetry layer records other integers as text.
+            span.record("db.response.returned_rows", i64::try_from(rows).unwrap_or(i64::MAX));
+        }
+        Err(err) => {
+            span.record("error.type", err.kind.as_str());
+            span.record("otel.status_code", "ERROR");
+        }
+    }
+}
 
 /// A statement ran (or failed) on `environment`.
 pub(super) fn statement(environment: &str, outcome: Result<usize, &DbError>, elapsed: Duration) {

@@ -78,6 +78,7 @@ proptest! {
             tools: Vec::new(),
             audit: None,
             alerts: None,
+            telemetry: None,
             source: None,
         };
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();

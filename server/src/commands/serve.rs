@@ -13,6 +13,10 @@ use crate::cli::{ServeArgs, TransportArg};
 /// fail fast when called, and reconnect in the background.
 pub async fn run(config: Option<&Path>, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let config = super::load(config)?;
+    #[cfg(not(feature = "otel"))]
+    if config.telemetry.is_some() {
+        anyhow::bail!("[telemetry]: this dbfleet was built without the otel feature");
+    }
     let http = match args.transport {
         Some(transport) => transport == TransportArg::Http,
         None => config.server.transport == Transport::Http,

@@ -8,6 +8,7 @@ use std::time::Instant;
 use dbfleet_core::audit::{self, CallContext};
 use dbfleet_core::compare::{CompareOptions, DEFAULT_MAX_DIFFERENCES};
 use dbfleet_core::diff::DataDiff;
+use dbfleet_core::fleet::TRACE_TARGET;
 use dbfleet_core::fleet::{
     Answered, ConnectionReport, DEFAULT_SEARCH_LIMIT, Environment, Fleet, ObjectSearch, SchemaReport,
     SearchResult,
@@ -34,6 +35,7 @@ use schemars::transform::RecursiveTransform;
 use serde::Serialize;
 use tokio::sync::Semaphore;
 use tokio_util::sync::{CancellationToken, DropGuard};
+use tracing::Instrument;
 
 use super::args::*;
 use super::log_messages::{SessionEvents, SessionLevel};
@@ -758,6 +760,18 @@ impl ServerHandler for DbfleetTools {
         let started = Instant::now();
         let caller = caller(&context);
         let call_context = call_context(&tool, &context, caller.as_deref());
+        let span = tracing::trace_span!(
+            target: TRACE_TARGET,
+            "tools/call",
+            otel.name = %format_args!("tools/call {tool}"),
+            otel.kind = "server",
+            mcp.method.name = "tools/call",
+            gen_ai.tool.name = %tool,
+            mcp.session.id = call_context.session.as_deref(),
+            dbfleet.client = %call_context.client,
+            error.type = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+        );
         if let Some(caller) = caller.as_deref().filter(|caller| !caller.may_use_tool(&tool)) {
             let refusal = DbError::new(
                 dbfleet_core::ErrorKind::Forbidden,
@@ -765,15 +779,18 @@ impl ServerHandler for DbfleetTools {
             );
             audit::within(call_context, async { audit::forbidden(None) }).await;
             let response = Ok(failure(refusal).into());
-            record_call(tool, &response, started.elapsed());
+            record_call(tool, &response, started.elapsed(), &span);
             return response;
         }
         let scoped = caller.map(|caller| self.for_caller(&caller));
         let tools = scoped.as_ref().unwrap_or(self);
-        let call = AssertUnwindSafe(audit::within(
-            call_context,
-            tools.tool_router.call(ToolCallContext::new(tools, request, context)),
-        ));
+        let call = AssertUnwindSafe(
+            audit::within(
+                call_context,
+                tools.tool_router.call(ToolCallContext::new(tools, request, context)),
+            )
+            .instrument(span.clone()),
+        );
         let response = tokio::select! {
             response = call.catch_unwind() => response.unwrap_or_else(|panic| {
                 let reason = panic
@@ -788,7 +805,7 @@ impl ServerHandler for DbfleetTools {
                 Err(ErrorData::new(ErrorCode::INVALID_REQUEST, "the call was cancelled by the client", None))
             }
         };
-        record_call(tool, &response, started.elapsed());
+        record_call(tool, &response, started.elapsed(), &span);
         response
     }
 
@@ -878,7 +895,13 @@ impl ServerHandler for DbfleetTools {
 
 /// A tool call's metrics: its outcome (`ok`, `error` with the error's kind,
 /// `protocol_error`), duration and the size of its text answer.
-fn record_call(tool: String, response: &Result<CallToolResponse, ErrorData>, elapsed: std::time::Duration) {
+/// Counts the call, and marks its span when it failed.
+fn record_call(
+    tool: String,
+    response: &Result<CallToolResponse, ErrorData>,
+    elapsed: std::time::Duration,
+    span: &tracing::Span,
+) {
     let (outcome, kind, bytes) = match response {
         Ok(CallToolResponse::Complete(result)) => {
             let bytes: usize = result.content.iter().filter_map(|c| c.as_text()).map(|t| t.text.len()).sum();
@@ -894,6 +917,10 @@ fn record_call(tool: String, response: &Result<CallToolResponse, ErrorData>, ela
         Ok(_) => ("ok", String::new(), 0),
         Err(_) => ("protocol_error", String::new(), 0),
     };
+    if outcome != "ok" {
+        span.record("error.type", if kind.is_empty() { outcome } else { kind.as_str() });
+        span.record("otel.status_code", "ERROR");
+    }
     metrics::counter!("dbfleet_tool_calls_total", "tool" => tool.clone(), "outcome" => outcome, "error_kind" => kind)
         .increment(1);
     metrics::histogram!("dbfleet_tool_call_duration_seconds", "tool" => tool.clone())
