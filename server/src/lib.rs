@@ -18,6 +18,7 @@ mod logging;
 mod mcp;
 mod metrics;
 mod output;
+mod reload;
 mod responses;
 #[cfg(feature = "otel")]
 mod traces;

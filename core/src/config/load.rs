@@ -120,8 +120,16 @@ const ROOT_KEYS: &[&str] = &[
     "telemetry",
 ];
 const AUDIT_KEYS: &[&str] = &["path", "stderr", "include_literals", "max_file_bytes", "max_files"];
-const SERVER_KEYS: &[&str] =
-    &["transport", "listen", "auth_token_env", "allowed_origins", "max_sessions", "tools", "tokens"];
+const SERVER_KEYS: &[&str] = &[
+    "transport",
+    "listen",
+    "auth_token_env",
+    "allowed_origins",
+    "max_sessions",
+    "tools",
+    "tokens",
+    "watch_config",
+];
 const DEFAULTS_KEYS: &[&str] =
     &["max_rows", "query_timeout_secs", "read_only", "max_statement_bytes", "side_effect_functions", "pool"];
 const POOL_KEYS: &[&str] =
@@ -440,6 +448,9 @@ impl Checker<'_> {
             server.max_sessions = n as usize;
         }
         server.tools = self.strings(&at, table, "tools");
+        if let Some(watch) = self.boolean(&at, table, "watch_config") {
+            server.watch_config = watch;
+        }
         server
     }
 

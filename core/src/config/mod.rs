@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 pub use alerts::AlertsConfig;
 pub use load::{ConfigError, find_config_path, load_config, load_config_str};
@@ -94,6 +94,8 @@ pub struct ServerConfig {
     pub tools: Option<Vec<String>>,
     /// `[[server.tokens]]`: named bearer tokens, each with what it reaches.
     pub tokens: Vec<TokenConfig>,
+    /// Reload the configuration when its file changes (SIGHUP always does).
+    pub watch_config: bool,
 }
 
 /// A bearer token of the HTTP transport: its name (the audit log's
@@ -120,6 +122,7 @@ impl Default for ServerConfig {
             max_sessions: DEFAULT_MAX_SESSIONS,
             tools: None,
             tokens: Vec::new(),
+            watch_config: true,
         }
     }
 }
@@ -164,6 +167,51 @@ pub struct EnvironmentConfig {
 }
 
 impl EnvironmentConfig {
+    /// Whether `other` makes the same environment: every setting equal,
+    /// secrets included (a reload keeps such an environment as it is).
+    pub fn same_as(&self, other: &EnvironmentConfig) -> bool {
+        // Destructured, so that a field added later is compared too.
+        let EnvironmentConfig {
+            name,
+            driver,
+            description,
+            enabled,
+            read_only,
+            max_rows,
+            query_timeout,
+            max_statement_bytes,
+            max_result_bytes,
+            side_effect_functions,
+            pool,
+            password,
+            password_command,
+            settings,
+            base_dir,
+            ssh,
+            connect_address,
+        } = self;
+        *name == other.name
+            && *driver == other.driver
+            && *description == other.description
+            && *enabled == other.enabled
+            && *read_only == other.read_only
+            && *max_rows == other.max_rows
+            && *query_timeout == other.query_timeout
+            && *max_statement_bytes == other.max_statement_bytes
+            && *max_result_bytes == other.max_result_bytes
+            && *side_effect_functions == other.side_effect_functions
+            && *pool == other.pool
+            && same_secret(password, &other.password)
+            && *password_command == other.password_command
+            && *settings == other.settings
+            && *base_dir == other.base_dir
+            && *connect_address == other.connect_address
+            && match (ssh, &other.ssh) {
+                (Some(mine), Some(theirs)) => mine.same_as(theirs),
+                (mine, theirs) => mine.is_none() && theirs.is_none(),
+            }
+    }
+
     /// Resolves a path setting relative to the config file's directory.
     pub fn resolve_path(&self, path: &str) -> PathBuf {
         let path = PathBuf::from(path);
@@ -188,6 +236,10 @@ impl Default for PoolConfig {
             idle_timeout: Some(Duration::from_secs(300)),
         }
     }
+}
+
+pub(crate) fn same_secret(a: &Option<SecretString>, b: &Option<SecretString>) -> bool {
+    a.as_ref().map(ExposeSecret::expose_secret) == b.as_ref().map(ExposeSecret::expose_secret)
 }
 
 /// Defaults applied to every environment that does not set its own value.

@@ -41,6 +41,37 @@ pub struct SshConfig {
     pub keepalive_interval: Duration,
 }
 
+impl SshConfig {
+    pub fn same_as(&self, other: &SshConfig) -> bool {
+        let SshConfig {
+            host,
+            port,
+            user,
+            key_file,
+            key_passphrase,
+            agent,
+            known_hosts_file,
+            strict_host_key_checking,
+            jump_hosts,
+            config_file,
+            config_file_is_default,
+            keepalive_interval,
+        } = self;
+        *host == other.host
+            && *port == other.port
+            && *user == other.user
+            && *key_file == other.key_file
+            && super::same_secret(key_passphrase, &other.key_passphrase)
+            && *agent == other.agent
+            && *known_hosts_file == other.known_hosts_file
+            && *strict_host_key_checking == other.strict_host_key_checking
+            && *jump_hosts == other.jump_hosts
+            && *config_file == other.config_file
+            && *config_file_is_default == other.config_file_is_default
+            && *keepalive_interval == other.keepalive_interval
+    }
+}
+
 pub const DEFAULT_SSH_KEEPALIVE: Duration = Duration::from_secs(15);
 
 const SSH_KEYS: &[&str] = &[

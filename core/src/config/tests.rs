@@ -603,6 +603,27 @@ fn alerts_post_to_a_webhook_url_that_is_never_shown() {
 }
 
 #[test]
+fn an_environment_is_the_same_only_when_every_setting_and_secret_is() {
+    let env = |extra: &str| {
+        let text = format!("[environments.a]\ndriver = \"tdb\"\nhost = \"x\"\n{extra}");
+        load(&text).unwrap_or_else(|err| panic!("{text}: {err}")).environments.remove(0)
+    };
+    assert!(env("password = \"p1\"\n").same_as(&env("password = \"p1\"\n")));
+    for (one, other) in [
+        ("password = \"p1\"\n", "password = \"p2\"\n"),
+        ("max_rows = 5\n", "max_rows = 6\n"),
+        ("", "description = \"d\"\n"),
+        ("port = 1\n", "port = 2\n"),
+        (
+            "[environments.a.ssh]\nhost = \"b\"\nconfig_file = \"none\"\n",
+            "[environments.a.ssh]\nhost = \"c\"\nconfig_file = \"none\"\n",
+        ),
+    ] {
+        assert!(!env(one).same_as(&env(other)), "{one} / {other}");
+    }
+}
+
+#[test]
 fn the_audit_log_goes_to_a_file_or_stderr() {
     let env = "[environments.a]\ndriver = \"tdb\"\nurl = \"x\"\n";
     let config = load(&format!("{env}[audit]\npath = \"logs/audit.jsonl\"\nmax_files = 3\n")).unwrap();

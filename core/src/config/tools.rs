@@ -49,7 +49,7 @@ const TOOL_KEYS: &[&str] = &["description", "sql", "environments", "writes", "pa
 const PARAMETER_KEYS: &[&str] = &["type", "description", "default", "values"];
 
 /// One tool of the configuration file.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ToolConfig {
     pub name: String,
     pub description: String,
@@ -144,7 +144,7 @@ impl ToolConfig {
 }
 
 /// A value the caller gives; bound, never spliced into the SQL.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ToolParameter {
     pub name: String,
     pub description: Option<String>,

@@ -17,11 +17,12 @@ mod environment;
 mod explain;
 mod fanout;
 mod health;
+mod reload;
 mod search;
 mod stream;
 mod telemetry;
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use tokio::sync::{broadcast, watch};
@@ -31,13 +32,14 @@ pub use environment::Environment;
 pub use explain::Explained;
 pub use fanout::{Answered, PerEnvironment, SchemaReport};
 pub use health::{ConnectionReport, EnvironmentStatus, HealthChange, Status};
+pub use reload::Reloaded;
 pub use search::{
     DEFAULT_SEARCH_LIMIT, Detail, FoundObject, MAX_SEARCH_LIMIT, ObjectKind, ObjectSearch, SearchResult,
 };
 pub use stream::{StreamEnd, StreamEvent};
 pub use telemetry::TRACE_TARGET;
 
-use crate::config::{Config, ToolConfig};
+use crate::config::{Config, EnvironmentConfig, ToolConfig};
 use crate::error::{DbError, ErrorKind};
 use crate::registry;
 
@@ -64,13 +66,13 @@ impl Default for StartOptions {
 
 /// Every configured environment, by name.
 pub struct Fleet {
-    environments: Vec<Arc<Environment>>,
-    default_environment: Option<String>,
-    /// `[tools.NAME]` of the configuration.
-    tools: Vec<ToolConfig>,
+    /// What the configuration gives; replaced whole by [`Fleet::reload`].
+    roster: RwLock<Arc<Roster>>,
+    options: StartOptions,
     /// How many enabled environments have not finished their first attempt.
     pending: watch::Receiver<usize>,
-    tasks: Mutex<Vec<AbortHandle>>,
+    /// Each environment's background task (connection, recovery).
+    tasks: Mutex<Vec<(String, AbortHandle)>>,
     /// In a view for one caller ([`Fleet::scoped`]): its name, and the
     /// environments it may not use, which are left out of everything.
     caller: Option<String>,
@@ -79,10 +81,33 @@ pub struct Fleet {
     /// Subscribed before any environment started, for the first caller of
     /// [`Fleet::health_changes`].
     first_subscriber: Mutex<Option<broadcast::Receiver<HealthChange>>>,
+    reloads: broadcast::Sender<Arc<Reloaded>>,
+}
+
+/// The environments, default and tools of one version of the configuration.
+pub(super) struct Roster {
+    pub(super) environments: Vec<Arc<Environment>>,
+    pub(super) default_environment: Option<String>,
+    /// `[tools.NAME]` of the configuration.
+    pub(super) tools: Arc<Vec<ToolConfig>>,
 }
 
 /// Health changes a slow subscriber may fall behind by before it misses some.
 const HEALTH_CHANGES_KEPT: usize = 256;
+/// Reloads a session may fall behind by (it only needs the last).
+const RELOADS_KEPT: usize = 16;
+
+/// The driver an environment names, which a validated configuration has.
+fn driver_of(env: &EnvironmentConfig) -> Result<&'static dyn crate::driver::DatabaseDriver, DbError> {
+    registry::find_driver(&env.driver).ok_or_else(|| {
+        DbError::internal(format!(
+            "no driver named '{}' is linked into this binary (available: {})",
+            env.driver,
+            registry::driver_names().join(", ")
+        ))
+        .in_env(&env.name)
+    })
+}
 
 impl Fleet {
     /// Builds the fleet and starts connecting every enabled environment in the
@@ -90,19 +115,12 @@ impl Fleet {
     ///
     /// The configuration must have been validated (every driver exists).
     pub fn start(config: &Config, options: StartOptions) -> Result<Arc<Fleet>, DbError> {
-        let mut environments = Vec::with_capacity(config.environments.len());
         let (health_changes, first_subscriber) = broadcast::channel(HEALTH_CHANGES_KEPT);
-        for env in &config.environments {
-            let driver = registry::find_driver(&env.driver).ok_or_else(|| {
-                DbError::internal(format!(
-                    "no driver named '{}' is linked into this binary (available: {})",
-                    env.driver,
-                    registry::driver_names().join(", ")
-                ))
-                .in_env(&env.name)
-            })?;
-            environments.push(Arc::new(Environment::new(env.clone(), driver, health_changes.clone())));
-        }
+        let environments = config
+            .environments
+            .iter()
+            .map(|env| Ok(Arc::new(Environment::new(env.clone(), driver_of(env)?, health_changes.clone()))))
+            .collect::<Result<Vec<_>, DbError>>()?;
         let enabled: Vec<_> = environments.iter().filter(|env| env.config().enabled).cloned().collect();
         let (pending_tx, pending) = watch::channel(enabled.len());
         let pending_tx = Arc::new(pending_tx);
@@ -111,39 +129,59 @@ impl Fleet {
             .map(|env| {
                 let pending_tx = pending_tx.clone();
                 let started = move || pending_tx.send_modify(|n| *n -= 1);
-                tokio::spawn(health::keep_connected(env, options, started)).abort_handle()
+                (
+                    env.name().to_owned(),
+                    tokio::spawn(health::keep_connected(env, options, started)).abort_handle(),
+                )
             })
             .collect();
-        Ok(Arc::new(Fleet {
+        let roster = Roster {
             environments,
             default_environment: config.default_environment.clone(),
-            tools: config.tools.clone(),
+            tools: Arc::new(config.tools.clone()),
+        };
+        Ok(Arc::new(Fleet {
+            roster: RwLock::new(Arc::new(roster)),
+            options,
             pending,
             tasks: Mutex::new(tasks),
             caller: None,
             forbidden: Vec::new(),
             health_changes,
             first_subscriber: Mutex::new(Some(first_subscriber)),
+            reloads: broadcast::channel(RELOADS_KEPT).0,
         }))
+    }
+
+    /// The configuration as it stands.
+    pub(super) fn roster(&self) -> Arc<Roster> {
+        self.roster.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
     }
 
     /// The fleet as `caller` sees it: only the environments it may use
     /// (every one when `environments` is `None`). Naming another is a
     /// `forbidden` error, recorded in the audit log. The environments are
-    /// shared with this fleet; the view starts and stops nothing.
+    /// shared with this fleet; the view starts and stops nothing, and keeps
+    /// the configuration of the moment it was made.
     pub fn scoped(&self, caller: &str, environments: Option<&[String]>) -> Arc<Fleet> {
+        let roster = self.roster();
         let allowed =
             |env: &Arc<Environment>| environments.is_none_or(|names| names.iter().any(|n| n == env.name()));
-        let (visible, hidden): (Vec<_>, Vec<_>) = self.environments.iter().cloned().partition(allowed);
-        Arc::new(Fleet {
+        let (visible, hidden): (Vec<_>, Vec<_>) = roster.environments.iter().cloned().partition(allowed);
+        let view = Roster {
             environments: visible,
-            default_environment: self.default_environment.clone(),
-            tools: self.tools.clone(),
+            default_environment: roster.default_environment.clone(),
+            tools: roster.tools.clone(),
+        };
+        Arc::new(Fleet {
+            roster: RwLock::new(Arc::new(view)),
+            options: self.options,
             pending: self.pending.clone(),
             tasks: Mutex::new(Vec::new()),
             caller: Some(caller.to_owned()),
             health_changes: self.health_changes.clone(),
             first_subscriber: Mutex::new(None),
+            reloads: self.reloads.clone(),
             forbidden: hidden
                 .iter()
                 .map(|env| env.name().to_owned())
@@ -172,22 +210,24 @@ impl Fleet {
         *self.pending.borrow() == 0
     }
 
-    pub fn default_environment(&self) -> Option<&str> {
-        self.default_environment.as_deref()
+    pub fn default_environment(&self) -> Option<String> {
+        self.roster().default_environment.clone()
     }
 
-    pub fn environments(&self) -> &[Arc<Environment>] {
-        &self.environments
+    /// The environments, in configuration order.
+    pub fn environments(&self) -> Vec<Arc<Environment>> {
+        self.roster().environments.clone()
     }
 
     /// The tools of the configuration file, in file order.
-    pub fn tools(&self) -> &[ToolConfig] {
-        &self.tools
+    pub fn tools(&self) -> Arc<Vec<ToolConfig>> {
+        self.roster().tools.clone()
     }
 
     /// The named environment, or the default one when no name is given.
     pub fn environment(&self, name: Option<&str>) -> Result<Arc<Environment>, DbError> {
-        let name = match name.or(self.default_environment.as_deref()) {
+        let roster = self.roster();
+        let name = match name.or(roster.default_environment.as_deref()) {
             Some(name) => name,
             None => {
                 return Err(DbError::invalid_argument(format!(
@@ -208,7 +248,7 @@ impl Fleet {
             )
             .in_env(name));
         }
-        self.environments.iter().find(|env| env.name() == name).cloned().ok_or_else(|| {
+        roster.environments.iter().find(|env| env.name() == name).cloned().ok_or_else(|| {
             DbError::new(
                 ErrorKind::UnknownEnvironment,
                 format!("no environment named '{name}'; configured: {}", self.names().join(", ")),
@@ -217,36 +257,35 @@ impl Fleet {
         })
     }
 
-    fn names(&self) -> Vec<&str> {
-        self.environments.iter().map(|env| env.name()).collect()
+    fn names(&self) -> Vec<String> {
+        self.roster().environments.iter().map(|env| env.name().to_owned()).collect()
     }
 
     /// The last known state of every environment, enabled or not, in
     /// configuration order. Does not touch the network.
     pub fn statuses(&self) -> Vec<EnvironmentStatus> {
-        self.environments.iter().map(|env| env.snapshot(self.is_default(env))).collect()
+        let roster = self.roster();
+        let default = roster.default_environment.as_deref();
+        roster.environments.iter().map(|env| env.snapshot(default == Some(env.name()))).collect()
     }
 
     /// Pings the named environment (or all, concurrently) and reports its state.
     pub async fn health_check(&self, name: Option<&str>) -> Result<Vec<EnvironmentStatus>, DbError> {
         let targets = match name {
             Some(name) => vec![self.environment(Some(name))?],
-            None => self.environments.clone(),
+            None => self.environments(),
         };
         futures::future::join_all(targets.iter().map(|env| env.check())).await;
-        Ok(targets.iter().map(|env| env.snapshot(self.is_default(env))).collect())
-    }
-
-    fn is_default(&self, env: &Environment) -> bool {
-        self.default_environment.as_deref() == Some(env.name())
+        let default = self.default_environment();
+        Ok(targets.iter().map(|env| env.snapshot(default.as_deref() == Some(env.name()))).collect())
     }
 
     /// Stops reconnection attempts and closes every pool.
     pub async fn shutdown(&self) {
-        for task in self.tasks.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).drain(..) {
+        for (_, task) in self.tasks.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).drain(..) {
             task.abort();
         }
-        for env in &self.environments {
+        for env in self.environments() {
             let pool = env.read_state().pool;
             if let Some(pool) = pool {
                 pool.close().await;
@@ -260,7 +299,7 @@ impl Fleet {
 
 impl Drop for Fleet {
     fn drop(&mut self) {
-        for task in self.tasks.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner()).drain(..) {
+        for (_, task) in self.tasks.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner()).drain(..) {
             task.abort();
         }
     }

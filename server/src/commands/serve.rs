@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use dbfleet_core::config::Transport;
+use dbfleet_core::config::{Transport, find_config_path, load_config};
 use dbfleet_core::fleet::{Fleet, StartOptions};
 
 use crate::cli::{ServeArgs, TransportArg};
@@ -12,7 +12,8 @@ use crate::cli::{ServeArgs, TransportArg};
 /// Starts even when environments are down: those are listed as unhealthy,
 /// fail fast when called, and reconnect in the background.
 pub async fn run(config: Option<&Path>, args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let config = super::load(config)?;
+    let path = find_config_path(config)?;
+    let config = load_config(&path)?;
     #[cfg(not(feature = "otel"))]
     if config.telemetry.is_some() {
         anyhow::bail!("[telemetry]: this dbfleet was built without the otel feature");
@@ -35,6 +36,7 @@ pub async fn run(config: Option<&Path>, args: ServeArgs) -> anyhow::Result<ExitC
     if let Some(alerts) = &config.alerts {
         crate::alerts::spawn(&fleet, alerts).context("[alerts]")?;
     }
+    crate::reload::spawn(fleet.clone(), path, &config);
     if http {
         let listen = args.listen.unwrap_or_else(|| config.server.listen.clone());
         let listen: SocketAddr =

@@ -105,7 +105,7 @@ fn targets(fleet: &Fleet, tool: &ToolConfig, routing: &ToolRouting) -> Result<Ta
         )),
         (None, None, false) => match (runs_on.as_slice(), fleet.default_environment()) {
             ([only], _) => Ok(Targets::One((*only).to_owned())),
-            (_, Some(default)) if runs_on.contains(&default) => Ok(Targets::One(default.to_owned())),
+            (_, Some(default)) if runs_on.contains(&default.as_str()) => Ok(Targets::One(default)),
             _ => Err(DbError::invalid_argument(format!(
                 "name environment, environments or all_environments: tool '{}' runs on {}",
                 tool.name,

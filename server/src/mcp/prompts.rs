@@ -301,7 +301,7 @@ pub async fn complete(fleet: &Fleet, request: &CompleteRequestParams) -> Result<
             fleet.environments().iter().map(|env| format!("{prefix}{}", env.name())).collect()
         }
         Holds::Table { of } => {
-            let environment = context(of).or_else(|| fleet.default_environment().map(str::to_owned));
+            let environment = context(of).or_else(|| fleet.default_environment());
             table_names(fleet, environment.as_deref(), argument, context("schema").as_deref()).await
         }
     };

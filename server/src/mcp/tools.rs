@@ -2,7 +2,7 @@
 //! of the typed responses of [`crate::responses`].
 
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Instant;
 
 use dbfleet_core::audit::{self, CallContext};
@@ -26,7 +26,7 @@ use rmcp::model::{
     ListResourceTemplatesResult, ListResourcesResult, PaginatedRequestParams, ProgressNotificationParam,
     ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig, ToolAnnotations,
 };
-use rmcp::service::{NotificationContext, RequestContext};
+use rmcp::service::{NotificationContext, Peer, RequestContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler, tool, tool_handler, tool_router};
 use schemars::JsonSchema;
 use schemars::Schema;
@@ -34,6 +34,7 @@ use schemars::generate::SchemaSettings;
 use schemars::transform::RecursiveTransform;
 use serde::Serialize;
 use tokio::sync::Semaphore;
+use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::{CancellationToken, DropGuard};
 use tracing::Instrument;
 
@@ -65,7 +66,10 @@ const QUERY_TOOLS: &[&str] = &["execute_query", "execute_query_env", "execute_qu
 #[derive(Clone)]
 pub struct DbfleetTools {
     fleet: Arc<Fleet>,
-    tool_router: ToolRouter<Self>,
+    /// Replaced when a reload changes the tools.
+    tool_router: Arc<RwLock<Arc<ToolRouter<Self>>>>,
+    /// `[server] tools`, when not all of them.
+    tool_set: Option<Arc<[String]>>,
     /// Turns to run, [`MAX_CALLS_PER_SESSION`] of them.
     running: Arc<Semaphore>,
     /// Places for calls running or waiting.
@@ -229,6 +233,33 @@ fn params(values: Option<Vec<serde_json::Value>>) -> Vec<Value> {
 
 impl DbfleetTools {
     pub fn new(fleet: Arc<Fleet>) -> Self {
+        let ended = CancellationToken::new();
+        DbfleetTools {
+            tool_router: Arc::new(RwLock::new(Arc::new(Self::router_for(&fleet, None)))),
+            tool_set: None,
+            fleet,
+            running: Arc::new(Semaphore::new(MAX_CALLS_PER_SESSION)),
+            admitted: Arc::new(Semaphore::new(MAX_CALLS_PER_SESSION + MAX_WAITING_CALLS_PER_SESSION)),
+            log_level: Arc::default(),
+            log_events: Arc::new(SessionEvents::subscribe()),
+            _end_guard: Arc::new(ended.clone().drop_guard()),
+            ended,
+            _session: Arc::new(SessionCount::open()),
+        }
+    }
+
+    /// Only the named tools (`[server] tools`) are listed and callable;
+    /// every tool when `None`.
+    pub fn with_tool_set(mut self, names: Option<&[String]>) -> Self {
+        self.tool_set = names.map(Arc::from);
+        self.tool_router =
+            Arc::new(RwLock::new(Arc::new(Self::router_for(&self.fleet, self.tool_set.as_deref()))));
+        self
+    }
+
+    /// The tools for the fleet's configuration as it stands: the built-in
+    /// ones and those of `[tools.NAME]`, only `tool_set` when given.
+    fn router_for(fleet: &Fleet, tool_set: Option<&[String]>) -> ToolRouter<Self> {
         let mut tool_router = Self::tool_router();
         // Writing is refused on every read-only environment, by dbfleet and
         // by the engine: when all of them are, the query tools change nothing
@@ -246,39 +277,55 @@ impl DbfleetTools {
                 }
             }
         }
-        for tool in fleet.tools() {
+        for tool in fleet.tools().iter() {
             tool_router.add_route(super::config_tools::route(tool));
         }
-        let ended = CancellationToken::new();
-        DbfleetTools {
-            fleet,
-            tool_router,
-            running: Arc::new(Semaphore::new(MAX_CALLS_PER_SESSION)),
-            admitted: Arc::new(Semaphore::new(MAX_CALLS_PER_SESSION + MAX_WAITING_CALLS_PER_SESSION)),
-            log_level: Arc::default(),
-            log_events: Arc::new(SessionEvents::subscribe()),
-            _end_guard: Arc::new(ended.clone().drop_guard()),
-            ended,
-            _session: Arc::new(SessionCount::open()),
-        }
-    }
-
-    /// Only the named tools (`[server] tools`) are listed and callable;
-    /// every tool when `None`.
-    pub fn with_tool_set(mut self, names: Option<&[String]>) -> Self {
-        if let Some(names) = names {
-            let hidden: Vec<String> = self
-                .tool_router
+        if let Some(names) = tool_set {
+            let hidden: Vec<String> = tool_router
                 .list_all()
                 .into_iter()
                 .map(|tool| tool.name.into_owned())
                 .filter(|name| !names.contains(name))
                 .collect();
             for name in hidden {
-                self.tool_router.remove_route(&name);
+                tool_router.remove_route(&name);
             }
         }
-        self
+        tool_router
+    }
+
+    /// The session's tools as they stand.
+    fn router(&self) -> Arc<ToolRouter<Self>> {
+        self.tool_router.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// After each reload of the configuration, the session's tools are
+    /// rebuilt, and the client is told when their list changed.
+    fn follow_reloads(&self, peer: Peer<RoleServer>) {
+        let mut reloads = self.fleet.reloads();
+        let (fleet, slot, tool_set, ended) =
+            (self.fleet.clone(), self.tool_router.clone(), self.tool_set.clone(), self.ended.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = ended.cancelled() => return,
+                    reload = reloads.recv() => match reload {
+                        Ok(_) | Err(RecvError::Lagged(_)) => {}
+                        Err(RecvError::Closed) => return,
+                    },
+                }
+                let router = Self::router_for(&fleet, tool_set.as_deref());
+                let listed = |router: &ToolRouter<Self>| serde_json::to_value(router.list_all()).ok();
+                let old = std::mem::replace(
+                    &mut *slot.write().unwrap_or_else(PoisonError::into_inner),
+                    Arc::new(router),
+                );
+                let new = slot.read().unwrap_or_else(PoisonError::into_inner).clone();
+                if listed(&old) != listed(&new) && peer.notify_tool_list_changed().await.is_err() {
+                    return;
+                }
+            }
+        });
     }
 
     pub(super) fn fleet(&self) -> &Fleet {
@@ -718,7 +765,7 @@ impl DbfleetTools {
     }
 }
 
-#[tool_handler(router = self.tool_router)]
+#[tool_handler(router = self.router())]
 impl ServerHandler for DbfleetTools {
     /// A call the client cancels stops at once: its future is dropped, and
     /// with it the statement running on the engine and the connection it held.
@@ -784,12 +831,10 @@ impl ServerHandler for DbfleetTools {
         }
         let scoped = caller.map(|caller| self.for_caller(&caller));
         let tools = scoped.as_ref().unwrap_or(self);
+        let router = tools.router();
         let call = AssertUnwindSafe(
-            audit::within(
-                call_context,
-                tools.tool_router.call(ToolCallContext::new(tools, request, context)),
-            )
-            .instrument(span.clone()),
+            audit::within(call_context, router.call(ToolCallContext::new(tools, request, context)))
+                .instrument(span.clone()),
         );
         let response = tokio::select! {
             response = call.catch_unwind() => response.unwrap_or_else(|panic| {
@@ -859,6 +904,7 @@ impl ServerHandler for DbfleetTools {
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        self.follow_reloads(context.peer.clone());
         super::log_messages::forward(
             context.peer,
             self.log_level.clone(),
@@ -882,6 +928,7 @@ impl ServerHandler for DbfleetTools {
         ServerConfig::new(
             ServerCapabilities::builder()
                 .enable_tools()
+                .enable_tool_list_changed()
                 .enable_logging()
                 .enable_resources()
                 .enable_prompts()
