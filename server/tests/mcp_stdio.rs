@@ -1119,14 +1119,26 @@ fn tool_calls_and_their_statements_are_traced_over_otlp() {
     let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
     runtime.spawn(async move { axum::serve(listener, receiver).await });
+    let (Some(pg), Some(maria)) =
+        (dbfleet_tests::services::postgres_url(), dbfleet_tests::services::mysql_url())
+    else {
+        return;
+    };
     let (_dir, config) = config_dir();
     let mut text = std::fs::read_to_string(&config).unwrap();
     text.push_str(&format!(
-        "\n[telemetry]\notlp_endpoint = \"{endpoint}\"\nservice_name = \"dbfleet-under-test\"\n"
+        "\n[environments.pg]\ndriver = \"postgres\"\nurl = \"{pg}\"\n[environments.maria]\ndriver = \"mysql\"\nurl = \"{maria}\"\n\
+         [telemetry]\notlp_endpoint = \"{endpoint}\"\nservice_name = \"dbfleet-under-test\"\n"
     ));
     std::fs::write(&config, text).unwrap();
 
     let mut server = RawServer::start(&config, &[]);
+    server.call(
+        3,
+        "execute_query_multi_env",
+        json!({"environments": ["pg", "maria"], "sql": "SELECT 'x' AS letter"}),
+    );
+    assert_eq!(server.answer(3).0["result"]["isError"], false);
     server.call(
         1,
         "execute_query",
@@ -1154,6 +1166,17 @@ fn tool_calls_and_their_statements_are_traced_over_otlp() {
     let named = |name: &str| -> Vec<&(Value, std::collections::BTreeMap<String, Value>)> {
         spans.iter().filter(|(span, _)| span["name"] == name).collect()
     };
+    for (environment, system) in [("pg", "postgres"), ("maria", "mysql")] {
+        let found = named(&format!("statement {environment}"));
+        assert_eq!(found.len(), 1, "{exports:?}");
+        assert_eq!(found[0].1["db.system.name"]["stringValue"], system);
+        assert_eq!(found[0].1["db.query.text"]["stringValue"], "SELECT ? AS letter");
+        let fan_out = &named("tools/call execute_query_multi_env")[0].0;
+        assert_eq!(
+            found[0].0["traceId"], fan_out["traceId"],
+            "both engines' statements are in the fan-out's trace"
+        );
+    }
     let calls = named("tools/call execute_query");
     let statements = named("statement dev");
     assert_eq!((calls.len(), statements.len()), (2, 2), "{exports:?}");
