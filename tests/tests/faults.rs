@@ -271,3 +271,46 @@ async fn mariadb_password_command_runs_on_every_connection_attempt() {
     scratch.admin_run(&format!("DROP USER '{user}'@'%'")).await;
     scratch.drop().await;
 }
+
+/// `[server] max_parallel` bounds how many environments one fan-out works
+/// on at once: four environments on one PostgreSQL database, a fan-out of a
+/// slow statement, and the server's active sessions watched meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_parallel_bounds_the_environments_a_fan_out_runs_on_at_once() {
+    let Some(scratch) = Scratch::create(Engine::Postgres).await else { return };
+    let active = format!(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' AND state = 'active'",
+        scratch.database
+    );
+    for (max_parallel, expected) in [(2, 2), (32, 4)] {
+        let environments: String = (0..4)
+            .map(|n| format!("[environments.e{n}]\ndriver = \"postgres\"\nurl = \"{}\"\n", scratch.url))
+            .collect();
+        let toml = format!("[server]\nmax_parallel = {max_parallel}\n{environments}");
+        let dir = tempfile::tempdir().unwrap();
+        let fleet =
+            dbfleet_core::Fleet::start(&dbfleet_tests::config_in(dir.path(), &toml, &[]), Default::default())
+                .unwrap();
+        fleet.wait_ready().await;
+        let most = AtomicI64::new(0);
+        let done = std::sync::atomic::AtomicBool::new(false);
+        let sleep = QueryRequest { sql: Engine::Postgres.sleep(0.5), ..Default::default() };
+        let load = async {
+            let outcome = fleet.query_many(None, &sleep).await;
+            done.store(true, Ordering::Release);
+            outcome
+        };
+        let watch = async {
+            while !done.load(Ordering::Acquire) {
+                let rows = scratch.admin_run(&active).await;
+                most.fetch_max(rows[0][0].to_text().parse::<i64>().unwrap(), Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(30)).await;
+            }
+        };
+        let (outcome, ()) = tokio::join!(load, watch);
+        assert_eq!(outcome.results.len(), 4, "{:?}", outcome.errors);
+        assert_eq!(most.load(Ordering::Relaxed), expected, "max_parallel = {max_parallel}");
+        fleet.shutdown().await;
+    }
+    scratch.drop().await;
+}

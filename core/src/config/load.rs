@@ -129,6 +129,7 @@ const SERVER_KEYS: &[&str] = &[
     "tools",
     "tokens",
     "watch_config",
+    "max_parallel",
 ];
 const DEFAULTS_KEYS: &[&str] =
     &["max_rows", "query_timeout_secs", "read_only", "max_statement_bytes", "side_effect_functions", "pool"];
@@ -450,6 +451,9 @@ impl Checker<'_> {
         server.tools = self.strings(&at, table, "tools");
         if let Some(watch) = self.boolean(&at, table, "watch_config") {
             server.watch_config = watch;
+        }
+        if let Some(n) = self.integer(&at, table, "max_parallel", 1..=10_000) {
+            server.max_parallel = n as usize;
         }
         server
     }

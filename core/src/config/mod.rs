@@ -96,7 +96,11 @@ pub struct ServerConfig {
     pub tokens: Vec<TokenConfig>,
     /// Reload the configuration when its file changes (SIGHUP always does).
     pub watch_config: bool,
+    /// Environments one fan-out works on at once; the others wait their turn.
+    pub max_parallel: usize,
 }
+
+pub const DEFAULT_MAX_PARALLEL: usize = 32;
 
 /// A bearer token of the HTTP transport: its name (the audit log's
 /// `client`), its secret, and the environments and tools it may use.
@@ -123,6 +127,7 @@ impl Default for ServerConfig {
             tools: None,
             tokens: Vec::new(),
             watch_config: true,
+            max_parallel: DEFAULT_MAX_PARALLEL,
         }
     }
 }

@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures::StreamExt;
-use futures::stream::FuturesUnordered;
 use serde::Serialize;
 
 use super::{Environment, Fleet};
@@ -86,16 +85,16 @@ impl Fleet {
         F: Fn(Arc<Environment>) -> Fut,
         Fut: Future<Output = Result<T, DbError>>,
     {
-        let mut running: FuturesUnordered<_> = names
-            .iter()
-            .map(|name| {
-                let work = &work;
-                async move {
-                    let outcome = async { work(self.environment(Some(name))?).await }.await;
-                    (name, outcome)
-                }
-            })
-            .collect();
+        // At most `max_parallel` at once: a fan-out over hundreds of
+        // environments does not open hundreds of connections together.
+        let mut running = futures::stream::iter(names.iter().map(|name| {
+            let work = &work;
+            async move {
+                let outcome = async { work(self.environment(Some(name))?).await }.await;
+                (name, outcome)
+            }
+        }))
+        .buffer_unordered(self.max_parallel);
         let mut answer = PerEnvironment { results: BTreeMap::new(), errors: BTreeMap::new() };
         while let Some((name, outcome)) = running.next().await {
             let ok = outcome.is_ok();

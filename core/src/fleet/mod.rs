@@ -25,6 +25,7 @@ mod telemetry;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+use futures::StreamExt;
 use tokio::sync::{broadcast, watch};
 use tokio::task::AbortHandle;
 
@@ -69,6 +70,8 @@ pub struct Fleet {
     /// What the configuration gives; replaced whole by [`Fleet::reload`].
     roster: RwLock<Arc<Roster>>,
     options: StartOptions,
+    /// Environments one fan-out works on at once (`[server] max_parallel`).
+    max_parallel: usize,
     /// How many enabled environments have not finished their first attempt.
     pending: watch::Receiver<usize>,
     /// Each environment's background task (connection, recovery).
@@ -143,6 +146,7 @@ impl Fleet {
         Ok(Arc::new(Fleet {
             roster: RwLock::new(Arc::new(roster)),
             options,
+            max_parallel: config.server.max_parallel,
             pending,
             tasks: Mutex::new(tasks),
             caller: None,
@@ -176,6 +180,7 @@ impl Fleet {
         Arc::new(Fleet {
             roster: RwLock::new(Arc::new(view)),
             options: self.options,
+            max_parallel: self.max_parallel,
             pending: self.pending.clone(),
             tasks: Mutex::new(Vec::new()),
             caller: Some(caller.to_owned()),
@@ -275,7 +280,10 @@ impl Fleet {
             Some(name) => vec![self.environment(Some(name))?],
             None => self.environments(),
         };
-        futures::future::join_all(targets.iter().map(|env| env.check())).await;
+        futures::stream::iter(targets.iter().map(|env| env.check()))
+            .buffer_unordered(self.max_parallel)
+            .collect::<Vec<()>>()
+            .await;
         let default = self.default_environment();
         Ok(targets.iter().map(|env| env.snapshot(default.as_deref() == Some(env.name()))).collect())
     }
