@@ -6,12 +6,13 @@
 //! operation across environments — queries, listings, schema comparison —
 //! goes through the one loop of [`Fleet::each_observed`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
 use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 use serde::Serialize;
 
 use super::{Environment, Fleet};
@@ -85,18 +86,29 @@ impl Fleet {
         F: Fn(Arc<Environment>) -> Fut,
         Fut: Future<Output = Result<T, DbError>>,
     {
+        let mut waiting: VecDeque<_> = names
+            .iter()
+            .map(|name| {
+                let work = &work;
+                async move {
+                    let outcome = async { work(self.environment(Some(name))?).await }.await;
+                    (name, outcome)
+                }
+            })
+            .collect();
         // At most `max_parallel` at once: a fan-out over hundreds of
         // environments does not open hundreds of connections together.
-        let mut running = futures::stream::iter(names.iter().map(|name| {
-            let work = &work;
-            async move {
-                let outcome = async { work(self.environment(Some(name))?).await }.await;
-                (name, outcome)
-            }
-        }))
-        .buffer_unordered(self.max_parallel);
+        let mut running = FuturesUnordered::new();
+        while running.len() < self.max_parallel
+            && let Some(next) = waiting.pop_front()
+        {
+            running.push(next);
+        }
         let mut answer = PerEnvironment { results: BTreeMap::new(), errors: BTreeMap::new() };
         while let Some((name, outcome)) = running.next().await {
+            if let Some(next) = waiting.pop_front() {
+                running.push(next);
+            }
             let ok = outcome.is_ok();
             match outcome {
                 Ok(value) => {

@@ -25,7 +25,6 @@ mod telemetry;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use futures::StreamExt;
 use tokio::sync::{broadcast, watch};
 use tokio::task::AbortHandle;
 
@@ -280,10 +279,9 @@ impl Fleet {
             Some(name) => vec![self.environment(Some(name))?],
             None => self.environments(),
         };
-        futures::stream::iter(targets.iter().map(|env| env.check()))
-            .buffer_unordered(self.max_parallel)
-            .collect::<Vec<()>>()
-            .await;
+        for batch in targets.chunks(self.max_parallel) {
+            futures::future::join_all(batch.iter().map(|env| env.check())).await;
+        }
         let default = self.default_environment();
         Ok(targets.iter().map(|env| env.snapshot(default.as_deref() == Some(env.name()))).collect())
     }
