@@ -133,6 +133,7 @@ pub async fn read(fleet: &Fleet, uri: &str) -> Result<ReadResourceResult, ErrorD
     };
     let description = described.await.map_err(|err| match err.kind {
         dbfleet_core::ErrorKind::UnknownEnvironment | dbfleet_core::ErrorKind::Query => not_found(),
+        dbfleet_core::ErrorKind::Forbidden => ErrorData::invalid_params(err.message, None),
         _ => ErrorData::internal_error(err.to_string(), None),
     })?;
     let text = serde_json::to_string(&description)
