@@ -419,6 +419,11 @@ async fn metrics_count_calls_statements_refusals_and_health() {
 
 #[tokio::test]
 async fn named_tokens_reach_only_their_environments_and_tools() {
+    let (Some(pg), Some(maria)) =
+        (dbfleet_tests::services::postgres_url(), dbfleet_tests::services::mysql_url())
+    else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let assistant_secret = "assistant-secret-0123456789";
     std::fs::write(dir.path().join("assistant.token"), format!("{assistant_secret}\n")).unwrap();
@@ -426,15 +431,17 @@ async fn named_tokens_reach_only_their_environments_and_tools() {
     let config = dir.path().join("http.toml");
     std::fs::write(
         &config,
-        "[environments.dev]\ndriver = \"sqlite\"\npath = \"dev.db\"\nmode = \"create\"\n\
-         init_script = \"init.sql\"\n\
-         [environments.prod]\ndriver = \"sqlite\"\npath = \"prod.db\"\nmode = \"create\"\n\
-         init_script = \"init.sql\"\n\
-         [audit]\npath = \"audit.jsonl\"\n",
+        format!(
+            "[environments.dev]\ndriver = \"sqlite\"\npath = \"dev.db\"\nmode = \"create\"\n\
+             init_script = \"init.sql\"\n\
+             [environments.staging]\ndriver = \"postgres\"\nurl = \"{pg}\"\n\
+             [environments.prod]\ndriver = \"mysql\"\nurl = \"{maria}\"\n\
+             [audit]\npath = \"audit.jsonl\"\n"
+        ),
     )
     .unwrap();
     let tokens = "[[server.tokens]]\nname = \"assistant\"\ntoken_file = \"assistant.token\"\n\
-                  environments = [\"dev\"]\n\
+                  environments = [\"dev\", \"staging\"]\n\
                   tools = [\"list_environments\", \"execute_query\", \"execute_query_multi_env\", \"health_check\"]\n";
     let audit = dir.path().join("audit.jsonl");
     let server = start_with_server(dir, &config, tokens).await;
@@ -444,8 +451,9 @@ async fn named_tokens_reach_only_their_environments_and_tools() {
     let listed = ok(call(&assistant, "list_environments", json!({})).await);
     let names: Vec<&str> =
         listed["environments"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["dev"], "a token sees only its environments");
+    assert_eq!(names, ["dev", "staging"], "a token sees only its environments");
     ok(call(&assistant, "execute_query", json!({"environment": "dev", "sql": "SELECT 1 AS one"})).await);
+    ok(call(&assistant, "execute_query", json!({"environment": "staging", "sql": "SELECT 1 AS one"})).await);
     let refused =
         error(call(&assistant, "execute_query", json!({"environment": "prod", "sql": "SELECT 1"})).await);
     assert_eq!(refused["kind"], "forbidden", "{refused}");
@@ -454,27 +462,23 @@ async fn named_tokens_reach_only_their_environments_and_tools() {
         "{refused}"
     );
     let all = ok(call(&assistant, "execute_query_multi_env", json!({"sql": "SELECT 1 AS one"})).await);
-    assert_eq!(all["summary"]["requested"], 1, "all environments are the token's: {all}");
+    assert_eq!(all["summary"]["requested"], 2, "all environments are the token's: {all}");
     let health = ok(call(&assistant, "health_check", json!({})).await);
-    assert_eq!(health["environments"].as_array().unwrap().len(), 1, "{health}");
+    assert_eq!(health["environments"].as_array().unwrap().len(), 2, "{health}");
     let refused =
         error(call(&assistant, "describe_table", json!({"environment": "dev", "table": "t"})).await);
     assert_eq!(refused["kind"], "forbidden", "{refused}");
     let resources = assistant.list_all_resources().await.unwrap();
     assert!(!resources.is_empty() && resources.iter().all(|r| !r.uri.contains("prod")), "{resources:?}");
-    assert!(
-        assistant
-            .read_resource(rmcp::model::ReadResourceRequestParams::new(
-                resources[0].uri.replace("dev", "prod")
-            ))
-            .await
-            .is_err()
-    );
+    let dev_table = resources.iter().find(|r| r.uri.starts_with("dbfleet://dev/")).expect("a table of dev");
+    let elsewhere = dev_table.uri.replacen("dbfleet://dev/", "dbfleet://prod/", 1);
+    let refused = assistant.read_resource(rmcp::model::ReadResourceRequestParams::new(elsewhere)).await;
+    assert!(refused.unwrap_err().to_string().contains("may not use environment 'prod'"));
     assistant.cancel().await.unwrap();
 
     // The unnamed token still reaches everything.
     let admin = connect(&server, Some(TOKEN)).await.unwrap();
-    ok(call(&admin, "describe_table", json!({"environment": "prod", "table": "t"})).await);
+    ok(call(&admin, "execute_query", json!({"environment": "prod", "sql": "SELECT 1 AS one"})).await);
     admin.cancel().await.unwrap();
 
     let lines = std::fs::read_to_string(&audit).unwrap();
