@@ -6,7 +6,6 @@ use std::io::Write;
 use comfy_table::{ContentArrangement, Table, presets};
 use dbfleet_core::QueryResult;
 use dbfleet_core::compare::{ColumnDifference, Comparison, RowDifference};
-use dbfleet_core::fleet::Status;
 use dbfleet_core::fleet::StreamEvent;
 use dbfleet_core::{Bound, DbError, RowStream, Value};
 use futures::StreamExt;
@@ -23,15 +22,6 @@ pub fn table<'a>(header: impl IntoIterator<Item = &'a str>) -> Table {
 
 pub fn yes_no(value: bool) -> String {
     if value { "yes" } else { "no" }.to_owned()
-}
-
-pub fn status(status: Status) -> &'static str {
-    match status {
-        Status::Healthy => "healthy",
-        Status::Unhealthy => "unhealthy",
-        Status::Disabled => "disabled",
-        Status::Connecting => "connecting",
-    }
 }
 
 fn cell(value: &Value) -> String {

@@ -797,3 +797,24 @@ fn check_and_query_through_an_ssh_tunnel_with_the_agent_s_key() {
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(stdout(&output).contains("no key to offer"), "{}", stdout(&output));
 }
+
+/// `check` tests lazy environments too, rather than reporting them idle.
+#[test]
+fn check_connects_lazy_environments() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("lazy.toml");
+    std::fs::write(
+        &config,
+        "[defaults]\nlazy = true\n[environments.ok]\ndriver = \"sqlite\"\npath = \":memory:\"\n\
+         [environments.gone]\ndriver = \"sqlite\"\npath = \"nowhere.db\"\n",
+    )
+    .unwrap();
+    let output = dbfleet(&["check", "-c", config.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let text = stdout(&output);
+    let line = |env: &str| {
+        text.lines().find(|l| l.contains(&format!(" {env} "))).unwrap_or_else(|| panic!("{text}"))
+    };
+    assert!(line("ok").contains("healthy") && !line("ok").contains("unhealthy"), "{text}");
+    assert!(line("gone").contains("unhealthy"), "{text}");
+}

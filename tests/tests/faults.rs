@@ -314,3 +314,54 @@ async fn max_parallel_bounds_the_environments_a_fan_out_runs_on_at_once() {
     }
     scratch.drop().await;
 }
+
+/// `lazy = true`: no connection at start-up (status `idle`), the first call
+/// connects; a first call that finds the server away fails like any call to
+/// a lost server, and the environment then recovers by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lazy_environment_connects_at_its_first_call() {
+    let Some(scratch) = Scratch::create(Engine::Mariadb).await else { return };
+    let mut proxy = Proxy::start(&host_port(&scratch.url)).await;
+    let toml = format!(
+        "[defaults]\nlazy = true\n[environments.direct]\ndriver = \"mysql\"\nurl = \"{}\"\n\
+         [environments.proxied]\ndriver = \"mysql\"\nurl = \"{}\"\n[environments.proxied.pool]\nconnect_timeout_secs = 2\n\
+         [environments.eager]\ndriver = \"sqlite\"\npath = \":memory:\"\nlazy = false\n",
+        scratch.url,
+        proxy.url(&scratch.url)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = dbfleet_core::Fleet::start(
+        &dbfleet_tests::config_in(dir.path(), &toml, &[]),
+        dbfleet_tests::scratch::fast_retry(),
+    )
+    .unwrap();
+    fleet.wait_ready().await;
+    let (direct, proxied) =
+        (fleet.environment(Some("direct")).unwrap(), fleet.environment(Some("proxied")).unwrap());
+    assert_eq!((direct.status(), proxied.status()), (Status::Idle, Status::Idle));
+    assert_eq!(fleet.environment(Some("eager")).unwrap().status(), Status::Healthy);
+    assert!(scratch.sessions().await.is_empty(), "nothing connected at start-up");
+
+    // Several first calls at once share one first connection.
+    let one = select_one();
+    let answers = futures::future::join_all((0..4).map(|_| direct.query(&one))).await;
+    for answer in answers {
+        answer.unwrap();
+    }
+    assert_eq!(direct.status(), Status::Healthy);
+    assert!(!scratch.sessions().await.is_empty());
+
+    proxy.cut().await;
+    let err = proxied.query(&select_one()).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Connection, "{err}");
+    assert_eq!(proxied.status(), Status::Unhealthy);
+    proxy.restore().await;
+    assert!(
+        wait_for_status(&proxied, Status::Healthy, Duration::from_secs(20)).await,
+        "{:?}",
+        fleet.statuses()
+    );
+    proxied.query(&select_one()).await.unwrap();
+    fleet.shutdown().await;
+    scratch.drop().await;
+}

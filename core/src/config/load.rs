@@ -131,8 +131,15 @@ const SERVER_KEYS: &[&str] = &[
     "watch_config",
     "max_parallel",
 ];
-const DEFAULTS_KEYS: &[&str] =
-    &["max_rows", "query_timeout_secs", "read_only", "max_statement_bytes", "side_effect_functions", "pool"];
+const DEFAULTS_KEYS: &[&str] = &[
+    "max_rows",
+    "query_timeout_secs",
+    "read_only",
+    "max_statement_bytes",
+    "side_effect_functions",
+    "lazy",
+    "pool",
+];
 const POOL_KEYS: &[&str] =
     &["max_connections", "min_connections", "connect_timeout_secs", "idle_timeout_secs"];
 const ENVIRONMENT_KEYS: &[&str] = &[
@@ -145,6 +152,7 @@ const ENVIRONMENT_KEYS: &[&str] = &[
     "max_statement_bytes",
     "max_result_bytes",
     "side_effect_functions",
+    "lazy",
     "password",
     "password_env",
     "password_file",
@@ -171,6 +179,7 @@ struct Limits {
     max_statement_bytes: usize,
     max_result_bytes: u64,
     side_effect_functions: Vec<String>,
+    lazy: bool,
 }
 
 /// Where a value stands: the environment (if any) and the dotted path from
@@ -467,6 +476,7 @@ impl Checker<'_> {
                 max_statement_bytes: DEFAULT_MAX_STATEMENT_BYTES,
                 max_result_bytes: DEFAULT_MAX_RESULT_BYTES,
                 side_effect_functions: Vec::new(),
+                lazy: false,
             },
             pool: PoolConfig::default(),
         };
@@ -489,6 +499,9 @@ impl Checker<'_> {
         }
         if let Some(b) = self.boolean(at, table, "read_only") {
             limits.read_only = b;
+        }
+        if let Some(b) = self.boolean(at, table, "lazy") {
+            limits.lazy = b;
         }
         if let Some(n) = self.integer(at, table, "max_statement_bytes", 64..=MAX_STATEMENT_BYTES_LIMIT as i64)
         {
@@ -643,6 +656,7 @@ impl Checker<'_> {
             max_statement_bytes: limits.max_statement_bytes,
             max_result_bytes: limits.max_result_bytes,
             side_effect_functions: limits.side_effect_functions,
+            lazy: limits.lazy,
             pool,
             password,
             password_command,

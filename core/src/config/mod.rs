@@ -150,6 +150,8 @@ pub struct EnvironmentConfig {
     /// Functions with side effects beyond those the driver knows, refused on
     /// a read-only environment (`purge`, `app.purge`, `purge_*`).
     pub side_effect_functions: Vec<String>,
+    /// Connect at the first call that needs it, not at start-up.
+    pub lazy: bool,
     pub pool: PoolConfig,
     /// This environment's password, from `password`, `password_env` or
     /// `password_file`. Handed only to this environment's driver.
@@ -187,6 +189,7 @@ impl EnvironmentConfig {
             max_statement_bytes,
             max_result_bytes,
             side_effect_functions,
+            lazy,
             pool,
             password,
             password_command,
@@ -205,6 +208,7 @@ impl EnvironmentConfig {
             && *max_statement_bytes == other.max_statement_bytes
             && *max_result_bytes == other.max_result_bytes
             && *side_effect_functions == other.side_effect_functions
+            && *lazy == other.lazy
             && *pool == other.pool
             && same_secret(password, &other.password)
             && *password_command == other.password_command

@@ -63,6 +63,9 @@ pub struct Environment {
     /// the environment's life, so that its local port never changes.
     tunnel: tokio::sync::OnceCell<Tunnel>,
     health_changes: broadcast::Sender<HealthChange>,
+    /// Held by the call that makes a lazy environment's first connection,
+    /// so that the calls arriving meanwhile wait for it.
+    first_connection: tokio::sync::Mutex<()>,
 }
 
 impl Environment {
@@ -71,7 +74,11 @@ impl Environment {
         driver: &'static dyn DatabaseDriver,
         health_changes: broadcast::Sender<HealthChange>,
     ) -> Self {
-        let status = if config.enabled { Status::Connecting } else { Status::Disabled };
+        let status = match (config.enabled, config.lazy) {
+            (false, _) => Status::Disabled,
+            (true, true) => Status::Idle,
+            (true, false) => Status::Connecting,
+        };
         let classifier =
             Classifier::new(driver.sql_dialect(), driver.engine_rules(), &config.side_effect_functions);
         Environment {
@@ -84,6 +91,7 @@ impl Environment {
             command_password: Mutex::new(None),
             tunnel: tokio::sync::OnceCell::new(),
             health_changes,
+            first_connection: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -143,6 +151,29 @@ impl Environment {
             };
             DbError::connection(reason).in_env(self.name())
         })
+    }
+
+    /// The live pool; a lazy environment not connected yet connects first
+    /// (within `connect_timeout_secs`), and a failure then is handled like a
+    /// lost server: the environment is probed in the background.
+    pub(super) async fn ready_pool(&self) -> Result<Arc<dyn Pool>, DbError> {
+        if self.status() != Status::Idle {
+            return self.pool();
+        }
+        let _first = self.first_connection.lock().await;
+        if self.status() == Status::Idle
+            && let Err(err) = self.connect_once().await
+        {
+            self.lost.notify_one();
+            return Err(err.in_env(self.name()));
+        }
+        self.pool()
+    }
+
+    /// Connects a lazy environment now (what its first call would do); any
+    /// other is left as it is.
+    pub async fn connect_if_idle(&self) -> Result<(), DbError> {
+        if self.status() == Status::Idle { self.ready_pool().await.map(drop) } else { Ok(()) }
     }
 
     /// Tags an error with this environment and removes this environment's
@@ -291,7 +322,7 @@ impl Environment {
     async fn run_query(&self, request: &QueryRequest) -> Result<QueryResult, DbError> {
         let max_rows = self.effective_max_rows(request.max_rows)?;
         let returns_rows = self.check_statement(&request.sql)?;
-        let pool = self.pool()?;
+        let pool = self.ready_pool().await?;
         let started = Instant::now();
         let query = Query::new(request.sql.clone()).with_params(request.params.clone());
         let bounds = Bounds { max_rows, max_bytes: self.config.max_result_bytes };
@@ -333,7 +364,7 @@ impl Environment {
             )
             .in_env(self.name()));
         }
-        let pool = self.pool()?;
+        let pool = self.ready_pool().await?;
         let query = Query::new(sql).with_params(params);
         let stream = self.guarded(Limit::Query, pool.query(&query)).await?;
         Ok(stream.read_ahead(READ_AHEAD_CHUNKS))
@@ -410,17 +441,17 @@ impl Environment {
     }
 
     pub async fn list_databases(&self) -> Result<Vec<DatabaseInfo>, DbError> {
-        let pool = self.pool()?;
+        let pool = self.ready_pool().await?;
         self.guarded(Limit::Query, pool.list_databases()).await
     }
 
     pub async fn list_tables(&self, filter: &TableFilter) -> Result<Vec<TableInfo>, DbError> {
-        let pool = self.pool()?;
+        let pool = self.ready_pool().await?;
         self.guarded(Limit::Query, pool.list_tables(filter)).await
     }
 
     pub async fn describe_table(&self, table: &TableRef) -> Result<TableSchema, DbError> {
-        let pool = self.pool()?;
+        let pool = self.ready_pool().await?;
         self.guarded(Limit::Query, pool.describe_table(table)).await
     }
 }

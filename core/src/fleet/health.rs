@@ -32,6 +32,8 @@ pub enum Status {
     Unhealthy,
     Disabled,
     Connecting,
+    /// `lazy`: not connected until a call needs it.
+    Idle,
 }
 
 impl Status {
@@ -41,6 +43,7 @@ impl Status {
             Status::Unhealthy => "unhealthy",
             Status::Disabled => "disabled",
             Status::Connecting => "connecting",
+            Status::Idle => "idle",
         }
     }
 }
@@ -89,7 +92,8 @@ impl HealthChange {
     pub(super) fn between(environment: &str, before: Status, after: &EnvState) -> Option<HealthChange> {
         let changed = matches!(
             (before, after.status),
-            (Status::Healthy | Status::Connecting, Status::Unhealthy) | (Status::Unhealthy, Status::Healthy)
+            (Status::Healthy | Status::Connecting | Status::Idle, Status::Unhealthy)
+                | (Status::Unhealthy, Status::Healthy)
         );
         changed.then(|| HealthChange {
             environment: environment.to_owned(),
@@ -450,7 +454,9 @@ impl Environment {
 /// failed start, and whenever a call finds its server lost, it is probed with
 /// backoff until it answers.
 pub(super) async fn keep_connected(env: Arc<Environment>, options: StartOptions, started: impl FnOnce()) {
-    let first = env.connect_once().await;
+    // A lazy environment's first connection is made by its first call
+    // (`Environment::ready_pool`); from then on it lives like the others.
+    let first = if env.status() == Status::Idle { Ok(()) } else { env.connect_once().await };
     started();
     if let Err(err) = &first {
         tracing::warn!(environment = %env.name(), error = %err, "could not connect");

@@ -155,7 +155,7 @@ impl Environment {
             return Err(DbError::invalid_argument(format!("limit must be 1..={MAX_SEARCH_LIMIT}"))
                 .in_env(self.name()));
         }
-        let pool = self.pool()?;
+        let pool = self.ready_pool().await?;
         self.guarded(Limit::Query, async {
             let filter = TableFilter::new(search.schema.clone(), search.table.clone());
             let tables = pool.list_tables(&filter).await?;

@@ -56,6 +56,7 @@ fn leaky_env(name: &str, password: &str) -> EnvironmentConfig {
         max_statement_bytes: crate::config::DEFAULT_MAX_STATEMENT_BYTES,
         max_result_bytes: crate::config::DEFAULT_MAX_RESULT_BYTES,
         side_effect_functions: Vec::new(),
+        lazy: false,
         pool: PoolConfig::default(),
         password: Some(SecretString::from(password.to_owned())),
         password_command: None,

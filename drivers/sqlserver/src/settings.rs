@@ -231,6 +231,7 @@ mod tests {
             max_statement_bytes: dbfleet_core::config::DEFAULT_MAX_STATEMENT_BYTES,
             max_result_bytes: dbfleet_core::config::DEFAULT_MAX_RESULT_BYTES,
             side_effect_functions: Vec::new(),
+            lazy: false,
             pool: PoolConfig::default(),
             password: Some("hunter2".into()),
             password_command: None,

@@ -60,6 +60,7 @@ fn env(endpoint: &Endpoint, password: &str, extra: &[(&str, toml::Value)]) -> En
         max_statement_bytes: dbfleet_core::config::DEFAULT_MAX_STATEMENT_BYTES,
         max_result_bytes: dbfleet_core::config::DEFAULT_MAX_RESULT_BYTES,
         side_effect_functions: Vec::new(),
+        lazy: false,
         pool: PoolConfig { max_connections: 2, ..PoolConfig::default() },
         password: Some(password.into()),
         password_command: None,

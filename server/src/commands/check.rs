@@ -11,13 +11,16 @@ pub async fn run(config: Option<&Path>) -> anyhow::Result<ExitCode> {
     let config = super::load(config)?;
     let fleet = Fleet::start(&config, StartOptions { reconnect: false, ..StartOptions::default() })?;
     fleet.wait_ready().await;
+    // `check` tests every environment, lazy ones included; their errors are
+    // in the statuses.
+    futures::future::join_all(fleet.environments().iter().map(|env| env.connect_if_idle())).await;
     let statuses = fleet.statuses();
     let mut table = output::table(["environment", "driver", "status", "latency", "server version", "error"]);
     for status in &statuses {
         table.add_row([
             status.name.clone(),
             status.driver.clone(),
-            output::status(status.status).to_owned(),
+            status.status.as_str().to_owned(),
             status.latency_ms.map(|ms| format!("{ms:.1} ms")).unwrap_or_default(),
             status.server_version.clone().unwrap_or_default(),
             status.last_error.as_ref().map(|e| format!("{}: {}", e.kind, e.message)).unwrap_or_default(),

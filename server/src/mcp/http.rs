@@ -278,7 +278,8 @@ async fn metrics_page(State((handle, fleet)): State<(PrometheusHandle, Arc<Fleet
 
 async fn health(State(fleet): State<Arc<Fleet>>) -> Json<serde_json::Value> {
     let statuses = fleet.statuses();
-    let all_healthy = statuses.iter().all(|s| matches!(s.status, Status::Healthy | Status::Disabled));
+    let all_healthy =
+        statuses.iter().all(|s| matches!(s.status, Status::Healthy | Status::Disabled | Status::Idle));
     Json(json!({
         "status": if all_healthy { "ok" } else { "degraded" },
         "ready": fleet.is_ready(),
