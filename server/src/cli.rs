@@ -45,6 +45,16 @@ pub enum Command {
     Tables(TablesArgs),
     /// Describe a table or view: columns, primary key, indexes, foreign keys.
     Describe(DescribeArgs),
+    /// Print the completion script for a shell (`dbfleet completions bash > /etc/bash_completion.d/dbfleet`).
+    Completions(CompletionsArgs),
+    /// Print the manual page, in roff (`dbfleet man > dbfleet.1`).
+    Man,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, clap::Args)]

@@ -818,3 +818,21 @@ fn check_connects_lazy_environments() {
     assert!(line("ok").contains("healthy") && !line("ok").contains("unhealthy"), "{text}");
     assert!(line("gone").contains("unhealthy"), "{text}");
 }
+
+#[test]
+fn completions_and_the_manual_page_come_from_the_command_line_definition() {
+    let output = dbfleet(&["completions", "bash"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let script = stdout(&output);
+    assert!(
+        script.contains("complete") && script.contains("diff-data") && script.contains("--metrics-listen"),
+        "{script}"
+    );
+    let output = dbfleet(&["completions", "zsh"]);
+    assert!(stdout(&output).starts_with("#compdef dbfleet"), "{}", stdout(&output));
+    let output = dbfleet(&["man"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let page = stdout(&output);
+    assert!(page.contains(".TH dbfleet") && page.contains("diff\\-data"), "{page}");
+    assert_eq!(dbfleet(&["completions", "tcsh"]).status.code(), Some(2), "an unknown shell is a usage error");
+}

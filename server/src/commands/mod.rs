@@ -2,10 +2,12 @@
 
 mod catalog;
 mod check;
+mod completions;
 mod diff_data;
 mod diff_schema;
 mod drivers;
 mod envs;
+mod man;
 mod query;
 mod serve;
 
@@ -30,6 +32,8 @@ pub async fn dispatch(cli: Cli) -> ExitCode {
         Command::Databases(args) => catalog::databases(config, args).await,
         Command::Tables(args) => catalog::tables(config, args).await,
         Command::Describe(args) => catalog::describe(config, args).await,
+        Command::Completions(args) => completions::run(args.shell),
+        Command::Man => man::run(),
     };
     outcome.unwrap_or_else(|err| {
         eprintln!("error: {err:#}");
