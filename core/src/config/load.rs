@@ -718,20 +718,10 @@ impl Checker<'_> {
             Some(_) => {
                 let raw = self.string(at, table, "password_file")?;
                 let file = self.expanded(at, "password_file", &raw)?;
-                let path = {
-                    let path = PathBuf::from(&file);
-                    if path.is_absolute() { path } else { self.base_dir.join(path) }
-                };
-                match std::fs::read_to_string(&path) {
-                    Ok(content) => {
-                        Some(SecretString::from(content.trim_end_matches(['\r', '\n']).to_owned()))
-                    }
-                    Err(err) => {
-                        self.problem(
-                            at,
-                            Some("password_file"),
-                            format!("cannot read {}: {}", path.display(), err.kind()),
-                        );
+                match read_secret_file(&self.resolve(Path::new(&file))) {
+                    Ok(secret) => Some(SecretString::from(secret)),
+                    Err(message) => {
+                        self.problem(at, Some("password_file"), message);
                         None
                     }
                 }
@@ -872,6 +862,15 @@ impl Checker<'_> {
             }
         }
     }
+}
+
+/// A secret kept in a file (`password_file`, `key_passphrase_file`,
+/// `token_file`): its content without the trailing line break, or why it
+/// cannot be read.
+pub(super) fn read_secret_file(path: &Path) -> Result<String, String> {
+    std::fs::read_to_string(path)
+        .map(|content| content.trim_end_matches(['\r', '\n']).to_owned())
+        .map_err(|err| format!("cannot read {}: {}", path.display(), err.kind()))
 }
 
 fn unknown_key_message(key: &str, known: &[&str]) -> String {

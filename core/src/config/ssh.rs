@@ -7,7 +7,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 use toml::Table;
 
-use super::load::{At, Checker};
+use super::load::{At, Checker, read_secret_file};
 
 /// How an environment's SSH tunnel is built. Values left unset here are
 /// taken from the OpenSSH client configuration (`config_file`) when it has
@@ -200,16 +200,10 @@ impl Checker<'_> {
             }
             (false, true) => {
                 let path = self.ssh_path(at, table, "key_passphrase_file")?;
-                match std::fs::read_to_string(&path) {
-                    Ok(content) => {
-                        Some(SecretString::from(content.trim_end_matches(['\r', '\n']).to_owned()))
-                    }
-                    Err(err) => {
-                        self.problem(
-                            at,
-                            Some("key_passphrase_file"),
-                            format!("cannot read {}: {}", path.display(), err.kind()),
-                        );
+                match read_secret_file(&path) {
+                    Ok(secret) => Some(SecretString::from(secret)),
+                    Err(message) => {
+                        self.problem(at, Some("key_passphrase_file"), message);
                         None
                     }
                 }

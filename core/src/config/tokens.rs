@@ -5,7 +5,7 @@ use secrecy::{ExposeSecret, SecretString};
 use toml::Table;
 
 use super::TokenConfig;
-use super::load::{At, Checker};
+use super::load::{At, Checker, read_secret_file};
 use super::tools::{BUILT_IN_TOOLS, ToolConfig};
 
 const TOKEN_KEYS: &[&str] = &["name", "token_env", "token_file", "environments", "tools"];
@@ -99,16 +99,13 @@ impl Checker<'_> {
                     None
                 }
             },
-            (None, Some(file)) => {
-                let path = self.resolve(std::path::Path::new(&file));
-                match std::fs::read_to_string(&path) {
-                    Ok(content) => Some(content.trim_end_matches(['\r', '\n']).to_owned()),
-                    Err(err) => {
-                        problem(self, format!("cannot read {}: {}", path.display(), err.kind()));
-                        None
-                    }
+            (None, Some(file)) => match read_secret_file(&self.resolve(std::path::Path::new(&file))) {
+                Ok(secret) => Some(secret),
+                Err(message) => {
+                    problem(self, message);
+                    None
                 }
-            }
+            },
             (None, None) => {
                 problem(self, "required: token_env or token_file (where its secret is)".into());
                 None
