@@ -130,6 +130,8 @@ const SERVER_KEYS: &[&str] = &[
     "tokens",
     "watch_config",
     "max_parallel",
+    "stateless",
+    "drain_secs",
 ];
 const DEFAULTS_KEYS: &[&str] = &[
     "max_rows",
@@ -463,6 +465,12 @@ impl Checker<'_> {
         }
         if let Some(n) = self.integer(&at, table, "max_parallel", 1..=10_000) {
             server.max_parallel = n as usize;
+        }
+        if let Some(stateless) = self.boolean(&at, table, "stateless") {
+            server.stateless = stateless;
+        }
+        if let Some(n) = self.integer(&at, table, "drain_secs", 0..=600) {
+            server.drain = Duration::from_secs(n as u64);
         }
         server
     }

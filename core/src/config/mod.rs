@@ -98,6 +98,14 @@ pub struct ServerConfig {
     pub watch_config: bool,
     /// Environments one fan-out works on at once; the others wait their turn.
     pub max_parallel: usize,
+    /// HTTP without sessions: each request stands alone, so replicas behind
+    /// a round-robin balancer answer any of them. Nothing reaches a client
+    /// outside a response (no `tools/list_changed`, no log messages).
+    pub stateless: bool,
+    /// On SIGTERM, how long `/ready` answers 503 while requests are still
+    /// served, so that a balancer stops sending new ones before the
+    /// listener closes.
+    pub drain: Duration,
 }
 
 pub const DEFAULT_MAX_PARALLEL: usize = 32;
@@ -128,6 +136,8 @@ impl Default for ServerConfig {
             tokens: Vec::new(),
             watch_config: true,
             max_parallel: DEFAULT_MAX_PARALLEL,
+            stateless: false,
+            drain: Duration::ZERO,
         }
     }
 }

@@ -296,6 +296,23 @@ fn server_settings_are_checked() {
     assert_eq!(found, [(None, Some("server.transport".into())), (None, Some("server.listen".into()))]);
 }
 
+#[test]
+fn replicas_settings_are_read_and_checked() {
+    let config = load("[environments.a]\ndriver = \"tdb\"\nurl = \"x\"\n").unwrap();
+    assert!(!config.server.stateless);
+    assert_eq!(config.server.drain, Duration::ZERO);
+    let config = load(
+        "[server]\nstateless = true\ndrain_secs = 15\n[environments.a]\ndriver = \"tdb\"\nurl = \"x\"\n",
+    )
+    .unwrap();
+    assert!(config.server.stateless);
+    assert_eq!(config.server.drain, Duration::from_secs(15));
+    let found = places(
+        "[server]\nstateless = \"yes\"\ndrain_secs = -1\n[environments.a]\ndriver = \"tdb\"\nurl = \"x\"\n",
+    );
+    assert_eq!(found, [(None, Some("server.stateless".into())), (None, Some("server.drain_secs".into()))]);
+}
+
 const TWO_ENVIRONMENTS: &str = "[environments.a]\ndriver = \"tdb\"\nurl = \"x\"\n\
                                 [environments.b]\ndriver = \"tdb\"\nurl = \"y\"\nread_only = false\n";
 

@@ -6,11 +6,14 @@
 //! within [`HEADER_READ_TIMEOUT`] and bodies within [`BODY_READ_TIMEOUT`],
 //! and a body may hold at most [`MAX_BODY_BYTES`]. `/mcp` also needs the
 //! bearer token when one is configured, and opens at most `max_sessions`
-//! sessions (idle ones close after rmcp's keep-alive, five minutes).
+//! sessions (idle ones close after rmcp's keep-alive, five minutes); with
+//! `[server] stateless = true` it opens none, and every request stands
+//! alone, which lets replicas behind a round-robin balancer share clients.
 
 use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::extract::{Request, State};
@@ -108,7 +111,10 @@ pub async fn serve_http(
     let shutdown = CancellationToken::new();
     // rmcp checks the Host of /mcp requests itself too; the guard below
     // covers every route.
-    let config = StreamableHttpServerConfig::default().with_cancellation_token(shutdown.child_token());
+    let config = StreamableHttpServerConfig::default()
+        .with_cancellation_token(shutdown.child_token())
+        .with_legacy_session_mode(!server.stateless)
+        .with_json_response(server.stateless);
     let config = if listen.ip().is_unspecified() {
         config.disable_allowed_hosts()
     } else {
@@ -119,19 +125,29 @@ pub async fn serve_http(
     let sessions = Arc::new(LocalSessionManager::default());
     let tools_fleet = fleet.clone();
     let tool_set = server.tools.clone();
+    let stateless = server.stateless;
     let mcp = StreamableHttpService::new(
-        move || Ok(DbfleetTools::new(tools_fleet.clone()).with_tool_set(tool_set.as_deref())),
+        move || {
+            let tools = DbfleetTools::new(tools_fleet.clone()).with_tool_set(tool_set.as_deref());
+            Ok(if stateless { tools.stateless() } else { tools })
+        },
         sessions.clone(),
         config,
     );
     let tokens = Arc::new(tokens);
+    let draining = Arc::new(AtomicBool::new(false));
     let limit = SessionLimit { sessions, max: server.max_sessions };
     let app = Router::new()
         .nest_service("/mcp", mcp)
         .layer(middleware::from_fn_with_state(Arc::new(limit), limit_sessions))
         .layer(middleware::from_fn_with_state(tokens.clone(), require_token))
         .merge(metrics_routes(fleet.clone(), tokens)?)
-        .merge(Router::new().route("/health", get(health)).route("/ready", get(ready)).with_state(fleet))
+        .merge(
+            Router::new()
+                .route("/health", get(health))
+                .route("/ready", get(ready))
+                .with_state(Probes { fleet, draining: draining.clone() }),
+        )
         .layer(middleware::from_fn_with_state(Arc::new(Guard::new(listen, &server.allowed_origins)), guard))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(RequestBodyTimeoutLayer::new(BODY_READ_TIMEOUT));
@@ -139,12 +155,27 @@ pub async fn serve_http(
     tracing::info!(address = %listener.local_addr()?, "serving MCP over streamable HTTP at /mcp");
 
     // Sessions end first, so that their event streams do not hold the
-    // connections open through the grace period.
+    // connections open through the grace period. Without sessions there are
+    // no such streams, and the requests under way finish first.
     let stop = async {
         stop_signal().await;
-        shutdown.cancel();
+        if !server.drain.is_zero() {
+            draining.store(true, Ordering::Relaxed);
+            tracing::info!(
+                seconds = server.drain.as_secs(),
+                "draining: /ready answers 503, requests are still served"
+            );
+            tokio::select! {
+                () = tokio::time::sleep(server.drain) => {}
+                () = stop_signal() => tracing::info!("stopping before the end of the drain"),
+            }
+        }
+        if !server.stateless {
+            shutdown.cancel();
+        }
     };
     serve_connections(listener, app, stop).await;
+    shutdown.cancel();
     Ok(())
 }
 
@@ -261,7 +292,6 @@ async fn limit_sessions(State(limit): State<Arc<SessionLimit>>, request: Request
     next.run(request).await
 }
 
-/// 200 while the process serves, whatever the environments' state.
 /// `GET /metrics` (Prometheus text), behind the bearer tokens when there are some.
 pub fn metrics_routes(fleet: Arc<Fleet>, tokens: Arc<Tokens>) -> anyhow::Result<Router> {
     let handle = crate::metrics::handle()?;
@@ -276,22 +306,35 @@ async fn metrics_page(State((handle, fleet)): State<(PrometheusHandle, Arc<Fleet
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], page).into_response()
 }
 
-async fn health(State(fleet): State<Arc<Fleet>>) -> Json<serde_json::Value> {
-    let statuses = fleet.statuses();
+/// What `/health` and `/ready` look at.
+#[derive(Clone)]
+struct Probes {
+    fleet: Arc<Fleet>,
+    /// Set on SIGTERM during `[server] drain_secs`.
+    draining: Arc<AtomicBool>,
+}
+
+/// 200 while the process serves, whatever the environments' state.
+async fn health(State(probes): State<Probes>) -> Json<serde_json::Value> {
+    let statuses = probes.fleet.statuses();
     let all_healthy =
         statuses.iter().all(|s| matches!(s.status, Status::Healthy | Status::Disabled | Status::Idle));
     Json(json!({
         "status": if all_healthy { "ok" } else { "degraded" },
-        "ready": fleet.is_ready(),
+        "ready": probes.fleet.is_ready() && !probes.draining.load(Ordering::Relaxed),
+        "draining": probes.draining.load(Ordering::Relaxed),
         "environments": statuses,
     }))
 }
 
-/// 503 until every enabled environment has had its first connection attempt.
-async fn ready(State(fleet): State<Arc<Fleet>>) -> Response {
-    if fleet.is_ready() {
+/// 503 until every enabled environment has had its first connection
+/// attempt, and again while the server drains before it stops.
+async fn ready(State(probes): State<Probes>) -> Response {
+    let draining = probes.draining.load(Ordering::Relaxed);
+    if probes.fleet.is_ready() && !draining {
         (StatusCode::OK, Json(json!({ "ready": true }))).into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "ready": false }))).into_response()
+        (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "ready": false, "draining": draining })))
+            .into_response()
     }
 }

@@ -81,7 +81,10 @@ pub struct DbfleetTools {
     /// sending it events.
     ended: CancellationToken,
     _end_guard: Arc<DropGuard>,
-    _session: Arc<SessionCount>,
+    /// `None` when stateless: a request is not a session.
+    _session: Option<Arc<SessionCount>>,
+    /// Without sessions nothing reaches the client outside a response.
+    stateless: bool,
 }
 
 /// What a tool answers: `T`, or a [`ToolError`] with `isError` set.
@@ -244,8 +247,17 @@ impl DbfleetTools {
             log_events: Arc::new(SessionEvents::subscribe()),
             _end_guard: Arc::new(ended.clone().drop_guard()),
             ended,
-            _session: Arc::new(SessionCount::open()),
+            _session: Some(Arc::new(SessionCount::open())),
+            stateless: false,
         }
+    }
+
+    /// For one request of a stateless server: no session is counted, and
+    /// neither tool list changes nor log messages are offered.
+    pub fn stateless(mut self) -> Self {
+        self._session = None;
+        self.stateless = true;
+        self
     }
 
     /// Only the named tools (`[server] tools`) are listed and callable;
@@ -925,18 +937,23 @@ impl ServerHandler for DbfleetTools {
 
     #[expect(deprecated, reason = "MCP logging is deprecated by SEP-2577, and still what clients use")]
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(
-            ServerCapabilities::builder()
-                .enable_tools()
-                .enable_tool_list_changed()
-                .enable_logging()
-                .enable_resources()
-                .enable_prompts()
-                .enable_completions()
-                .build(),
-        )
-        .with_server_info(Implementation::new("dbfleet", env!("CARGO_PKG_VERSION")))
-        .with_instructions(instructions(&self.fleet))
+        let mut capabilities = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_tool_list_changed()
+            .enable_logging()
+            .enable_resources()
+            .enable_prompts()
+            .enable_completions()
+            .build();
+        if self.stateless {
+            capabilities.logging = None;
+            if let Some(tools) = capabilities.tools.as_mut() {
+                tools.list_changed = None;
+            }
+        }
+        ServerConfig::new(capabilities)
+            .with_server_info(Implementation::new("dbfleet", env!("CARGO_PKG_VERSION")))
+            .with_instructions(instructions(&self.fleet))
     }
 }
 
