@@ -49,6 +49,22 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the manual page, in roff (`dbfleet man > dbfleet.1`).
     Man,
+    /// Ask a running HTTP server whether it serves: exit 0 when the URL
+    /// answers 200 (a container's health check, where there is no curl).
+    Ping(PingArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PingArgs {
+    /// `/health` answers 200 while the process serves; `/ready` only once
+    /// every environment had its first connection attempt, and not while
+    /// the server drains.
+    #[arg(default_value = "http://127.0.0.1:8080/health")]
+    pub url: String,
+
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 5, value_name = "SECS")]
+    pub timeout_secs: u64,
 }
 
 #[derive(Debug, clap::Args)]

@@ -182,6 +182,9 @@ async fn ready_is_503_until_start_up_attempts_finish() {
     assert_eq!(first.status(), 503);
     let health = reqwest::get(format!("{}/health", server.base)).await.unwrap();
     assert_eq!(health.status(), 200, "/health answers while starting");
+    // `dbfleet ping`, the container's health check, says the same.
+    assert_eq!(ping(&format!("{}/health", server.base)).code(), Some(0));
+    assert_eq!(ping(&format!("{}/ready", server.base)).code(), Some(1));
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let status = reqwest::get(format!("{}/ready", server.base)).await.unwrap().status();
@@ -191,6 +194,51 @@ async fn ready_is_503_until_start_up_attempts_finish() {
         assert!(Instant::now() < deadline, "never became ready");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+fn ping(url: &str) -> std::process::ExitStatus {
+    Command::new(env!("CARGO_BIN_EXE_dbfleet")).args(["ping", url]).stdout(Stdio::null()).status().unwrap()
+}
+
+#[tokio::test]
+async fn ping_fails_when_nothing_answers() {
+    let output = Command::new(env!("CARGO_BIN_EXE_dbfleet"))
+        .args(["ping", &format!("http://127.0.0.1:{}/health", free_port()), "--timeout-secs", "2"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("did not answer"), "{output:?}");
+}
+
+#[tokio::test]
+async fn sigterm_drains_before_the_listener_closes() {
+    let (dir, config) = common::config_dir();
+    std::fs::write(&config, SQLITE).unwrap();
+    let mut server = start_with_server(dir, &config, "drain_secs = 2").await;
+    wait_ready(&server).await;
+    let client = connect(&server, Some(TOKEN)).await.unwrap();
+    let stopped_at = Instant::now();
+    let status = Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    // /ready turns 503 at once; calls are still answered meanwhile.
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        let ready = reqwest::get(format!("{}/ready", server.base)).await.unwrap();
+        if ready.status() == 503 {
+            let body: Value = ready.json().await.unwrap();
+            assert_eq!(body["draining"], true);
+            break;
+        }
+        assert!(Instant::now() < deadline, "/ready did not turn 503 on SIGTERM");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let health: Value = reqwest::get(format!("{}/health", server.base)).await.unwrap().json().await.unwrap();
+    assert_eq!((health["ready"].as_bool(), health["draining"].as_bool()), (Some(false), Some(true)));
+    let result = ok(call(&client, "execute_query", json!({"sql": "SELECT 'still here' AS s"})).await);
+    assert_eq!(result["rows"], json!([["still here"]]));
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    assert!(stopped_at.elapsed() >= Duration::from_secs(2), "stopped before the drain ended");
 }
 
 #[tokio::test]

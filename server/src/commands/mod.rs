@@ -8,6 +8,7 @@ mod diff_schema;
 mod drivers;
 mod envs;
 mod man;
+mod ping;
 mod query;
 mod serve;
 
@@ -34,6 +35,7 @@ pub async fn dispatch(cli: Cli) -> ExitCode {
         Command::Describe(args) => catalog::describe(config, args).await,
         Command::Completions(args) => completions::run(args.shell),
         Command::Man => man::run(),
+        Command::Ping(args) => ping::run(args).await,
     };
     outcome.unwrap_or_else(|err| {
         eprintln!("error: {err:#}");
