@@ -836,3 +836,43 @@ fn completions_and_the_manual_page_come_from_the_command_line_definition() {
     assert!(page.contains(".TH dbfleet") && page.contains("diff\\-data"), "{page}");
     assert_eq!(dbfleet(&["completions", "tcsh"]).status.code(), Some(2), "an unknown shell is a usage error");
 }
+
+/// The configurations shipped for containers load as they stand: compose's,
+/// and Kubernetes' (its mounted secret file put in a temporary directory).
+#[test]
+fn the_container_configurations_load() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = dir.path().join("secrets");
+    std::fs::create_dir(&secrets).unwrap();
+    std::fs::write(secrets.join("prod-pg-password"), "from-a-file\n").unwrap();
+    let kubernetes = std::fs::read_to_string(examples.join("kubernetes/dbfleet.toml"))
+        .unwrap()
+        .replace("/run/secrets/dbfleet", &secrets.display().to_string());
+    let kubernetes_config = dir.path().join("kubernetes.toml");
+    std::fs::write(&kubernetes_config, kubernetes).unwrap();
+
+    for (config, environments) in [
+        (examples.join("compose/dbfleet.toml"), ["dev", "prod", "warehouse"].as_slice()),
+        (kubernetes_config, ["staging", "prod"].as_slice()),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_dbfleet"))
+            .arg("envs")
+            .arg("--config")
+            .arg(&config)
+            .envs([
+                ("DBFLEET_TOKEN", "t"),
+                ("PG_PASSWORD", "p"),
+                ("MARIADB_PASSWORD", "m"),
+                ("MSSQL_SA_PASSWORD", "s"),
+                ("STAGING_PG_PASSWORD", "g"),
+            ])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}: {}", config.display(), stderr(&output));
+        let listed = stdout(&output);
+        for environment in environments {
+            assert!(listed.contains(&format!(" {environment} ")), "{}: {listed}", config.display());
+        }
+    }
+}
