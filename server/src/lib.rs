@@ -14,6 +14,7 @@ mod alerts;
 mod audit_log;
 mod cli;
 mod commands;
+mod console;
 mod logging;
 mod mcp;
 mod metrics;

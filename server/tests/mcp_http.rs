@@ -242,6 +242,28 @@ async fn sigterm_drains_before_the_listener_closes() {
 }
 
 #[tokio::test]
+async fn the_console_is_served_on_loopback_behind_the_same_guard_unless_turned_off() {
+    let server = start(SQLITE).await;
+    let http = reqwest::Client::new();
+    let page = http.get(format!("{}/ui/", server.base)).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let policy = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(policy.contains("script-src 'self'") && policy.contains("frame-ancestors 'none'"), "{policy}");
+    assert!(page.text().await.unwrap().contains("/ui/console.js"));
+    let script = http.get(format!("{}/ui/console.js", server.base)).send().await.unwrap();
+    assert_eq!(script.headers()["content-type"], "text/javascript; charset=utf-8");
+    // The pages hold no data; /mcp, where the data is, still wants the token.
+    let foreign =
+        http.get(format!("{}/ui/", server.base)).header("origin", "https://evil.example").send().await;
+    assert_eq!(foreign.unwrap().status(), 403);
+
+    let (dir, config) = common::config_dir();
+    std::fs::write(&config, SQLITE).unwrap();
+    let off = start_with_server(dir, &config, "ui = false").await;
+    assert_eq!(http.get(format!("{}/ui/", off.base)).send().await.unwrap().status(), 404);
+}
+
+#[tokio::test]
 async fn concurrent_clients_over_http() {
     let server = start(SQLITE).await;
     let clients = futures::future::join_all((0..4).map(|_| connect(&server, Some(TOKEN)))).await;

@@ -132,6 +132,7 @@ const SERVER_KEYS: &[&str] = &[
     "max_parallel",
     "stateless",
     "drain_secs",
+    "ui",
 ];
 const DEFAULTS_KEYS: &[&str] = &[
     "max_rows",
@@ -472,6 +473,7 @@ impl Checker<'_> {
         if let Some(n) = self.integer(&at, table, "drain_secs", 0..=600) {
             server.drain = Duration::from_secs(n as u64);
         }
+        server.ui = self.boolean(&at, table, "ui");
         server
     }
 

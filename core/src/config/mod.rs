@@ -106,6 +106,9 @@ pub struct ServerConfig {
     /// served, so that a balancer stops sending new ones before the
     /// listener closes.
     pub drain: Duration,
+    /// The web console at `/ui`: `None` serves it when listening on
+    /// loopback only.
+    pub ui: Option<bool>,
 }
 
 pub const DEFAULT_MAX_PARALLEL: usize = 32;
@@ -138,6 +141,7 @@ impl Default for ServerConfig {
             max_parallel: DEFAULT_MAX_PARALLEL,
             stateless: false,
             drain: Duration::ZERO,
+            ui: None,
         }
     }
 }

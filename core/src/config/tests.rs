@@ -297,16 +297,18 @@ fn server_settings_are_checked() {
 }
 
 #[test]
-fn replicas_settings_are_read_and_checked() {
+fn replicas_and_console_settings_are_read_and_checked() {
     let config = load("[environments.a]\ndriver = \"tdb\"\nurl = \"x\"\n").unwrap();
     assert!(!config.server.stateless);
     assert_eq!(config.server.drain, Duration::ZERO);
+    assert_eq!(config.server.ui, None);
     let config = load(
-        "[server]\nstateless = true\ndrain_secs = 15\n[environments.a]\ndriver = \"tdb\"\nurl = \"x\"\n",
+        "[server]\nstateless = true\ndrain_secs = 15\nui = false\n[environments.a]\ndriver = \"tdb\"\nurl = \"x\"\n",
     )
     .unwrap();
     assert!(config.server.stateless);
     assert_eq!(config.server.drain, Duration::from_secs(15));
+    assert_eq!(config.server.ui, Some(false));
     let found = places(
         "[server]\nstateless = \"yes\"\ndrain_secs = -1\n[environments.a]\ndriver = \"tdb\"\nurl = \"x\"\n",
     );

@@ -137,7 +137,7 @@ pub async fn serve_http(
     let tokens = Arc::new(tokens);
     let draining = Arc::new(AtomicBool::new(false));
     let limit = SessionLimit { sessions, max: server.max_sessions };
-    let app = Router::new()
+    let mut routes = Router::new()
         .nest_service("/mcp", mcp)
         .layer(middleware::from_fn_with_state(Arc::new(limit), limit_sessions))
         .layer(middleware::from_fn_with_state(tokens.clone(), require_token))
@@ -147,7 +147,14 @@ pub async fn serve_http(
                 .route("/health", get(health))
                 .route("/ready", get(ready))
                 .with_state(Probes { fleet, draining: draining.clone() }),
-        )
+        );
+    // The console's pages hold no data, and are served without the token;
+    // what they show comes from /mcp, with it.
+    if server.ui.unwrap_or(listen.ip().is_loopback()) {
+        routes = routes.merge(crate::console::routes());
+        tracing::info!("the web console is at /ui/");
+    }
+    let app = routes
         .layer(middleware::from_fn_with_state(Arc::new(Guard::new(listen, &server.allowed_origins)), guard))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(RequestBodyTimeoutLayer::new(BODY_READ_TIMEOUT));
