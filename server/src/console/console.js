@@ -326,7 +326,8 @@ async function compareSchemas(event) {
         el("h3", {}, name),
         el("ul", { class: "tables" }, list.map((t) => el("li", {
           class: differing.has(t.name) ? "changed" : missing.has(t.name) ? "only-here" : null,
-        }, `${t.schema ? `${t.schema}.` : ""}${t.name}`, t.kind === "view" ? el("span", { class: "badge" }, "view") : null)))));
+        }, el("button", { type: "button", class: "link", onclick: () => describe(t.name, tables.data.results, targets) },
+          `${t.schema ? `${t.schema}.` : ""}${t.name}`), t.kind === "view" ? el("span", { class: "badge" }, "view") : null)))));
     const details = [
       ...(comparison?.missing_tables ?? []).map((t) =>
         el("li", {}, `${t.table}: only in ${t.present_in.join(", ")}, missing from ${t.missing_from.join(", ")}`)),
@@ -342,7 +343,52 @@ async function compareSchemas(event) {
         comparison?.identical ? `The schemas of ${comparison.compared.join(", ")} are identical.`
           : `${details.length} difference(s) between ${(comparison?.compared ?? []).join(", ")}.`),
       details.length ? el("ul", { class: "schema-differences" }, details) : null,
-      el("div", { class: "side-by-side" }, lists, errors));
+      el("div", { class: "side-by-side" }, lists, errors),
+      el("div", { id: "describe-result", "aria-live": "polite" }));
+  } catch (error) {
+    show(out, problem(error));
+  }
+}
+
+// One table described on every environment that has it, side by side: the
+// columns found only in some environments, and those whose logical type
+// differs, highlighted.
+async function describe(table, listed, targets) {
+  const out = document.getElementById("describe-result");
+  const holders = Object.entries(listed)
+    .filter(([name, list]) => (targets.length === 0 || targets.includes(name)) && list.some((t) => t.name === table))
+    .map(([name, list]) => [name, list.find((t) => t.name === table).schema]);
+  show(out, el("p", { class: "hint" }, `Describing ${table}…`));
+  try {
+    const answers = await Promise.all(holders.map(([environment, schema]) =>
+      mcp.call("describe_table", schema ? { table, environment, schema } : { table, environment })));
+    const described = holders.map(([name], i) => [name, answers[i]]);
+    const types = new Map(); // column -> Set(logical type)
+    const holdersOf = new Map(); // column -> count of environments
+    for (const [, { failed, data }] of described) {
+      if (failed) continue;
+      for (const column of data.table.columns) {
+        (types.get(column.name) ?? types.set(column.name, new Set()).get(column.name)).add(column.logical_type);
+        holdersOf.set(column.name, (holdersOf.get(column.name) ?? 0) + 1);
+      }
+    }
+    const answered = described.filter(([, a]) => !a.failed).length;
+    show(out, el("h3", {}, table), el("div", { class: "side-by-side" }, described.map(([name, { failed, data }]) => {
+      if (failed) return el("section", { class: "result failed", "data-environment": name }, el("h3", {}, name), explain(data.error));
+      const rows = data.table.columns.map((c) => el("tr", {
+        class: holdersOf.get(c.name) < answered ? "only-here" : null,
+      },
+      el("td", {}, c.name),
+      el("td", { class: types.get(c.name).size > 1 ? "changed" : null }, `${c.type} (${c.logical_type})`),
+      el("td", {}, c.nullable ? "null" : "not null"),
+      el("td", { class: c.default === null ? "null" : null }, cellText(c.default))));
+      return el("section", { class: "result", "data-environment": name, "aria-label": `${table} on ${name}` },
+        el("h3", {}, name),
+        el("p", { class: "hint" }, `primary key: ${(data.table.primary_key ?? []).join(", ") || "none"}`),
+        el("div", { class: "table-scroll" }, el("table", {},
+          el("thead", {}, el("tr", {}, ["column", "type", "null", "default"].map((h) => el("th", { scope: "col" }, h)))),
+          el("tbody", {}, rows))));
+    })));
   } catch (error) {
     show(out, problem(error));
   }

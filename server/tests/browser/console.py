@@ -98,6 +98,14 @@ def main():
         expect(page.locator("#schema-summary")).to_contain_text("difference(s) between")
         expect(page.locator(".schema-differences")).to_contain_text("note")
         expect(page.locator('section.result[data-environment="legacy"] li.changed', has_text=".orders")).to_have_count(1)
+
+        # One table described on each environment: legacy's extra column
+        # marked, the amount's other type highlighted on every side.
+        page.click('section.result[data-environment="staging"] button:text-is("public.orders")')
+        expect(page.locator('#describe-result section.result')).to_have_count(3)
+        expect(page.locator('#describe-result section.result[data-environment="legacy"] tr.only-here')).to_have_text(
+            "notevarchar(50) (text)nullNULL")
+        expect(page.locator('#describe-result td.changed')).to_have_count(3)
         snap(page, "schema")
 
         # Every field has a label, and the pages are reached from the keyboard.
