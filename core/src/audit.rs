@@ -95,16 +95,39 @@ pub(crate) fn statement(
     outcome: Result<&QueryResult, &DbError>,
     elapsed: Duration,
 ) {
+    let counts = outcome.map(|result| {
+        (Some(result.row_count).filter(|_| result.affected_rows.is_none()), result.affected_rows)
+    });
+    record(&current(), environment, dialect, sql, counts, elapsed);
+}
+
+/// Records a streamed statement once its stream ended, for the call that
+/// asked for it (a stream outlives the task-local scope of its call).
+pub(crate) fn streamed(
+    context: &CallContext,
+    environment: &str,
+    dialect: &dyn Dialect,
+    sql: &str,
+    outcome: Result<u64, &DbError>,
+    elapsed: Duration,
+) {
+    let counts = outcome.map(|rows| (Some(usize::try_from(rows).unwrap_or(usize::MAX)), None));
+    record(context, environment, dialect, sql, counts, elapsed);
+}
+
+/// `counts`: rows returned and rows affected, or the statement's error.
+fn record(
+    context: &CallContext,
+    environment: &str,
+    dialect: &dyn Dialect,
+    sql: &str,
+    counts: Result<(Option<usize>, Option<u64>), &DbError>,
+    elapsed: Duration,
+) {
     let Some(installed) = INSTALLED.get() else { return };
-    let context = current();
     let statement = if installed.include_literals { sql.to_owned() } else { mask_literals(sql, dialect) };
-    let (outcome, error_kind, rows, affected_rows) = match outcome {
-        Ok(result) => (
-            "ok",
-            None,
-            Some(result.row_count).filter(|_| result.affected_rows.is_none()),
-            result.affected_rows,
-        ),
+    let (outcome, error_kind, rows, affected_rows) = match counts {
+        Ok((rows, affected_rows)) => ("ok", None, rows, affected_rows),
         Err(err) if err.kind == crate::error::ErrorKind::ReadOnly => {
             ("refused", Some(err.kind.as_str()), None, None)
         }
@@ -113,9 +136,9 @@ pub(crate) fn statement(
     let time: DateTime<Utc> = Utc::now();
     installed.sink.record(&AuditRecord {
         time: time.to_rfc3339_opts(SecondsFormat::Micros, true),
-        client: context.client,
-        session: context.session,
-        tool: context.tool,
+        client: context.client.clone(),
+        session: context.session.clone(),
+        tool: context.tool.clone(),
         environment: Some(environment.to_owned()),
         statement: Some(statement),
         outcome,
@@ -147,7 +170,8 @@ pub fn forbidden(environment: Option<&str>) {
     });
 }
 
-fn current() -> CallContext {
+/// The call the running task belongs to.
+pub(crate) fn current() -> CallContext {
     CALL.try_with(Clone::clone).unwrap_or_else(|_| CallContext {
         client: "internal".into(),
         session: None,

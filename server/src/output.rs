@@ -230,39 +230,25 @@ fn row_progress() -> ProgressBar {
 }
 
 /// Writes a fan-out stream as NDJSON, one line per event, each tagged with its
-/// environment: `columns`, then one `row` object per row, then `end` (row
-/// count, whether the limit cut it) or `error`. Returns the environments that
-/// failed. Memory stays at one chunk per environment.
+/// environment ([`TaggedLines`]). Returns the environments that failed.
+/// Memory stays at one chunk per environment.
 pub async fn stream_many_ndjson(
     out: &mut impl Write,
     mut events: impl futures::Stream<Item = StreamEvent> + Unpin,
 ) -> anyhow::Result<Vec<String>> {
-    let mut names_by_env: HashMap<String, Vec<String>> = HashMap::new();
+    let mut lines = TaggedLines::default();
     let mut failed = Vec::new();
     let mut finished = 0;
     let progress = row_progress();
     while let Some(event) = events.next().await {
-        let environment = event.environment().to_owned();
+        lines.write(out, &event)?;
         match event {
-            StreamEvent::Columns { columns, .. } => {
-                write_tagged(out, &environment, "columns", &columns)?;
-                names_by_env.insert(environment, unique_names(columns.iter().map(|c| c.name.as_str())));
-            }
-            StreamEvent::Rows { rows, .. } => {
-                let names = &names_by_env[&environment];
-                for row in &rows {
-                    write_tagged(out, &environment, "row", &RowObject { names, values: row })?;
+            StreamEvent::Columns { .. } => {}
+            StreamEvent::Rows { rows, .. } => progress.inc(rows.len() as u64),
+            StreamEvent::End { .. } | StreamEvent::Error { .. } => {
+                if let StreamEvent::Error { environment, .. } = event {
+                    failed.push(environment);
                 }
-                progress.inc(rows.len() as u64);
-            }
-            StreamEvent::End { summary, .. } => {
-                write_tagged(out, &environment, "end", &summary)?;
-                finished += 1;
-                progress.set_message(format!("({finished} environments finished)"));
-            }
-            StreamEvent::Error { error, .. } => {
-                write_tagged(out, &environment, "error", &error)?;
-                failed.push(environment);
                 finished += 1;
                 progress.set_message(format!("({finished} environments finished)"));
             }
@@ -270,6 +256,37 @@ pub async fn stream_many_ndjson(
     }
     progress.finish_and_clear();
     Ok(failed)
+}
+
+/// A fan-out stream as NDJSON, each line tagged with its environment:
+/// `columns`, then one `row` object per row, then `end` (row count, whether
+/// the limit cut it) or `error`. The CLI and the console's export write the
+/// same lines.
+#[derive(Default)]
+pub struct TaggedLines {
+    names_by_env: HashMap<String, Vec<String>>,
+}
+
+impl TaggedLines {
+    pub fn write(&mut self, out: &mut impl Write, event: &StreamEvent) -> anyhow::Result<()> {
+        let environment = event.environment();
+        match event {
+            StreamEvent::Columns { columns, .. } => {
+                write_tagged(out, environment, "columns", columns)?;
+                self.names_by_env
+                    .insert(environment.to_owned(), unique_names(columns.iter().map(|c| c.name.as_str())));
+            }
+            StreamEvent::Rows { rows, .. } => {
+                let names = &self.names_by_env[environment];
+                for row in rows {
+                    write_tagged(out, environment, "row", &RowObject { names, values: row })?;
+                }
+            }
+            StreamEvent::End { summary, .. } => write_tagged(out, environment, "end", summary)?,
+            StreamEvent::Error { error, .. } => write_tagged(out, environment, "error", error)?,
+        }
+        Ok(())
+    }
 }
 
 /// One NDJSON line `{"environment": …, "<key>": …}`, the environment first.

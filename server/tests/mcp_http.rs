@@ -264,6 +264,92 @@ async fn the_console_is_served_on_loopback_behind_the_same_guard_unless_turned_o
 }
 
 #[tokio::test]
+async fn console_exports_stream_behind_the_token_scoped_and_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("init.sql"),
+        "CREATE TABLE t (id INTEGER PRIMARY KEY); INSERT INTO t VALUES (1), (2), (3);",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("limited.token"), "limited-secret-0123456789\n").unwrap();
+    std::fs::write(dir.path().join("reader.token"), "reader-secret-0123456789\n").unwrap();
+    let config = dir.path().join("http.toml");
+    std::fs::write(
+        &config,
+        "[environments.dev]\ndriver = \"sqlite\"\npath = \"dev.db\"\nmode = \"create\"\ninit_script = \"init.sql\"\n\
+         [environments.other]\ndriver = \"sqlite\"\npath = \":memory:\"\n\
+         [audit]\npath = \"audit.jsonl\"\n",
+    )
+    .unwrap();
+    let tokens = "[[server.tokens]]\nname = \"limited\"\ntoken_file = \"limited.token\"\nenvironments = [\"dev\"]\n\
+                  tools = [\"execute_query_multi_env\"]\n\
+                  [[server.tokens]]\nname = \"reader\"\ntoken_file = \"reader.token\"\ntools = [\"execute_query\"]\n";
+    let audit = dir.path().join("audit.jsonl");
+    let server = start_with_server(dir, &config, tokens).await;
+    wait_ready(&server).await;
+    let http = reqwest::Client::new();
+    let url = format!("{}/ui/export", server.base);
+    let export = |token: Option<&str>, body: Value| {
+        let mut request = http.post(&url).json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    let select = |environments: &[&str], format: &str| json!({"sql": "SELECT id FROM t ORDER BY id", "environments": environments, "format": format});
+
+    assert_eq!(export(None, select(&["dev"], "ndjson")).await.unwrap().status(), 401);
+    // Not JSON, as a form on another site would send: refused before anything runs.
+    let form = http.post(&url).bearer_auth(TOKEN).header("content-type", "text/plain").body("{}").send();
+    assert_eq!(form.await.unwrap().status(), 415);
+
+    let answer = export(Some(TOKEN), select(&["dev", "other"], "ndjson")).await.unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.headers()["content-type"], "application/x-ndjson");
+    let lines: Vec<Value> =
+        answer.text().await.unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    let rows: Vec<&Value> =
+        lines.iter().filter(|l| l["environment"] == "dev").filter_map(|l| l.get("row")).collect();
+    assert_eq!(rows, [&json!({"id": 1}), &json!({"id": 2}), &json!({"id": 3})]);
+    let other = lines.iter().find(|l| l["environment"] == "other").unwrap();
+    assert_eq!(other["error"]["kind"], "query", "{other}");
+
+    let csv = export(Some(TOKEN), select(&["dev"], "csv")).await.unwrap();
+    assert_eq!(csv.headers()["content-disposition"], "attachment; filename=\"dbfleet-dev.csv\"");
+    assert_eq!(csv.text().await.unwrap(), "id\n1\n2\n3\n");
+    let write = json!({"sql": "DELETE FROM t", "environments": ["dev"], "format": "csv"});
+    let refused = export(Some(TOKEN), write).await.unwrap();
+    assert_eq!(refused.status(), 403);
+    assert_eq!(refused.json::<Value>().await.unwrap()["error"]["kind"], "read_only");
+    let two = export(Some(TOKEN), select(&["dev", "other"], "csv")).await.unwrap();
+    assert_eq!(two.status(), 400);
+
+    // A named token exports from its environments only, and only with the
+    // query tool an export stands for.
+    let scoped =
+        export(Some("limited-secret-0123456789"), select(&["dev", "other"], "ndjson")).await.unwrap();
+    let lines: Vec<Value> =
+        scoped.text().await.unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    assert_eq!(lines.iter().filter(|l| l["environment"] == "dev" && l.get("row").is_some()).count(), 3);
+    let other = lines.iter().find(|l| l["environment"] == "other").unwrap();
+    assert_eq!(other["error"]["kind"], "forbidden", "{other}");
+    let reader = export(Some("reader-secret-0123456789"), select(&["dev"], "ndjson")).await.unwrap();
+    assert_eq!(reader.status(), 403);
+
+    let records: Vec<Value> = std::fs::read_to_string(&audit)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .filter(|record: &Value| record["tool"] == "export")
+        .collect();
+    let seen = |client: &str, outcome: &str| {
+        records.iter().any(|r| r["client"] == client && r["environment"] == "dev" && r["outcome"] == outcome)
+    };
+    assert!(seen("http", "ok") && seen("http", "refused") && seen("limited", "ok"), "{records:?}");
+    assert!(records.iter().any(|r| r["client"] == "limited" && r["rows"] == 3), "{records:?}");
+}
+
+#[tokio::test]
 async fn concurrent_clients_over_http() {
     let server = start(SQLITE).await;
     let clients = futures::future::join_all((0..4).map(|_| connect(&server, Some(TOKEN)))).await;

@@ -11,7 +11,10 @@ use std::time::Instant;
 
 use futures::stream::{self, BoxStream, Stream, StreamExt};
 
+use sqlparser::dialect::{Dialect, GenericDialect};
+
 use super::{Environment, Fleet};
+use crate::audit;
 use crate::error::DbError;
 use crate::result::duration_ms;
 use crate::stream::RowStream;
@@ -80,14 +83,41 @@ impl Fleet {
         params: &[Value],
         max_rows: Option<u64>,
     ) -> BoxStream<'static, StreamEvent> {
+        // The stream is read after the call's scope has ended: its audit
+        // records carry the call, taken now.
+        let audit = audit::enabled().then(audit::current);
+        let asked = Instant::now();
         let streams = self.fan_out_names(environments).into_iter().map(|name| {
-            let start = State::Start {
-                env: self.environment(Some(&name)),
-                sql: sql.to_owned(),
-                params: params.to_vec(),
-                max_rows,
+            let env = self.environment(Some(&name));
+            let dialect: Box<dyn Dialect + Send + Sync> = match &env {
+                Ok(env) => env.driver().sql_dialect(),
+                Err(_) => Box::new(GenericDialect {}),
             };
-            environment_events(name, start).boxed()
+            let start = State::Start { env, sql: sql.to_owned(), params: params.to_vec(), max_rows };
+            let events = environment_events(name, start);
+            match audit.clone() {
+                None => events.boxed(),
+                Some(context) => {
+                    let sql = sql.to_owned();
+                    events
+                        .inspect(move |event| {
+                            let outcome = match event {
+                                StreamEvent::End { summary, .. } => Ok(summary.row_count),
+                                StreamEvent::Error { error, .. } => Err(error),
+                                StreamEvent::Columns { .. } | StreamEvent::Rows { .. } => return,
+                            };
+                            audit::streamed(
+                                &context,
+                                event.environment(),
+                                &*dialect,
+                                &sql,
+                                outcome,
+                                asked.elapsed(),
+                            );
+                        })
+                        .boxed()
+                }
+            }
         });
         stream::select_all(streams).boxed()
     }

@@ -225,11 +225,11 @@ function keyOf(columns, row, keys) {
   return JSON.stringify(keys.map((k) => row[columns.indexOf(k)]));
 }
 
-async function runQuery(event) {
-  event.preventDefault();
-  const out = document.getElementById("query-result");
+// The query form's statement, environments, parameters and row limit, or
+// the message saying what is wrong with them.
+function queryArguments() {
   const targets = chosen("query-environments");
-  if (targets.length === 0) return show(out, el("p", { class: "error", role: "alert" }, "Choose at least one environment."));
+  if (targets.length === 0) return "Choose at least one environment.";
   const args = { sql: document.getElementById("sql").value, environments: targets };
   const parameters = document.getElementById("parameters").value.trim();
   if (parameters) {
@@ -237,13 +237,21 @@ async function runQuery(event) {
       args.parameters = JSON.parse(parameters);
       if (!Array.isArray(args.parameters)) throw new Error("not an array");
     } catch {
-      return show(out, el("p", { class: "error", role: "alert" }, "Parameters must be a JSON array, such as [42, \"x\"]."));
+      return "Parameters must be a JSON array, such as [42, \"x\"].";
     }
   }
-  const keys = document.getElementById("keys").value.split(",").map((k) => k.trim()).filter(Boolean);
-  if (keys.length) args.key_columns = keys;
   const maxRows = document.getElementById("max-rows").value;
   if (maxRows) args.max_rows = Number(maxRows);
+  return args;
+}
+
+async function runQuery(event) {
+  event.preventDefault();
+  const out = document.getElementById("query-result");
+  const args = queryArguments();
+  if (typeof args === "string") return show(out, el("p", { class: "error", role: "alert" }, args));
+  const keys = document.getElementById("keys").value.split(",").map((k) => k.trim()).filter(Boolean);
+  if (keys.length) args.key_columns = keys;
   show(out, el("p", { class: "hint" }, "Running…"));
   try {
     const { failed, data } = await mcp.call("execute_query_multi_env", args);
@@ -304,6 +312,34 @@ function queryAnswer(data, keys) {
       el("h3", {}, name), explain(error)));
   return [summary, columnDifferences.length ? el("ul", { class: "column-differences" }, columnDifferences) : null,
     el("div", { class: "side-by-side" }, panels, errors)];
+}
+
+// Streams the rows from the server into a file the browser saves.
+async function exportRows(format) {
+  const out = document.getElementById("query-result");
+  const args = queryArguments();
+  if (typeof args === "string") return show(out, el("p", { class: "error", role: "alert" }, args));
+  if (format === "csv" && args.environments.length !== 1) {
+    return show(out, el("p", { class: "error", role: "alert" }, "CSV takes one environment; choose one, or export NDJSON."));
+  }
+  show(out, el("p", { class: "hint" }, "Exporting…"));
+  const headers = { "Content-Type": "application/json" };
+  if (mcp.token) headers.Authorization = `Bearer ${mcp.token}`;
+  try {
+    const response = await fetch("/ui/export", { method: "POST", headers, body: JSON.stringify({ ...args, format }) });
+    if (response.status === 401) throw new NeedToken();
+    if (!response.ok) {
+      const answer = await response.json().catch(() => ({ error: { kind: "internal", message: `HTTP ${response.status}` } }));
+      return show(out, explain(answer.error));
+    }
+    const file = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") ?? "")?.[1] ?? `dbfleet-export.${format}`;
+    const blob = await response.blob();
+    const link = el("a", { href: URL.createObjectURL(blob), download: file }, file);
+    link.click();
+    show(out, el("p", { id: "export-done" }, `Exported ${blob.size} bytes to `, link, "."));
+  } catch (error) {
+    show(out, problem(error));
+  }
 }
 
 async function compareSchemas(event) {
@@ -439,5 +475,7 @@ document.getElementById("login-form").addEventListener("submit", async (event) =
 });
 document.getElementById("query-form").addEventListener("submit", runQuery);
 document.getElementById("schema-form").addEventListener("submit", compareSchemas);
+document.getElementById("export-ndjson").addEventListener("click", () => exportRows("ndjson"));
+document.getElementById("export-csv").addEventListener("click", () => exportRows("csv"));
 window.addEventListener("hashchange", route);
 route();

@@ -1,12 +1,18 @@
 //! The web console at `/ui`: plain HTML, CSS and JavaScript modules built
 //! into the binary. The pages hold no data: the browser asks `/mcp` for it,
 //! as any MCP client, with the same bearer token, Host and Origin checks and
-//! the same tools, scopes and audit records.
+//! the same tools, scopes and audit records; exports stream from
+//! `/ui/export` ([`export`]), behind the same token.
+
+mod export;
+
+use std::sync::Arc;
 
 use axum::Router;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
+use dbfleet_core::fleet::Fleet;
 
 const INDEX: &str = include_str!("index.html");
 const SCRIPT: &str = include_str!("console.js");
@@ -16,12 +22,18 @@ const STYLE: &str = include_str!("console.css");
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
      connect-src 'self'; img-src 'self' data:; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
 
-pub fn routes() -> Router {
+/// The pages, served to anyone who passes the Host and Origin checks.
+pub fn pages() -> Router {
     Router::new()
         .route("/ui", get(|| async { Redirect::permanent("/ui/") }))
         .route("/ui/", get(|| async { asset(INDEX, "text/html; charset=utf-8") }))
         .route("/ui/console.js", get(|| async { asset(SCRIPT, "text/javascript; charset=utf-8") }))
         .route("/ui/console.css", get(|| async { asset(STYLE, "text/css; charset=utf-8") }))
+}
+
+/// What needs the bearer token, as `/mcp` does.
+pub fn export(fleet: Arc<Fleet>) -> Router {
+    Router::new().route("/ui/export", post(export::export)).with_state(fleet)
 }
 
 fn asset(body: &'static str, content_type: &'static str) -> Response {

@@ -136,12 +136,13 @@ pub async fn serve_http(
     );
     let tokens = Arc::new(tokens);
     let draining = Arc::new(AtomicBool::new(false));
+    let export_fleet = fleet.clone();
     let limit = SessionLimit { sessions, max: server.max_sessions };
     let mut routes = Router::new()
         .nest_service("/mcp", mcp)
         .layer(middleware::from_fn_with_state(Arc::new(limit), limit_sessions))
         .layer(middleware::from_fn_with_state(tokens.clone(), require_token))
-        .merge(metrics_routes(fleet.clone(), tokens)?)
+        .merge(metrics_routes(fleet.clone(), tokens.clone())?)
         .merge(
             Router::new()
                 .route("/health", get(health))
@@ -151,7 +152,9 @@ pub async fn serve_http(
     // The console's pages hold no data, and are served without the token;
     // what they show comes from /mcp, with it.
     if server.ui.unwrap_or(listen.ip().is_loopback()) {
-        routes = routes.merge(crate::console::routes());
+        let export = crate::console::export(export_fleet)
+            .layer(middleware::from_fn_with_state(tokens.clone(), require_token));
+        routes = routes.merge(crate::console::pages()).merge(export);
         tracing::info!("the web console is at /ui/");
     }
     let app = routes

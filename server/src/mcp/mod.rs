@@ -9,7 +9,7 @@ mod prompts;
 mod resources;
 mod stdio;
 mod stdio_fds;
-mod tokens;
+pub(crate) mod tokens;
 mod tools;
 
 use std::sync::Arc;

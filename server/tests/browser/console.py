@@ -83,6 +83,29 @@ def main():
         expect(page.locator(".column-differences")).to_contain_text("amount")
         snap(page, "query")
 
+        # Export: NDJSON from every environment chosen, each line tagged;
+        # CSV from one.
+        with page.expect_download() as download:
+            page.click("#export-ndjson")
+        lines = [json.loads(line) for line in pathlib.Path(download.value.path()).read_text().splitlines()]
+        rows = {}
+        for line in lines:
+            if "row" in line:
+                rows[line["environment"]] = rows.get(line["environment"], 0) + 1
+        assert rows == {"dev": 2, "staging": 3, "legacy": 3}, f"rows exported: {rows}"
+        failed = [line["environment"] for line in lines if "error" in line]
+        assert failed == ["down"], f"errors exported: {failed}"
+        expect(page.locator("#export-done")).to_contain_text("dbfleet-export.ndjson")
+        for name in ["dev", "legacy", "down"]:
+            page.uncheck(f'#query-environments input[value="{name}"]')
+        with page.expect_download() as download:
+            page.click("#export-csv")
+        assert download.value.suggested_filename == "dbfleet-staging.csv", download.value.suggested_filename
+        csv_text = pathlib.Path(download.value.path()).read_text()
+        assert csv_text.splitlines() == ["id,customer_id,amount", "1,1,9.99", "2,2,20.00", "3,1,100.00"], csv_text
+        for name in ["dev", "legacy", "down"]:
+            page.check(f'#query-environments input[value="{name}"]')
+
         # A write is refused on read-only environments, and the console says why.
         page.fill("#sql", "DELETE FROM orders WHERE id = 3")
         page.fill("#keys", "")
@@ -91,6 +114,10 @@ def main():
         expect(page.locator(".refusal.kind-read_only").first).to_be_visible()
         expect(page.locator(".refusal.kind-read_only").first).to_contain_text("read_only = false")
         snap(page, "read-only")
+        for name in ["dev", "legacy"]:
+            page.uncheck(f'#query-environments input[value="{name}"]')
+        page.click("#export-csv")
+        expect(page.locator(".refusal.kind-read_only")).to_have_count(1)
 
         # Schema: the extra column of legacy and its other amount type.
         page.click('nav a[data-page="schema"]')
