@@ -347,6 +347,29 @@ async fn console_exports_stream_behind_the_token_scoped_and_audited() {
     };
     assert!(seen("http", "ok") && seen("http", "refused") && seen("limited", "ok"), "{records:?}");
     assert!(records.iter().any(|r| r["client"] == "limited" && r["rows"] == 3), "{records:?}");
+
+    // The console's Activity: the same records, newest first; a named token
+    // sees its environments' and its own.
+    let activity = |token: Option<&str>| {
+        let mut request = http.get(format!("{}/ui/activity", server.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    assert_eq!(activity(None).await.unwrap().status(), 401);
+    let all: Value = activity(Some(TOKEN)).await.unwrap().json().await.unwrap();
+    let all = all["records"].as_array().unwrap();
+    assert!(all.iter().any(|r| r["environment"] == "other" && r["client"] == "http"), "{all:?}");
+    assert_eq!(
+        (&all[0]["client"], &all[0]["outcome"]),
+        (&json!("reader"), &json!("forbidden")),
+        "newest first: {all:?}"
+    );
+    let limited: Value = activity(Some("limited-secret-0123456789")).await.unwrap().json().await.unwrap();
+    let limited = limited["records"].as_array().unwrap();
+    assert!(!limited.is_empty());
+    assert!(limited.iter().all(|r| r["environment"] == "dev" || r["client"] == "limited"), "{limited:?}");
 }
 
 #[tokio::test]

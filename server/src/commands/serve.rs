@@ -29,20 +29,26 @@ pub async fn run(config: Option<&Path>, args: ServeArgs) -> anyhow::Result<ExitC
         ),
         None => None,
     };
-    if let Some(audit) = &config.audit {
-        crate::audit_log::install(audit).context("[audit]")?;
-    }
+    let listen: Option<SocketAddr> = match http {
+        true => {
+            let listen = args.listen.clone().unwrap_or_else(|| config.server.listen.clone());
+            Some(listen.parse().with_context(|| format!("--listen {listen}: not an address"))?)
+        }
+        false => None,
+    };
+    // The console's Activity page shows the last statements.
+    let recent = listen
+        .filter(|listen| config.server.ui.unwrap_or(listen.ip().is_loopback()))
+        .map(|_| crate::audit_log::Recent::new(crate::audit_log::RECENT_RECORDS));
+    crate::audit_log::install(config.audit.as_ref(), recent.clone()).context("[audit]")?;
     let fleet = Fleet::start(&config, StartOptions::default())?;
     if let Some(alerts) = &config.alerts {
         crate::alerts::spawn(&fleet, alerts).context("[alerts]")?;
     }
     crate::reload::spawn(fleet.clone(), path, &config);
-    if http {
-        let listen = args.listen.unwrap_or_else(|| config.server.listen.clone());
-        let listen: SocketAddr =
-            listen.parse().with_context(|| format!("--listen {listen}: not an address"))?;
+    if let Some(listen) = listen {
         let tokens = crate::mcp::Tokens::new(token, &config.server.tokens);
-        crate::mcp::serve_http(fleet.clone(), listen, &config.server, tokens).await?;
+        crate::mcp::serve_http(fleet.clone(), listen, &config.server, tokens, recent).await?;
     } else {
         if let Some(address) = &args.metrics_listen {
             let address: SocketAddr =

@@ -3,6 +3,7 @@
 // never as markup.
 
 const ESTATE_PERIOD_MS = 10_000;
+const ACTIVITY_PERIOD_MS = 5_000;
 const HISTORY = 30; // latency samples kept per environment: five minutes
 const STATUS_ORDER = { unhealthy: 0, connecting: 1, idle: 2, disabled: 3, healthy: 4 };
 
@@ -137,7 +138,7 @@ function explain(error) {
 
 let environments = [];
 const history = new Map();
-let estateTimer = null;
+let pageTimer = null;
 
 async function refreshEstate() {
   const tiles = document.getElementById("tiles");
@@ -430,6 +431,42 @@ async function describe(table, listed, targets) {
   }
 }
 
+async function refreshActivity() {
+  const out = document.getElementById("activity-result");
+  const headers = mcp.token ? { Authorization: `Bearer ${mcp.token}` } : {};
+  try {
+    const response = await fetch("/ui/activity", { headers });
+    if (response.status === 401) throw new NeedToken();
+    if (!response.ok) throw new Error(`activity: HTTP ${response.status}`);
+    const { records } = await response.json();
+    for (const [id, field] of [["activity-environment", "environment"], ["activity-client", "client"]]) {
+      const select = document.getElementById(id);
+      const known = new Set([...select.options].map((o) => o.value));
+      for (const value of new Set(records.map((r) => r[field]).filter(Boolean))) {
+        if (!known.has(value)) select.append(el("option", { value }, value));
+      }
+    }
+    const environment = document.getElementById("activity-environment").value;
+    const client = document.getElementById("activity-client").value;
+    const shown = records.filter((r) => (!environment || r.environment === environment) && (!client || r.client === client));
+    if (shown.length === 0) return show(out, el("p", { class: "hint" }, "No statement yet."));
+    const header = ["time", "environment", "client", "tool", "outcome", "rows", "ms", "statement"];
+    show(out, el("div", { class: "table-scroll" }, el("table", { id: "activity-table" },
+      el("thead", {}, el("tr", {}, header.map((h) => el("th", { scope: "col" }, h)))),
+      el("tbody", {}, shown.map((r) => el("tr", { "data-outcome": r.outcome },
+        el("td", {}, new Date(r.time).toLocaleTimeString()),
+        el("td", {}, r.environment ?? "—"),
+        el("td", {}, r.client),
+        el("td", {}, r.tool),
+        el("td", { class: `outcome-${r.outcome}` }, r.error_kind ? `${r.outcome} (${r.error_kind})` : r.outcome),
+        el("td", {}, r.rows ?? r.affected_rows ?? ""),
+        el("td", {}, r.duration_ms),
+        el("td", { class: "statement" }, r.statement ?? "")))))));
+  } catch (error) {
+    show(out, problem(error));
+  }
+}
+
 // --- Navigation and the token ------------------------------------------------
 
 function setConnection(text) {
@@ -439,8 +476,8 @@ function setConnection(text) {
 function askForToken() {
   document.getElementById("login").hidden = false;
   for (const page of document.querySelectorAll(".page")) page.hidden = true;
-  clearInterval(estateTimer);
-  estateTimer = null;
+  clearInterval(pageTimer);
+  pageTimer = null;
   document.getElementById("token").focus();
 }
 
@@ -451,13 +488,21 @@ function route() {
     if (link.dataset.page === page) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
-  clearInterval(estateTimer);
-  estateTimer = null;
+  clearInterval(pageTimer);
+  pageTimer = null;
   refreshEstate();
-  if (page === "estate") estateTimer = setInterval(refreshEstate, ESTATE_PERIOD_MS);
+  if (page === "estate") pageTimer = setInterval(refreshEstate, ESTATE_PERIOD_MS);
+  if (page === "activity") {
+    refreshActivity();
+    pageTimer = setInterval(refreshActivity, ACTIVITY_PERIOD_MS);
+  }
 }
 
 document.getElementById("estate-period").textContent = String(ESTATE_PERIOD_MS / 1000);
+document.getElementById("activity-period").textContent = String(ACTIVITY_PERIOD_MS / 1000);
+for (const id of ["activity-environment", "activity-client"]) {
+  document.getElementById(id).addEventListener("change", refreshActivity);
+}
 document.getElementById("login-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   mcp.token = document.getElementById("token").value;

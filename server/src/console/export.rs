@@ -52,7 +52,13 @@ pub async fn export(
     Json(request): Json<ExportRequest>,
 ) -> Response {
     let caller = caller.map(|Extension(caller)| caller);
+    let context = CallContext {
+        client: caller.as_ref().map_or_else(|| "http".to_owned(), |caller| caller.name.clone()),
+        session: None,
+        tool: "export".to_owned(),
+    };
     if let Some(caller) = caller.as_ref().filter(|caller| !caller.may_use_tool(AS_TOOL)) {
+        audit::within(context, async { audit::forbidden(None) }).await;
         let message = format!("token '{}' may not use {AS_TOOL}, which an export is", caller.name);
         return refusal(StatusCode::FORBIDDEN, ErrorKind::Forbidden, message);
     }
@@ -72,11 +78,6 @@ pub async fn export(
         None => fleet,
     };
     let params: Vec<Value> = request.parameters.iter().map(Value::from_json_param).collect();
-    let context = CallContext {
-        client: caller.as_ref().map_or_else(|| "http".to_owned(), |caller| caller.name.clone()),
-        session: None,
-        tool: "export".to_owned(),
-    };
     let events = audit::within(context, async {
         fleet.stream_many(Some(&request.environments), &request.sql, &params, request.max_rows)
     })

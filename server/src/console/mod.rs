@@ -2,17 +2,23 @@
 //! into the binary. The pages hold no data: the browser asks `/mcp` for it,
 //! as any MCP client, with the same bearer token, Host and Origin checks and
 //! the same tools, scopes and audit records; exports stream from
-//! `/ui/export` ([`export`]), behind the same token.
+//! `/ui/export` ([`export`]) and the recent statements come from
+//! `/ui/activity`, behind the same token.
 
 mod export;
 
 use std::sync::Arc;
 
-use axum::Router;
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
 use dbfleet_core::fleet::Fleet;
+use serde_json::json;
+
+use crate::audit_log::Recent;
+use crate::mcp::tokens::Caller;
 
 const INDEX: &str = include_str!("index.html");
 const SCRIPT: &str = include_str!("console.js");
@@ -31,9 +37,29 @@ pub fn pages() -> Router {
         .route("/ui/console.css", get(|| async { asset(STYLE, "text/css; charset=utf-8") }))
 }
 
-/// What needs the bearer token, as `/mcp` does.
-pub fn export(fleet: Arc<Fleet>) -> Router {
-    Router::new().route("/ui/export", post(export::export)).with_state(fleet)
+/// What needs the bearer token, as `/mcp` does: exports, and the recent
+/// statements.
+pub fn data(fleet: Arc<Fleet>, recent: Arc<Recent>) -> Router {
+    Router::new()
+        .route("/ui/export", post(export::export))
+        .with_state(fleet)
+        .merge(Router::new().route("/ui/activity", get(activity)).with_state(recent))
+}
+
+/// The last statements run or refused, newest first; a named token sees
+/// those on its environments and its own.
+async fn activity(State(recent): State<Arc<Recent>>, caller: Option<Extension<Arc<Caller>>>) -> Response {
+    let mut records = recent.newest_first();
+    if let Some(Extension(caller)) = caller {
+        records.retain(|record| {
+            record.client == caller.name
+                || caller
+                    .environments
+                    .as_ref()
+                    .is_none_or(|names| record.environment.as_ref().is_some_and(|env| names.contains(env)))
+        });
+    }
+    Json(json!({ "records": records })).into_response()
 }
 
 fn asset(body: &'static str, content_type: &'static str) -> Response {

@@ -37,6 +37,7 @@ use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use super::DbfleetTools;
 use super::tokens::{Admission, Tokens};
+use crate::audit_log::Recent;
 
 /// A client must send its request headers within this time.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -104,6 +105,7 @@ pub async fn serve_http(
     listen: SocketAddr,
     server: &ServerConfig,
     tokens: Tokens,
+    recent: Option<Arc<Recent>>,
 ) -> anyhow::Result<()> {
     if !listen.ip().is_loopback() && tokens.is_empty() {
         tracing::warn!(%listen, "listening beyond loopback without [server] auth_token_env: anyone who can reach it can query every environment");
@@ -151,10 +153,10 @@ pub async fn serve_http(
         );
     // The console's pages hold no data, and are served without the token;
     // what they show comes from /mcp, with it.
-    if server.ui.unwrap_or(listen.ip().is_loopback()) {
-        let export = crate::console::export(export_fleet)
+    if let Some(recent) = recent {
+        let data = crate::console::data(export_fleet, recent)
             .layer(middleware::from_fn_with_state(tokens.clone(), require_token));
-        routes = routes.merge(crate::console::pages()).merge(export);
+        routes = routes.merge(crate::console::pages()).merge(data);
         tracing::info!("the web console is at /ui/");
     }
     let app = routes

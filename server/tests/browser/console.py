@@ -135,9 +135,23 @@ def main():
         expect(page.locator('#describe-result td.changed')).to_have_count(3)
         snap(page, "schema")
 
+        # Activity: the statements above, newest first, literals masked.
+        page.click('nav a[data-page="activity"]')
+        expect(page.locator("#activity-table tbody tr").first).to_be_visible()
+        page.select_option("#activity-environment", "staging")
+        staging = page.locator("#activity-table tbody tr")
+        expect(staging.first).to_be_visible()
+        environments = staging.locator("td:nth-child(2)").all_inner_texts()
+        assert set(environments) == {"staging"}, environments
+        refused = page.locator('#activity-table tr[data-outcome="refused"]')
+        expect(refused.first).to_contain_text("DELETE FROM orders WHERE id = ?")
+        expect(refused.first).to_contain_text("refused (read_only)")
+        expect(page.locator("#activity-table td", has_text="export").first).to_be_visible()
+        snap(page, "activity")
+
         # Every field has a label, and the pages are reached from the keyboard.
         unlabeled = page.evaluate(
-            "[...document.querySelectorAll('input, textarea')].filter(e => e.labels.length === 0).map(e => e.id)"
+            "[...document.querySelectorAll('input, textarea, select')].filter(e => e.labels.length === 0).map(e => e.id)"
         )
         assert unlabeled == [], f"fields without a label: {unlabeled}"
         page.keyboard.press("Home")
