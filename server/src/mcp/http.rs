@@ -138,7 +138,7 @@ pub async fn serve_http(
     );
     let tokens = Arc::new(tokens);
     let draining = Arc::new(AtomicBool::new(false));
-    let export_fleet = fleet.clone();
+    let console_fleet = fleet.clone();
     let limit = SessionLimit { sessions, max: server.max_sessions };
     let mut routes = Router::new()
         .nest_service("/mcp", mcp)
@@ -151,10 +151,11 @@ pub async fn serve_http(
                 .route("/ready", get(ready))
                 .with_state(Probes { fleet, draining: draining.clone() }),
         );
-    // The console's pages hold no data, and are served without the token;
-    // what they show comes from /mcp, with it.
+    // The console, when `serve` keeps recent records for it: its pages hold
+    // no data and are served without the token; what they show comes from
+    // /mcp and its own data routes, with it.
     if let Some(recent) = recent {
-        let data = crate::console::data(export_fleet, recent)
+        let data = crate::console::data(console_fleet, recent)
             .layer(middleware::from_fn_with_state(tokens.clone(), require_token));
         routes = routes.merge(crate::console::pages()).merge(data);
         tracing::info!("the web console is at /ui/");
