@@ -264,6 +264,46 @@ async fn the_console_is_served_on_loopback_behind_the_same_guard_unless_turned_o
 }
 
 #[tokio::test]
+async fn the_console_estate_is_one_shared_sample_scoped_to_the_token() {
+    let (dir, config) = common::config_dir();
+    std::fs::write(
+        &config,
+        format!("{SQLITE}[environments.other]\ndriver = \"sqlite\"\npath = \":memory:\"\n"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("local.token"), "local-secret-0123456789\n").unwrap();
+    let tokens = "[[server.tokens]]\nname = \"local-only\"\ntoken_file = \"local.token\"\nenvironments = [\"local\"]\n";
+    let server = start_with_server(dir, &config, tokens).await;
+    wait_ready(&server).await;
+    let http = reqwest::Client::new();
+    let estate = |token: Option<&str>| {
+        let mut request = http.get(format!("{}/ui/estate", server.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    assert_eq!(estate(None).await.unwrap().status(), 401);
+    let first: Value = estate(Some(TOKEN)).await.unwrap().json().await.unwrap();
+    let names: Vec<&str> =
+        first["environments"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["local", "other"]);
+    assert!(first["environments"].as_array().unwrap().iter().all(|e| e["status"] == "healthy"), "{first}");
+    for name in ["local", "other"] {
+        let samples = first["history"][name].as_array().unwrap();
+        assert_eq!(samples.len(), 1, "{first}");
+        assert!(samples[0][0].as_u64().unwrap() > 0 && samples[0][1].as_f64().is_some(), "{first}");
+    }
+    // A second page within the period reads the same sample: no new check.
+    let second: Value = estate(Some(TOKEN)).await.unwrap().json().await.unwrap();
+    assert_eq!(second["history"], first["history"]);
+    let scoped: Value = estate(Some("local-secret-0123456789")).await.unwrap().json().await.unwrap();
+    assert_eq!(scoped["environments"].as_array().unwrap().len(), 1, "{scoped}");
+    assert_eq!(scoped["environments"][0]["name"], "local");
+    assert!(scoped["history"].get("other").is_none(), "{scoped}");
+}
+
+#[tokio::test]
 async fn console_exports_stream_behind_the_token_scoped_and_audited() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(

@@ -4,7 +4,7 @@
 
 const ESTATE_PERIOD_MS = 10_000;
 const ACTIVITY_PERIOD_MS = 5_000;
-const HISTORY = 30; // latency samples kept per environment: five minutes
+const HISTORY_MS = 5 * 60_000; // the span of the latency line
 const STATUS_ORDER = { unhealthy: 0, connecting: 1, idle: 2, disabled: 3, healthy: 4 };
 
 class NeedToken extends Error {}
@@ -137,21 +137,21 @@ function explain(error) {
 // --- Pages ---------------------------------------------------------------------
 
 let environments = [];
-const history = new Map();
+let history = {};
 let pageTimer = null;
 
+// Statuses and latency history come from the server's sampler, which every
+// open console shares.
 async function refreshEstate() {
   const tiles = document.getElementById("tiles");
+  const headers = mcp.token ? { Authorization: `Bearer ${mcp.token}` } : {};
   try {
-    const { failed, data } = await mcp.call("health_check", {});
-    if (failed) throw new Error(data.error?.message ?? "health_check failed");
+    const response = await fetch("/ui/estate", { headers });
+    if (response.status === 401) throw new NeedToken();
+    if (!response.ok) throw new Error(`estate: HTTP ${response.status}`);
+    const data = await response.json();
     environments = data.environments;
-    for (const env of environments) {
-      const samples = history.get(env.name) ?? [];
-      samples.push(env.latency_ms ?? null);
-      if (samples.length > HISTORY) samples.shift();
-      history.set(env.name, samples);
-    }
+    history = data.history;
     const sorted = [...environments].sort((a, b) =>
       (STATUS_ORDER[a.status] ?? 9) - (STATUS_ORDER[b.status] ?? 9) || a.name.localeCompare(b.name));
     show(tiles, sorted.map(tile));
@@ -173,10 +173,12 @@ function tile(env) {
       el("dt", {}, "access"), el("dd", {}, env.read_only ? "read-only" : "read-write"),
       el("dt", {}, "latency"), el("dd", {}, env.latency_ms == null ? "—" : `${env.latency_ms.toFixed(1)} ms`),
       el("dt", {}, "pool"), el("dd", {}, pool)),
-    sparkline(history.get(env.name) ?? [], env.name),
+    sparkline(history[env.name] ?? [], env.name),
     env.last_error ? el("p", { class: "last-error" }, `${env.last_error.kind}: ${env.last_error.message}`) : null);
 }
 
+// `samples`: [unix ms, latency ms or null], oldest first, over the last
+// HISTORY_MS.
 function sparkline(samples, name) {
   const svg = "http://www.w3.org/2000/svg";
   const width = 160, height = 28;
@@ -184,17 +186,24 @@ function sparkline(samples, name) {
   chart.setAttribute("viewBox", `0 0 ${width} ${height}`);
   chart.setAttribute("class", "sparkline");
   chart.setAttribute("role", "img");
-  const known = samples.filter((s) => s !== null);
+  const known = samples.filter(([, latency]) => latency !== null);
   chart.setAttribute("aria-label", known.length
-    ? `latency of ${name}: last ${known.at(-1).toFixed(1)} ms, highest ${Math.max(...known).toFixed(1)} ms`
+    ? `latency of ${name}: last ${known.at(-1)[1].toFixed(1)} ms, highest ${Math.max(...known.map(([, l]) => l)).toFixed(1)} ms`
     : `no latency measured for ${name} yet`);
+  // The span of the line, five minutes, as a light baseline.
+  const baseline = document.createElementNS(svg, "line");
+  for (const [name, value] of [["x1", 0], ["y1", height - 1], ["x2", width], ["y2", height - 1], ["class", "baseline"]]) {
+    baseline.setAttribute(name, value);
+  }
+  chart.append(baseline);
   if (known.length < 2) return chart;
-  const top = Math.max(...known, 1);
-  const step = width / (HISTORY - 1);
-  const offset = HISTORY - samples.length;
-  const points = samples
-    .map((s, i) => (s === null ? null : `${((offset + i) * step).toFixed(1)},${(height - 2 - (s / top) * (height - 4)).toFixed(1)}`))
-    .filter(Boolean)
+  const top = Math.max(...known.map(([, l]) => l), 1);
+  const end = samples.at(-1)[0];
+  const points = known
+    .map(([at, latency]) => {
+      const x = width - ((end - at) / HISTORY_MS) * width;
+      return `${x.toFixed(1)},${(height - 2 - (latency / top) * (height - 4)).toFixed(1)}`;
+    })
     .join(" ");
   const line = document.createElementNS(svg, "polyline");
   line.setAttribute("points", points);

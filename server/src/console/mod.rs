@@ -2,9 +2,11 @@
 //! into the binary. The pages hold no data: the browser asks `/mcp` for it,
 //! as any MCP client, with the same bearer token, Host and Origin checks and
 //! the same tools, scopes and audit records; exports stream from
-//! `/ui/export` ([`export`]) and the recent statements come from
-//! `/ui/activity`, behind the same token.
+//! `/ui/export` ([`export`]), the estate with its latency history from
+//! `/ui/estate` ([`estate`]) and the recent statements from `/ui/activity`,
+//! behind the same token.
 
+mod estate;
 mod export;
 
 use std::sync::Arc;
@@ -37,12 +39,14 @@ pub fn pages() -> Router {
         .route("/ui/console.css", get(|| async { asset(STYLE, "text/css; charset=utf-8") }))
 }
 
-/// What needs the bearer token, as `/mcp` does: exports, and the recent
-/// statements.
+/// What needs the bearer token, as `/mcp` does: the estate's statuses and
+/// latency history, exports, and the recent statements.
 pub fn data(fleet: Arc<Fleet>, recent: Arc<Recent>) -> Router {
+    let sampler = estate::Sampler::new(fleet.clone());
     Router::new()
         .route("/ui/export", post(export::export))
         .with_state(fleet)
+        .merge(Router::new().route("/ui/estate", get(estate::estate)).with_state(sampler))
         .merge(Router::new().route("/ui/activity", get(activity)).with_state(recent))
 }
 

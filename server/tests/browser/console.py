@@ -159,6 +159,12 @@ def main():
         page.keyboard.press("Enter")
         expect(page.locator("#estate")).to_be_visible()
 
+        # The server samples the estate every 10 seconds while a console
+        # looks: a second sample draws each healthy environment's line.
+        expect(page.locator('li.tile[data-environment="dev"] svg polyline')).to_have_count(1, timeout=30_000)
+        expect(page.locator('li.tile[data-environment="down"] svg polyline')).to_have_count(0)
+        snap(page, "estate")
+
         assert not script_errors, f"script errors: {script_errors}"
         browser.close()
     print("console: every expectation met")
