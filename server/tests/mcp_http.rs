@@ -263,6 +263,15 @@ async fn the_console_is_served_on_loopback_behind_the_same_guard_unless_turned_o
     assert_eq!(http.get(format!("{}/ui/", off.base)).send().await.unwrap().status(), 404);
 }
 
+/// GET `url` with `token` as the bearer, or with none.
+async fn get_as(http: &reqwest::Client, url: String, token: Option<&str>) -> reqwest::Response {
+    let mut request = http.get(url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.unwrap()
+}
+
 #[tokio::test]
 async fn the_console_estate_is_one_shared_sample_scoped_to_the_token() {
     let (dir, config) = common::config_dir();
@@ -276,15 +285,9 @@ async fn the_console_estate_is_one_shared_sample_scoped_to_the_token() {
     let server = start_with_server(dir, &config, tokens).await;
     wait_ready(&server).await;
     let http = reqwest::Client::new();
-    let estate = |token: Option<&str>| {
-        let mut request = http.get(format!("{}/ui/estate", server.base));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        request.send()
-    };
-    assert_eq!(estate(None).await.unwrap().status(), 401);
-    let first: Value = estate(Some(TOKEN)).await.unwrap().json().await.unwrap();
+    let estate = |token| get_as(&http, format!("{}/ui/estate", server.base), token);
+    assert_eq!(estate(None).await.status(), 401);
+    let first: Value = estate(Some(TOKEN)).await.json().await.unwrap();
     let names: Vec<&str> =
         first["environments"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["local", "other"]);
@@ -295,9 +298,9 @@ async fn the_console_estate_is_one_shared_sample_scoped_to_the_token() {
         assert!(samples[0][0].as_u64().unwrap() > 0 && samples[0][1].as_f64().is_some(), "{first}");
     }
     // A second page within the period reads the same sample: no new check.
-    let second: Value = estate(Some(TOKEN)).await.unwrap().json().await.unwrap();
+    let second: Value = estate(Some(TOKEN)).await.json().await.unwrap();
     assert_eq!(second["history"], first["history"]);
-    let scoped: Value = estate(Some("local-secret-0123456789")).await.unwrap().json().await.unwrap();
+    let scoped: Value = estate(Some("local-secret-0123456789")).await.json().await.unwrap();
     assert_eq!(scoped["environments"].as_array().unwrap().len(), 1, "{scoped}");
     assert_eq!(scoped["environments"][0]["name"], "local");
     assert!(scoped["history"].get("other").is_none(), "{scoped}");
@@ -390,15 +393,9 @@ async fn console_exports_stream_behind_the_token_scoped_and_audited() {
 
     // The console's Activity: the same records, newest first; a named token
     // sees its environments' and its own.
-    let activity = |token: Option<&str>| {
-        let mut request = http.get(format!("{}/ui/activity", server.base));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        request.send()
-    };
-    assert_eq!(activity(None).await.unwrap().status(), 401);
-    let all: Value = activity(Some(TOKEN)).await.unwrap().json().await.unwrap();
+    let activity = |token| get_as(&http, format!("{}/ui/activity", server.base), token);
+    assert_eq!(activity(None).await.status(), 401);
+    let all: Value = activity(Some(TOKEN)).await.json().await.unwrap();
     let all = all["records"].as_array().unwrap();
     assert!(all.iter().any(|r| r["environment"] == "other" && r["client"] == "http"), "{all:?}");
     assert_eq!(
@@ -406,7 +403,7 @@ async fn console_exports_stream_behind_the_token_scoped_and_audited() {
         (&json!("reader"), &json!("forbidden")),
         "newest first: {all:?}"
     );
-    let limited: Value = activity(Some("limited-secret-0123456789")).await.unwrap().json().await.unwrap();
+    let limited: Value = activity(Some("limited-secret-0123456789")).await.json().await.unwrap();
     let limited = limited["records"].as_array().unwrap();
     assert!(!limited.is_empty());
     assert!(limited.iter().all(|r| r["environment"] == "dev" || r["client"] == "limited"), "{limited:?}");
