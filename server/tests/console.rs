@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 
 use dbfleet_tests::estate::ShopEstate;
 
+#[expect(dead_code, reason = "the shared helpers this file does not call")]
+mod common;
+
 const TOKEN: &str = "console-t0ken";
 const CHROMIUM: &str = "/usr/bin/chromium";
 
@@ -60,16 +63,7 @@ async fn the_console_shows_the_estate_differences_and_refusals_in_a_browser() {
     .unwrap();
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let url = format!("http://127.0.0.1:{port}");
-    let _server = Server(
-        Command::new(env!("CARGO_BIN_EXE_dbfleet"))
-            .args(["serve", "--transport", "http", "--listen", &format!("127.0.0.1:{port}"), "--config"])
-            .arg(&config)
-            .env("DBFLEET_TEST_TOKEN", TOKEN)
-            .env_remove("RUST_LOG")
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _server = Server(common::spawn_http(&config, port, TOKEN));
     let deadline = Instant::now() + Duration::from_secs(20);
     while !reqwest::get(format!("{url}/ready")).await.is_ok_and(|r| r.status() == 200) {
         assert!(Instant::now() < deadline, "the server did not become ready");

@@ -57,14 +57,7 @@ async fn start_with_server(dir: tempfile::TempDir, config: &Path, server: &str) 
     text.push_str(&format!("\n[server]\nauth_token_env = \"DBFLEET_TEST_TOKEN\"\n{server}\n"));
     std::fs::write(config, text).unwrap();
     let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_dbfleet"))
-        .args(["serve", "--transport", "http", "--listen", &format!("127.0.0.1:{port}"), "--config"])
-        .arg(config)
-        .env("DBFLEET_TEST_TOKEN", TOKEN)
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = common::spawn_http(config, port, TOKEN);
     let server = Server { child, base: format!("http://127.0.0.1:{port}"), _dir: dir };
     let deadline = Instant::now() + Duration::from_secs(15);
     while Instant::now() < deadline {
@@ -366,6 +359,28 @@ async fn console_exports_stream_behind_the_token_scoped_and_audited() {
     assert_eq!(refused.json::<Value>().await.unwrap()["error"]["kind"], "read_only");
     let two = export(Some(TOKEN), select(&["dev", "other"], "csv")).await.unwrap();
     assert_eq!(two.status(), 400);
+    // Writes dressed as reads take the same read-only check as a query, in
+    // either format, and leave the table as it was.
+    let dressed = [
+        ("SELECT 1; DELETE FROM t", "invalid_argument", 400),
+        ("WITH gone AS (DELETE FROM t RETURNING id) SELECT id FROM gone", "read_only", 403),
+    ];
+    for (sql, expected, status) in dressed {
+        for format in ["csv", "ndjson"] {
+            let answer = export(Some(TOKEN), json!({"sql": sql, "environments": ["dev"], "format": format}));
+            let answer = answer.await.unwrap();
+            let error = if format == "csv" {
+                assert_eq!(answer.status(), status, "{sql}");
+                answer.json::<Value>().await.unwrap()["error"].clone()
+            } else {
+                let line: Value = serde_json::from_str(answer.text().await.unwrap().trim()).unwrap();
+                line["error"].clone()
+            };
+            assert_eq!(error["kind"], expected, "{sql} as {format}: {error}");
+        }
+    }
+    let still = export(Some(TOKEN), select(&["dev"], "csv")).await.unwrap();
+    assert_eq!(still.text().await.unwrap(), "id\n1\n2\n3\n");
 
     // A named token exports from its environments only, and only with the
     // query tool an export stands for.

@@ -1,6 +1,7 @@
 //! The MCP server through a real MCP client (rmcp) over stdio, starting the
 //! built `dbfleet` binary: tools, schemas, results and every error case.
 
+#[expect(dead_code, reason = "the shared helpers this file does not call")]
 mod common;
 
 use std::io::{BufRead, BufReader, Write};

@@ -20,6 +20,9 @@ use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use serde_json::{Value, json};
 
+#[expect(dead_code, reason = "the shared helpers this file does not call")]
+mod common;
+
 const TOKEN: &str = "replica-t0ken";
 const HAPROXY: &str = "/usr/sbin/haproxy";
 const CLIENTS: usize = 6;
@@ -60,15 +63,7 @@ struct Replica {
 impl Replica {
     fn start(config: &Path) -> Replica {
         let port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_dbfleet"))
-            .args(["serve", "--transport", "http", "--listen", &format!("127.0.0.1:{port}"), "--config"])
-            .arg(config)
-            .env("DBFLEET_TEST_TOKEN", TOKEN)
-            .env_remove("RUST_LOG")
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        Replica { process: Process(child), port }
+        Replica { process: Process(common::spawn_http(config, port, TOKEN)), port }
     }
 
     /// SIGTERM, as an orchestrator stops a replica, and waits for it to end
@@ -88,18 +83,22 @@ impl Replica {
         assert!(status.success(), "the replica ended with {status}");
     }
 
-    /// Tool calls this replica answered, from its `/metrics`.
-    async fn calls(&self) -> f64 {
+    /// Its Prometheus page.
+    async fn metrics(&self) -> String {
         let page = reqwest::Client::new()
             .get(format!("http://127.0.0.1:{}/metrics", self.port))
             .bearer_auth(TOKEN)
             .send()
             .await
-            .unwrap()
-            .text()
-            .await
             .unwrap();
-        page.lines()
+        page.text().await.unwrap()
+    }
+
+    /// Tool calls this replica answered.
+    async fn calls(&self) -> f64 {
+        self.metrics()
+            .await
+            .lines()
             .filter(|line| {
                 line.starts_with("dbfleet_tool_calls_total{") && line.contains("tool=\"execute_query\"")
             })
@@ -107,18 +106,11 @@ impl Replica {
             .sum()
     }
 
-    /// MCP sessions open on this replica, from its `/metrics`.
+    /// MCP sessions open on this replica.
     async fn sessions(&self) -> f64 {
-        let page = reqwest::Client::new()
-            .get(format!("http://127.0.0.1:{}/metrics", self.port))
-            .bearer_auth(TOKEN)
-            .send()
+        self.metrics()
             .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        page.lines()
+            .lines()
             .find_map(|line| line.strip_prefix("dbfleet_mcp_sessions ")?.parse::<f64>().ok())
             .unwrap_or(0.0)
     }

@@ -29,12 +29,11 @@ pub async fn run(config: Option<&Path>, args: ServeArgs) -> anyhow::Result<ExitC
         ),
         None => None,
     };
-    let listen: Option<SocketAddr> = match http {
-        true => {
-            let listen = args.listen.clone().unwrap_or_else(|| config.server.listen.clone());
-            Some(listen.parse().with_context(|| format!("--listen {listen}: not an address"))?)
-        }
-        false => None,
+    let listen: Option<SocketAddr> = if http {
+        let listen = args.listen.clone().unwrap_or_else(|| config.server.listen.clone());
+        Some(listen.parse().with_context(|| format!("--listen {listen}: not an address"))?)
+    } else {
+        None
     };
     // The console's Activity page shows the last statements.
     let recent = listen

@@ -60,18 +60,15 @@ pub async fn export(
     if let Some(caller) = caller.as_ref().filter(|caller| !caller.may_use_tool(AS_TOOL)) {
         audit::within(context, async { audit::forbidden(None) }).await;
         let message = format!("token '{}' may not use {AS_TOOL}, which an export is", caller.name);
-        return refusal(StatusCode::FORBIDDEN, ErrorKind::Forbidden, message);
+        return refused(DbError::new(ErrorKind::Forbidden, message));
     }
     if request.environments.is_empty() {
-        return refusal(
-            StatusCode::BAD_REQUEST,
-            ErrorKind::InvalidArgument,
-            "name at least one environment".into(),
-        );
+        return refused(DbError::invalid_argument("name at least one environment"));
     }
     if request.format == ExportFormat::Csv && request.environments.len() != 1 {
-        let message = "CSV takes one environment; NDJSON tags each line with its environment".into();
-        return refusal(StatusCode::BAD_REQUEST, ErrorKind::InvalidArgument, message);
+        return refused(DbError::invalid_argument(
+            "CSV takes one environment; NDJSON tags each line with its environment",
+        ));
     }
     let fleet = match &caller {
         Some(caller) => fleet.scoped(&caller.name, caller.environments.as_deref()),
@@ -130,6 +127,7 @@ fn attachment(content_type: &'static str, file: &str, body: Body) -> Response {
         .into_response()
 }
 
+/// The error as the answer, with the status its kind calls for.
 fn refused(error: DbError) -> Response {
     let status = match error.kind {
         ErrorKind::InvalidArgument | ErrorKind::UnknownEnvironment | ErrorKind::DisabledEnvironment => {
@@ -140,8 +138,4 @@ fn refused(error: DbError) -> Response {
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     };
     (status, Json(json!({ "error": error }))).into_response()
-}
-
-fn refusal(status: StatusCode, kind: ErrorKind, message: String) -> Response {
-    (status, Json(json!({ "error": { "kind": kind.as_str(), "message": message } }))).into_response()
 }

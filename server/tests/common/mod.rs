@@ -194,3 +194,16 @@ pub async fn concurrent_calls(clients: &[&Peer<RoleClient>]) {
     });
     futures::future::join_all(calls).await;
 }
+
+/// `dbfleet serve --transport http` on 127.0.0.1:`port` with `config`, whose
+/// `[server] auth_token_env` is `DBFLEET_TEST_TOKEN`, set to `token`.
+pub fn spawn_http(config: &Path, port: u16, token: &str) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_dbfleet"))
+        .args(["serve", "--transport", "http", "--listen", &format!("127.0.0.1:{port}"), "--config"])
+        .arg(config)
+        .env("DBFLEET_TEST_TOKEN", token)
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
