@@ -28,7 +28,7 @@ pub use crate::explain::{PlanSummary, Scan, ScanMethod};
 pub use crate::readonly::{EngineRules, PragmaRules};
 pub use crate::registry::DriverRegistration;
 pub use crate::stream::{ChunkBuilder, RowStream};
-pub use crate::value::{Column, LogicalType, Row, Value};
+pub use crate::value::{Column, LogicalType, Row, Value, decode_row};
 pub use async_trait::async_trait;
 pub use inventory;
 pub use sqlparser::dialect;

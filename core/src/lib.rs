@@ -44,4 +44,4 @@ pub use readonly::EngineRules;
 pub use registry::DriverRegistration;
 pub use result::{MultiResult, QueryRequest, QueryResult};
 pub use stream::{Bound, Bounds, ChunkBuilder, LimitedRows, RowStream, collect_bounded, collect_limited};
-pub use value::{Column, LogicalType, Row, Value};
+pub use value::{Column, LogicalType, Row, Value, decode_row};

@@ -344,6 +344,21 @@ fn json_size(json: &serde_json::Value) -> usize {
 /// A result row: one value per column, in column order.
 pub type Row = Vec<Value>;
 
+/// A row of the values `decode` gives for each of `columns`, or the first
+/// error. Collecting into a `Result` hides how many values come, so the row
+/// would grow to twice its width (8 slots for 5 columns): a quarter of a
+/// large result's memory (BENCHMARKS.md, "One encoding").
+pub fn decode_row<C, E>(
+    columns: impl ExactSizeIterator<Item = C>,
+    mut decode: impl FnMut(C) -> Result<Value, E>,
+) -> Result<Row, E> {
+    let mut row = Vec::with_capacity(columns.len());
+    for column in columns {
+        row.push(decode(column)?);
+    }
+    Ok(row)
+}
+
 /// A result column: its name, the engine's own type name and the logical type.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[non_exhaustive]

@@ -188,7 +188,9 @@ async fn describe(
 /// Decodes by the row's own column types: MariaDB describes a placeholder
 /// column (`SELECT ?`) as NULL when preparing, and as the real type once run.
 fn decode_row(row: &MySqlRow) -> Result<Row, DbError> {
-    row.columns().iter().enumerate().map(|(i, column)| decode(row, i, column.type_info())).collect()
+    dbfleet_core::driver_api::decode_row(row.columns().iter().enumerate(), |(i, column)| {
+        decode(row, i, column.type_info())
+    })
 }
 
 /// Columns whose type was unknown when the statement was prepared take the

@@ -152,7 +152,7 @@ fn cancel_backend(pool: PgPool, pid: i32) -> BoxFuture<'static, ()> {
 }
 
 fn decode_row(row: &PgRow, types: &[PgTypeInfo]) -> Result<Row, DbError> {
-    types.iter().enumerate().map(|(i, info)| decode(row, i, info)).collect()
+    dbfleet_core::driver_api::decode_row(types.iter().enumerate(), |(i, info)| decode(row, i, info))
 }
 
 #[async_trait]

@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc as std_mpsc;
 
-use dbfleet_core::driver_api::{ChunkBuilder, Column, DbError, LogicalType, Query, Row, RowStream, Value};
+use dbfleet_core::driver_api::{
+    ChunkBuilder, Column, DbError, LogicalType, Query, Row, RowStream, Value, decode_row,
+};
 use rusqlite::{Connection, Rows, params_from_iter};
 use tokio::sync::{mpsc, oneshot};
 
@@ -141,12 +143,10 @@ fn read_chunk(
     loop {
         match rows.next().map_err(from_sqlite)? {
             Some(row) => {
-                let values = logical
-                    .iter()
-                    .enumerate()
-                    .map(|(i, logical)| row.get_ref(i).map(|cell| to_value(cell, *logical)))
-                    .collect::<Result<Row, _>>()
-                    .map_err(from_sqlite)?;
+                let values = decode_row(logical.iter().enumerate(), |(i, logical)| {
+                    row.get_ref(i).map(|cell| to_value(cell, *logical))
+                })
+                .map_err(from_sqlite)?;
                 if let Some(full) = chunk.push(values) {
                     return Ok((full, false));
                 }

@@ -15,7 +15,7 @@ use rmcp::service::RequestContext;
 use schemars::JsonSchema;
 
 use super::args::ToolRouting;
-use super::tools::{Comparing, DbfleetTools, answer_schema, failure, reporting_progress, respond_with};
+use super::tools::{Comparing, DbfleetTools, answer_schema, failure, reporting_progress};
 use crate::responses::{MultiQueryAnswer, QueryAnswer};
 
 /// What a configured tool answers: one environment's result, or several
@@ -35,9 +35,10 @@ pub(super) fn route(tool: &ToolConfig) -> ToolRoute<DbfleetTools> {
         let name = name.clone();
         Box::pin(async move {
             let arguments = context.arguments.unwrap_or_default();
-            let fleet = context.service.fleet();
+            let tools = context.service;
+            let fleet = tools.fleet();
             let result = match fleet.tools().iter().find(|tool| tool.name == name) {
-                Some(tool) => call(fleet, tool, arguments, &context.request_context).await,
+                Some(tool) => call(tools, tool, arguments, &context.request_context).await,
                 None => failure(DbError::internal(format!("tool '{name}' is not configured"))),
             };
             Ok(result.into())
@@ -117,11 +118,12 @@ fn targets(fleet: &Fleet, tool: &ToolConfig, routing: &ToolRouting) -> Result<Ta
 }
 
 async fn call(
-    fleet: &Fleet,
+    tools: &DbfleetTools,
     tool: &ToolConfig,
     arguments: JsonObject,
     context: &RequestContext<RoleServer>,
 ) -> CallToolResult {
+    let fleet = tools.fleet();
     let routing: ToolRouting = match serde_json::from_value(serde_json::Value::Object(arguments.clone())) {
         Ok(routing) => routing,
         Err(err) => return failure(DbError::invalid_argument(format!("invalid arguments: {err}"))),
@@ -136,7 +138,7 @@ async fn call(
     };
     let max_rows = routing.max_rows;
     match targets {
-        Targets::One(name) => respond_with(
+        Targets::One(name) => tools.respond_rows(
             async {
                 let request = tool.request(&name, &values, max_rows)?;
                 let env = fleet.environment(Some(&name))?;
@@ -157,7 +159,7 @@ async fn call(
                 key_columns: routing.key_columns,
                 max_differences: routing.max_differences,
             };
-            comparing.answer(outcome, sql)
+            comparing.answer(tools, outcome, sql)
         }
     }
 }

@@ -21,13 +21,17 @@ use rmcp::ServiceExt;
 pub use http::{metrics_routes, serve_connections, serve_http};
 pub(crate) use log_messages::layer as log_layer;
 pub use tokens::Tokens;
-pub use tools::DbfleetTools;
+pub use tools::{AnswerForm, DbfleetTools};
 
 /// Serves the tools on stdin/stdout until the client disconnects. Nothing
 /// else may write to stdout: logs go to stderr.
 pub async fn serve_stdio(fleet: Arc<Fleet>, server: &ServerConfig) -> anyhow::Result<()> {
     let transport = stdio::LineTransport::new(stdio_fds::stdin(), stdio_fds::stdout());
-    let service = DbfleetTools::new(fleet).with_tool_set(server.tools.as_deref()).serve(transport).await?;
+    let service = DbfleetTools::new(fleet)
+        .with_tool_set(server.tools.as_deref())
+        .with_answers(AnswerForm::Text)
+        .serve(transport)
+        .await?;
     service.waiting().await?;
     Ok(())
 }

@@ -6,10 +6,18 @@
 //! can find an `id` in with a JSON-RPC error, and ignores only what carries
 //! none: a notification cannot be answered, and answering text that is not
 //! JSON could start an error storm with a peer that answers in turn.
+//!
+//! A tool answer carries its document twice, as the text block and as
+//! `structuredContent`. rmcp holds the second as a `serde_json::Value`, a
+//! tree several times the size of its text; on this transport the tools
+//! hand over the text alone ([`text_as_structured`]) and `send` writes
+//! `structuredContent` from the text's own bytes, so a large result is
+//! encoded once and never held as a tree.
 
 use std::sync::Arc;
 
 use rmcp::RoleServer;
+use rmcp::model::{CallToolResult, ContentBlock, JsonRpcMessage, MetaObject, ServerResult};
 use rmcp::service::{RxJsonRpcMessage, TxJsonRpcMessage};
 use rmcp::transport::Transport;
 use serde::Deserialize;
@@ -23,6 +31,40 @@ const MAX_LINE_BYTES: u64 = 64 * 1024 * 1024;
 /// JSON-RPC error codes.
 const PARSE_ERROR: i64 = -32700;
 const INVALID_REQUEST: i64 = -32600;
+
+/// Marks a tool result whose `structuredContent` is its text block (see
+/// the module's documentation); `send` takes it off before writing.
+const STRUCTURED_IS_TEXT: &str = "io.dbfleet/structured-content-is-text";
+
+/// A successful tool result whose structured content is the JSON document
+/// `text`, for this transport to write twice.
+pub(super) fn text_as_structured(text: String) -> CallToolResult {
+    let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
+    result.meta = Some(MetaObject([(STRUCTURED_IS_TEXT.to_owned(), true.into())].into_iter().collect()));
+    result
+}
+
+/// Takes the mark of [`text_as_structured`] off a message; whether it had it.
+fn take_mark(item: &mut TxJsonRpcMessage<RoleServer>) -> bool {
+    let JsonRpcMessage::Response(response) = item else { return false };
+    let ServerResult::CallToolResult(result) = &mut response.result else { return false };
+    let Some(meta) = result.meta.as_mut() else { return false };
+    let marked = meta.0.remove(STRUCTURED_IS_TEXT).is_some();
+    if meta.0.is_empty() {
+        result.meta = None;
+    }
+    marked
+}
+
+/// The text of a tool result made of one text block.
+fn only_text(item: &TxJsonRpcMessage<RoleServer>) -> Option<&str> {
+    let JsonRpcMessage::Response(response) = item else { return None };
+    let ServerResult::CallToolResult(result) = &response.result else { return None };
+    match result.content.as_slice() {
+        [block] => block.as_text().map(|text| text.text.as_str()),
+        _ => None,
+    }
+}
 
 /// rmcp polls `receive` inside a `select!` and may drop it half-way, so
 /// what was read stays here until its line is complete: `line` holds the
@@ -96,6 +138,32 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> LineTransport<R, W> {
         writer.flush().await
     }
 
+    /// Writes the message `item` with `structuredContent` from the text of
+    /// its only content block.
+    ///
+    /// Hand-spliced because rmcp can only serialize `structuredContent` from
+    /// a tree: the message is serialized without it, and since the result
+    /// is the response's last field, its last two bytes (`}}`) close the
+    /// result and the response. The text is taken from `item` by the
+    /// caller, as it was a valid JSON document when the tool wrote it.
+    async fn write_with_structured(
+        writer: &Mutex<W>,
+        item: &TxJsonRpcMessage<RoleServer>,
+        text: &str,
+    ) -> std::io::Result<()> {
+        let mut bytes = Vec::with_capacity(text.len() + text.len() / 8 + 256);
+        serde_json::to_writer(&mut bytes, item).map_err(std::io::Error::other)?;
+        let Some(head) = bytes.strip_suffix(b"}}") else {
+            return Err(std::io::Error::other("a tool result did not end as a JSON-RPC response does"));
+        };
+        let mut writer = writer.lock().await;
+        writer.write_all(head).await?;
+        writer.write_all(b",\"structuredContent\":").await?;
+        writer.write_all(text.as_bytes()).await?;
+        writer.write_all(b"}}\n").await?;
+        writer.flush().await
+    }
+
     /// The answer to a line that is not a message dbfleet can handle, when it
     /// is a request whose `id` can be read.
     fn refusal(line: &[u8], fits: bool, error: Option<serde_json::Error>) -> Option<Vec<u8>> {
@@ -136,10 +204,15 @@ where
 
     fn send(
         &mut self,
-        item: TxJsonRpcMessage<RoleServer>,
+        mut item: TxJsonRpcMessage<RoleServer>,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
         let writer = self.writer.clone();
         async move {
+            if take_mark(&mut item)
+                && let Some(text) = only_text(&item)
+            {
+                return Self::write_with_structured(&writer, &item, text).await;
+            }
             let bytes = serde_json::to_vec(&item).map_err(std::io::Error::other)?;
             Self::write_line(&writer, bytes).await
         }
@@ -180,5 +253,60 @@ where
 
     async fn close(&mut self) -> Result<(), Self::Error> {
         self.writer.lock().await.flush().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rmcp::model::{JsonRpcResponse, JsonRpcVersion2_0, NumberOrString, RequestId};
+    use serde_json::{Value, json};
+    use tokio::io::AsyncBufReadExt;
+
+    use super::*;
+
+    async fn written(result: CallToolResult) -> Value {
+        let (ours, theirs) = tokio::io::duplex(1 << 20);
+        let (_, writer) = tokio::io::split(ours);
+        let mut transport = LineTransport::new(tokio::io::empty(), writer);
+        let id: RequestId = NumberOrString::String("call-7".into());
+        let message = JsonRpcMessage::Response(JsonRpcResponse {
+            jsonrpc: JsonRpcVersion2_0,
+            id,
+            result: ServerResult::CallToolResult(result),
+        });
+        transport.send(message).await.unwrap();
+        let mut line = String::new();
+        BufReader::new(theirs).read_line(&mut line).await.unwrap();
+        assert!(line.ends_with("}\n"), "{line}");
+        serde_json::from_str(&line).unwrap()
+    }
+
+    #[tokio::test]
+    async fn structured_content_is_written_from_the_text() {
+        let document = json!({"rows": [[1, "a \"quoted\" \\ line\n", null]], "row_count": 1});
+        let message = written(text_as_structured(document.to_string())).await;
+        assert_eq!(message["id"], "call-7");
+        let result = &message["result"];
+        assert_eq!(result["structuredContent"], document);
+        assert_eq!(
+            result["content"][0]["text"].as_str().map(serde_json::from_str::<Value>).unwrap().unwrap(),
+            document
+        );
+        assert_eq!(result["isError"], false);
+        assert!(result.get("_meta").is_none(), "the mark is taken off: {message}");
+    }
+
+    #[tokio::test]
+    async fn other_metadata_and_unmarked_results_are_left_as_they_are() {
+        let mut marked = text_as_structured("{}".into());
+        marked.meta.as_mut().unwrap().0.insert("traceparent".into(), "00-1-2-01".into());
+        let message = written(marked).await;
+        assert_eq!(message["result"]["_meta"], json!({"traceparent": "00-1-2-01"}));
+        assert_eq!(message["result"]["structuredContent"], json!({}));
+
+        let plain = CallToolResult::success(vec![ContentBlock::text("not JSON")]);
+        let message = written(plain).await;
+        assert!(message["result"].get("structuredContent").is_none(), "{message}");
+        assert_eq!(message["result"]["content"][0]["text"], "not JSON");
     }
 }

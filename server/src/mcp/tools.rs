@@ -85,6 +85,19 @@ pub struct DbfleetTools {
     _session: Option<Arc<SessionCount>>,
     /// Without sessions nothing reaches the client outside a response.
     stateless: bool,
+    /// How answers with rows carry their structured content.
+    answers: AnswerForm,
+}
+
+/// How a tool answer with rows carries its structured content.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AnswerForm {
+    /// As a JSON tree, which rmcp serializes next to the text.
+    Tree,
+    /// As the text alone, which the line transport also writes as
+    /// `structuredContent` ([`super::stdio`]): the answer is encoded once,
+    /// straight from its rows.
+    Text,
 }
 
 /// What a tool answers: `T`, or a [`ToolError`] with `isError` set.
@@ -212,7 +225,7 @@ pub(super) struct Comparing {
 impl Comparing {
     /// The fan-out's answer, compared (unless told not to) when at least two
     /// environments answered.
-    pub fn answer(self, outcome: MultiResult, sql: &str) -> CallToolResult {
+    pub fn answer(self, tools: &DbfleetTools, outcome: MultiResult, sql: &str) -> CallToolResult {
         let comparison = if self.compare.unwrap_or(true) && outcome.results.len() >= 2 {
             let options = CompareOptions {
                 key_columns: self.key_columns.unwrap_or_default(),
@@ -226,7 +239,7 @@ impl Comparing {
         } else {
             None
         };
-        respond_with(Ok(MultiQueryAnswer::new(outcome, comparison)), MultiQueryAnswer::into_json)
+        tools.respond_rows(Ok(MultiQueryAnswer::new(outcome, comparison)), MultiQueryAnswer::into_json)
     }
 }
 
@@ -249,6 +262,30 @@ impl DbfleetTools {
             ended,
             _session: Some(Arc::new(SessionCount::open())),
             stateless: false,
+            answers: AnswerForm::Tree,
+        }
+    }
+
+    /// Answers with rows in the form its transport writes (see [`AnswerForm`]).
+    pub fn with_answers(mut self, answers: AnswerForm) -> Self {
+        self.answers = answers;
+        self
+    }
+
+    /// A tool's answer with rows, or its failure: as [`respond_with`] builds
+    /// it, or, when the transport writes structured content from the text,
+    /// serialized once from the rows with no tree.
+    pub(super) fn respond_rows<T: Serialize>(
+        &self,
+        outcome: Result<T, DbError>,
+        to_json: impl FnOnce(T) -> serde_json::Result<serde_json::Value>,
+    ) -> CallToolResult {
+        match (self.answers, outcome) {
+            (AnswerForm::Text, Ok(answer)) => match serde_json::to_string(&answer) {
+                Ok(text) => super::stdio::text_as_structured(text),
+                Err(err) => failure(DbError::internal(format!("cannot encode the result: {err}"))),
+            },
+            (_, outcome) => respond_with(outcome, to_json),
         }
     }
 
@@ -421,7 +458,7 @@ impl DbfleetTools {
         )
     )]
     async fn execute_query(&self, Parameters(args): Parameters<Lenient<QueryArgs>>) -> CallToolResult {
-        respond_with(
+        self.respond_rows(
             async {
                 let args = args.decoded()?;
                 let request =
@@ -445,7 +482,7 @@ impl DbfleetTools {
         )
     )]
     async fn execute_query_env(&self, Parameters(args): Parameters<Lenient<QueryEnvArgs>>) -> CallToolResult {
-        respond_with(
+        self.respond_rows(
             async {
                 let args = args.decoded()?;
                 let request =
@@ -493,7 +530,7 @@ impl DbfleetTools {
             key_columns: args.key_columns,
             max_differences: args.max_differences,
         };
-        comparison.answer(outcome, &args.sql)
+        comparison.answer(self, outcome, &args.sql)
     }
 
     #[tool(

@@ -64,6 +64,9 @@ pub async fn call(client: &Peer<RoleClient>, tool: &str, args: Value) -> CallToo
 
 pub fn ok(result: CallToolResult) -> Value {
     assert_ne!(result.is_error, Some(true), "{result:?}");
+    let marks =
+        result.meta.as_ref().map_or(0, |meta| meta.0.keys().filter(|k| k.starts_with("io.dbfleet/")).count());
+    assert_eq!(marks, 0, "a transport mark reached the client: {:?}", result.meta);
     let structured = result.structured_content.clone().expect("structuredContent");
     let text = result.content[0].as_text().expect("text content").text.clone();
     assert_eq!(
