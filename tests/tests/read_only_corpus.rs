@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dbfleet_core::fleet::{Environment, Fleet};
-use dbfleet_core::{DbError, ErrorKind};
+use dbfleet_core::{DbError, ErrorKind, Query, collect_limited};
 use dbfleet_core::{QueryRequest, QueryResult};
 use dbfleet_tests::scratch::{Engine, Scratch};
 use sqlx::{AssertSqlSafe, Connection, Executor, Row};
@@ -258,6 +258,49 @@ const MARIADB_REFUSED: &[&str] = &[
     "KILL 1",
     "FLUSH TABLES",
 ];
+
+/// A read-only call on PostgreSQL sends its transaction in the statement's
+/// own pipeline. Straight to the pool, past the classifier: the transaction
+/// has taken its first snapshot before the statement runs, so the statement
+/// cannot turn it read-write, and a write fails there; a statement whose
+/// transaction could not open does not run; sessions the server ended while
+/// they sat in the pool are replaced without the caller seeing it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_pipelined_read_only_transaction_holds() {
+    let Some(scratch) = Scratch::create(Engine::Postgres).await else { return };
+    let mut owner = sqlx::PgConnection::connect(&scratch.url).await.unwrap();
+    owner.execute("CREATE TABLE IF NOT EXISTS kept (id int)").await.unwrap();
+    let fleet = scratch.fleet(&scratch.url, "max_connections = 2").await;
+    let pool = fleet.environment(Some("db")).unwrap().pool().unwrap();
+    let run = async |sql: &str| pool.execute(&Query::new(sql)).await;
+
+    // Only a transaction with a snapshot refuses this with this message.
+    let err = run("SET TRANSACTION READ WRITE").await.unwrap_err();
+    assert!(err.message.contains("must be set before any query"), "{err}");
+    let err = run("INSERT INTO kept VALUES (1)").await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::ReadOnly, "{err}");
+    // `SET TRANSACTION READ WRITE` ahead of a write, as one prepared
+    // statement cannot hold two; the session then answers as before.
+    let err = run("SET TRANSACTION READ WRITE; INSERT INTO kept VALUES (2)").await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Query, "{err}");
+    let rows = collect_limited(pool.query(&Query::new("SELECT count(*) FROM kept")).await.unwrap(), 10)
+        .await
+        .unwrap();
+    assert_eq!(rows.rows[0][0].to_text(), "0");
+    for session in scratch.sessions().await {
+        scratch.admin_run(&Engine::Postgres.kill_sql(&session)).await;
+    }
+    for _ in 0..4 {
+        let one = collect_limited(pool.query(&Query::new("SELECT 1")).await.unwrap(), 10).await.unwrap();
+        assert_eq!(one.rows[0][0].to_text(), "1");
+    }
+    // The test's own session was ended too.
+    let mut owner = sqlx::PgConnection::connect(&scratch.url).await.unwrap();
+    let written: i64 = sqlx::query_scalar("SELECT count(*) FROM kept").fetch_one(&mut owner).await.unwrap();
+    assert_eq!(written, 0);
+    fleet.shutdown().await;
+    scratch.drop().await;
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mariadb_read_only_cannot_be_written_unlocked_or_outlived() {

@@ -1,12 +1,14 @@
 //! The pool of one PostgreSQL environment.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use dbfleet_core::driver_api::{
-    Column, DatabaseInfo, DbError, EnvironmentConfig, ExecOutcome, Pool, PoolStats, Query, RoutineInfo, Row,
-    RowStream, ServerInfo, TableFilter, TableInfo, TableRef, TableSchema, async_trait,
+    Column, DatabaseInfo, DbError, EnvironmentConfig, ErrorKind, ExecOutcome, Pool, PoolStats, Query,
+    RoutineInfo, Row, RowStream, ServerInfo, TableFilter, TableInfo, TableRef, TableSchema, async_trait,
 };
-use dbfleet_sqlx_support::{Prepared, run_to_end};
+use dbfleet_sqlx_support::{CallConnection, Canceller, Prepared, run_to_end};
+use futures::StreamExt;
 use futures::future::BoxFuture;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgRow, PgTypeInfo};
@@ -25,6 +27,11 @@ const CHUNK_ROWS: usize = 500;
 pub struct PostgresPool {
     pool: PgPool,
     read_only: bool,
+    /// Every connection opened so far was told its session's own process id
+    /// at start-up, as a server is (a connection pooler in between tells
+    /// one of its own): a call may then cancel its statement by that id, and
+    /// a read-only call sends its statement at once ([`PostgresPool::prepare`]).
+    pids_announced: Arc<AtomicBool>,
 }
 
 /// Opens a call on a read-only environment: a read-only transaction, which
@@ -32,6 +39,17 @@ pub struct PostgresPool {
 /// back; and the session's process id, to cancel the statement by.
 const BEGIN_READ_ONLY: &str = "BEGIN READ ONLY; SELECT pg_backend_pid()";
 const BEGIN: &str = "SELECT pg_backend_pid()";
+
+/// The read-only transaction, sent in the statement's own pipeline. Its
+/// empty query takes the transaction's first snapshot, after which no
+/// statement may turn it read-write (`SET TRANSACTION READ WRITE` is
+/// accepted until then), as `SELECT pg_backend_pid()` does in
+/// [`BEGIN_READ_ONLY`].
+const READ_ONLY_TRANSACTION: &[&str] = &["BEGIN READ ONLY", "SELECT WHERE false"];
+
+/// SQLSTATEs of a session the server ended: an administrator's, crash or
+/// start-up shutdown.
+const SESSION_ENDED: [&str; 3] = ["57P01", "57P02", "57P03"];
 
 /// Run on every connection given back to the pool, so that nothing a
 /// statement did to its session outlives its call: an open transaction
@@ -51,8 +69,17 @@ pub async fn connect(env: &EnvironmentConfig) -> Result<Arc<dyn Pool>, DbError> 
             .await
             .map_err(from_sqlx)?;
     }
+    let pids_announced = Arc::new(AtomicBool::new(true));
+    let announced = pids_announced.clone();
     let pool = dbfleet_sqlx_support::pool_options::<Postgres>()
-        .after_connect(|conn, _| Box::pin(watch_for_disconnects(conn)))
+        .after_connect(move |conn, _| {
+            let announced = announced.clone();
+            Box::pin(async move {
+                watch_for_disconnects(conn).await?;
+                check_announced_pid(conn, &announced).await;
+                Ok(())
+            })
+        })
         .after_release(|conn, _| {
             Box::pin(async move {
                 sqlx::raw_sql(RESET).execute(conn).await?;
@@ -66,7 +93,7 @@ pub async fn connect(env: &EnvironmentConfig) -> Result<Arc<dyn Pool>, DbError> 
         .connect_with(options)
         .await
         .map_err(from_sqlx)?;
-    Ok(Arc::new(PostgresPool { pool, read_only: env.read_only }))
+    Ok(Arc::new(PostgresPool { pool, read_only: env.read_only, pids_announced }))
 }
 
 /// Has the server check every second, while a statement runs, whether the
@@ -85,6 +112,18 @@ async fn watch_for_disconnects(conn: &mut PgConnection) -> Result<(), sqlx::Erro
     Ok(())
 }
 
+/// Clears `announced` unless the server's own process id for the session
+/// is the one it announced; a server that cannot say counts as a pooler.
+async fn check_announced_pid(conn: &mut PgConnection, announced: &AtomicBool) {
+    let own: Result<i32, _> = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&mut *conn).await;
+    if own.ok().and_then(|pid| u32::try_from(pid).ok()) != Some(conn.backend_process_id()) {
+        tracing::debug!(
+            "the session's process id is not the one announced: a connection pooler is in between"
+        );
+        announced.store(false, Ordering::Release);
+    }
+}
+
 // User SQL is the product here: it is run as given, on the environment the
 // user chose, with values bound as parameters (hence `AssertSqlSafe`).
 impl PostgresPool {
@@ -95,13 +134,104 @@ impl PostgresPool {
         Ok(dbfleet_sqlx_support::acquire_live(&self.pool, from_sqlx, |conn| Box::pin(conn.ping())).await?.0)
     }
 
-    /// A connection for one user statement, inside a read-only transaction on
-    /// a read-only environment, with its statement prepared.
-    async fn prepare(&self, q: &Query) -> Result<Prepared<Postgres, Vec<(String, PgTypeInfo)>>, DbError> {
+    /// Whether a read-only call's statement goes out in the same pipeline as
+    /// its transaction, with no round trip before it.
+    fn pipelined(&self) -> bool {
+        self.read_only && self.pids_announced.load(Ordering::Acquire)
+    }
+
+    /// A connection for one user statement.
+    ///
+    /// When [pipelined](Self::pipelined), the connection as the pool gives
+    /// it, and its process id the one the server announced; the read-only
+    /// transaction goes ahead of the statement ([`Self::prepare`]).
+    /// Otherwise a round trip opens the call (inside a read-only transaction
+    /// on a read-only environment) and also finds connections the server
+    /// closed.
+    async fn open_call(&self) -> Result<(CallConnection<Postgres>, bool), DbError> {
+        if self.pipelined() {
+            let conn = dbfleet_sqlx_support::acquire(&self.pool, from_sqlx).await?;
+            // A connection opened just now may have found a pooler.
+            if self.pipelined() {
+                let (pool, pid) = (self.pool.clone(), conn.backend_process_id().cast_signed());
+                let cancel: Canceller = Box::new(move || cancel_backend(pool, pid));
+                return Ok((CallConnection::new(conn, Some(cancel)), true));
+            }
+        }
         let begin = if self.read_only { BEGIN_READ_ONLY } else { BEGIN };
         let call = dbfleet_sqlx_support::begin_call(&self.pool, begin, cancel_backend, from_sqlx).await?;
-        dbfleet_sqlx_support::prepare(call, async |conn| describe(conn, q).await).await
+        Ok((call, false))
     }
+
+    /// `q` prepared on a new call; on a pipelined call, its read-only
+    /// transaction goes out with it, first, and the statement does not run
+    /// if the transaction fails (patched sqlx, `vendor/README.md`).
+    async fn prepare(&self, q: &Query) -> Result<Prepared<Postgres, Vec<(String, PgTypeInfo)>>, DbError> {
+        let (call, pipelined) = self.open_call().await?;
+        let mut prepared = dbfleet_sqlx_support::prepare(call, async |conn| describe(conn, q).await).await?;
+        if pipelined {
+            prepared.call.get().run_before_next_statement(READ_ONLY_TRANSACTION);
+        }
+        Ok(prepared)
+    }
+
+    /// Whether a call that failed with `err` is run again: only while calls
+    /// are pipelined (once cleared, the flag stays so). A pipelined
+    /// call has no round trip before its statement, so the statement's own
+    /// failure is the first sign of a connection the server closed while it
+    /// sat in the pool (a restart, a killed session, a proxy's cut): it is
+    /// then run on another connection, every idle one in turn and then a new
+    /// one. It ran, if at all, in a read-only transaction that ended with the
+    /// session.
+    fn run_again(&self, attempt: &mut u32, err: &DbError) -> bool {
+        let again = self.pipelined() && *attempt <= self.pool.options().get_max_connections() && is_lost(err);
+        if again {
+            tracing::debug!(error = %err, "running a read-only statement again on another connection");
+            *attempt += 1;
+        }
+        again
+    }
+
+    async fn query_on_new_call(&self, q: &Query) -> Result<RowStream, DbError> {
+        let Prepared { call, columns, args } = self.prepare(q).await?;
+        if columns.is_empty() {
+            run_to_end(call, q.sql.clone(), args, from_sqlx).await?;
+            return Ok(RowStream::empty(Vec::new()));
+        }
+        let header = columns
+            .iter()
+            .map(|(name, info)| {
+                Column::new(name.clone(), info.name().to_ascii_lowercase(), logical_type(info))
+            })
+            .collect();
+        let types: Vec<PgTypeInfo> = columns.into_iter().map(|(_, info)| info).collect();
+        let chunk_rows = q.chunk_size(CHUNK_ROWS);
+        let mut chunks = Box::pin(dbfleet_sqlx_support::chunks(
+            call,
+            q.sql.clone(),
+            args,
+            chunk_rows,
+            move |row: &PgRow| decode_row(row, &types),
+            from_sqlx,
+        ));
+        // The first answer is awaited here, so that a connection found lost
+        // is replaced before the caller has seen anything.
+        match chunks.next().await {
+            Some(Err(err)) => Err(err),
+            first => Ok(RowStream::new(header, futures::stream::iter(first).chain(chunks))),
+        }
+    }
+
+    async fn execute_on_new_call(&self, q: &Query) -> Result<ExecOutcome, DbError> {
+        let Prepared { call, args, .. } = self.prepare(q).await?;
+        let done = run_to_end(call, q.sql.clone(), args, from_sqlx).await?;
+        Ok(ExecOutcome::new(done.rows_affected()))
+    }
+}
+
+/// A connection the server closed, as its driver error shows it.
+fn is_lost(err: &DbError) -> bool {
+    err.kind == ErrorKind::Connection || err.code.as_deref().is_some_and(|code| SESSION_ENDED.contains(&code))
 }
 
 /// The statement's result columns, and its parameters bound with the types
@@ -158,34 +288,23 @@ fn decode_row(row: &PgRow, types: &[PgTypeInfo]) -> Result<Row, DbError> {
 #[async_trait]
 impl Pool for PostgresPool {
     async fn query(&self, q: &Query) -> Result<RowStream, DbError> {
-        let Prepared { call, columns, args } = self.prepare(q).await?;
-        if columns.is_empty() {
-            run_to_end(call, q.sql.clone(), args, from_sqlx).await?;
-            return Ok(RowStream::empty(Vec::new()));
+        let mut attempt = 1;
+        loop {
+            match self.query_on_new_call(q).await {
+                Err(err) if self.run_again(&mut attempt, &err) => {}
+                outcome => return outcome,
+            }
         }
-        let header = columns
-            .iter()
-            .map(|(name, info)| {
-                Column::new(name.clone(), info.name().to_ascii_lowercase(), logical_type(info))
-            })
-            .collect();
-        let types: Vec<PgTypeInfo> = columns.into_iter().map(|(_, info)| info).collect();
-        let chunk_rows = q.chunk_size(CHUNK_ROWS);
-        let chunks = dbfleet_sqlx_support::chunks(
-            call,
-            q.sql.clone(),
-            args,
-            chunk_rows,
-            move |row: &PgRow| decode_row(row, &types),
-            from_sqlx,
-        );
-        Ok(RowStream::new(header, chunks))
     }
 
     async fn execute(&self, q: &Query) -> Result<ExecOutcome, DbError> {
-        let Prepared { call, args, .. } = self.prepare(q).await?;
-        let done = run_to_end(call, q.sql.clone(), args, from_sqlx).await?;
-        Ok(ExecOutcome::new(done.rows_affected()))
+        let mut attempt = 1;
+        loop {
+            match self.execute_on_new_call(q).await {
+                Err(err) if self.run_again(&mut attempt, &err) => {}
+                outcome => return outcome,
+            }
+        }
     }
 
     async fn list_databases(&self) -> Result<Vec<DatabaseInfo>, DbError> {
