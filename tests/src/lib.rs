@@ -3,6 +3,7 @@
 pub mod diff_estate;
 pub mod estate;
 pub mod faults;
+pub mod pgbouncer;
 pub mod scratch;
 pub mod services;
 pub mod sqlserver;

@@ -16,7 +16,9 @@ use std::time::Duration;
 use dbfleet_core::fleet::{Environment, Fleet};
 use dbfleet_core::{DbError, ErrorKind, Query, collect_limited};
 use dbfleet_core::{QueryRequest, QueryResult};
+use dbfleet_tests::pgbouncer::PgBouncer;
 use dbfleet_tests::scratch::{Engine, Scratch};
+use dbfleet_tests::services::host_port;
 use sqlx::{AssertSqlSafe, Connection, Executor, Row};
 
 async fn call(env: &Environment, sql: &str) -> Result<QueryResult, DbError> {
@@ -299,6 +301,39 @@ async fn postgres_pipelined_read_only_transaction_holds() {
     let written: i64 = sqlx::query_scalar("SELECT count(*) FROM kept").fetch_one(&mut owner).await.unwrap();
     assert_eq!(written, 0);
     fleet.shutdown().await;
+    scratch.drop().await;
+}
+
+/// Behind a connection pooler (PgBouncer, session mode), which announces
+/// process ids of its own, the guard holds as well, and a statement given up
+/// on is cancelled on the session that runs it: the pooler is found when a
+/// connection opens, and calls then ask the server for the session's id.
+/// `slow` switches off the server's check for a vanished client, so only
+/// the cancel can stop it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_behind_a_pooler_cancels_the_right_session() {
+    let Some(scratch) = Scratch::create(Engine::Postgres).await else { return };
+    let server = host_port(&scratch.url);
+    let (host, port) = server.rsplit_once(':').unwrap();
+    let user = scratch.url.split_once("://").and_then(|(_, rest)| rest.split_once(['@', ':'])).unwrap().0;
+    let Some(pooler) = PgBouncer::start(host, port.parse().unwrap(), user) else { return };
+    let mut owner = sqlx::PgConnection::connect(&scratch.url).await.unwrap();
+    for sql in POSTGRES_SETUP {
+        owner.execute(*sql).await.unwrap_or_else(|err| panic!("{sql}: {err}"));
+    }
+    let url = scratch.url.replace(&server, &format!("127.0.0.1:{}", pooler.port()));
+    let fleet = scratch.fleet_with(&url, "query_timeout_secs = 30", "max_connections = 2").await;
+    let db = fleet.environment(Some("db")).unwrap();
+
+    assert_eq!(answers(&db, "SELECT count(*) FROM t").await.rows[0][0].to_text(), "3");
+    stopped_by_the_engine(&db, "SELECT purge()", ErrorKind::ReadOnly).await;
+    let err = db.pool().unwrap().execute(&Query::new("SET TRANSACTION READ WRITE")).await.unwrap_err();
+    assert!(err.message.contains("must be set before any query"), "{err}");
+    abandoned_statement_stops(&scratch, &db, "SELECT slow(20) AS bounced", "SELECT slow(20) AS bounced")
+        .await;
+    assert_eq!(answers(&db, "SELECT count(*) FROM t").await.rows[0][0].to_text(), "3");
+    fleet.shutdown().await;
+    drop(pooler);
     scratch.drop().await;
 }
 
