@@ -21,7 +21,8 @@ use rmcp::ServiceExt;
 pub use http::{metrics_routes, serve_connections, serve_http};
 pub(crate) use log_messages::layer as log_layer;
 pub use tokens::Tokens;
-pub use tools::{AnswerForm, DbfleetTools};
+use tools::AnswerForm;
+pub use tools::DbfleetTools;
 
 /// Serves the tools on stdin/stdout until the client disconnects. Nothing
 /// else may write to stdout: logs go to stderr.

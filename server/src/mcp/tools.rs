@@ -91,7 +91,7 @@ pub struct DbfleetTools {
 
 /// How a tool answer with rows carries its structured content.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AnswerForm {
+pub(crate) enum AnswerForm {
     /// As a JSON tree, which rmcp serializes next to the text.
     Tree,
     /// As the text alone, which the line transport also writes as
@@ -267,7 +267,7 @@ impl DbfleetTools {
     }
 
     /// Answers with rows in the form its transport writes (see [`AnswerForm`]).
-    pub fn with_answers(mut self, answers: AnswerForm) -> Self {
+    pub(crate) fn with_answers(mut self, answers: AnswerForm) -> Self {
         self.answers = answers;
         self
     }
