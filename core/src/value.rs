@@ -205,21 +205,47 @@ impl Value {
 
     /// [`Value::to_text`], borrowing what is text already.
     pub fn text(&self) -> Cow<'_, str> {
-        Cow::Owned(match self {
-            Value::Decimal(s) | Value::Text(s) | Value::Other(s) => return Cow::Borrowed(s),
-            Value::Null => return Cow::Borrowed(""),
-            Value::Bool(b) => b.to_string(),
-            Value::Int(i) => i.to_string(),
-            Value::UInt(u) => u.to_string(),
-            Value::Float(_) | Value::Bytes(_) | Value::Json(_) | Value::Array(_) => match self.to_json() {
-                serde_json::Value::String(s) => s,
-                other => other.to_string(),
-            },
-            Value::Uuid(u) => u.to_string(),
-            Value::Date(_) | Value::Time(_) | Value::Timestamp(_) | Value::Timestamptz(_) => {
-                self.date_time().map(|t| t.to_string()).unwrap_or_default()
+        match self {
+            Value::Decimal(s) | Value::Text(s) | Value::Other(s) => Cow::Borrowed(s),
+            Value::Null => Cow::Borrowed(""),
+            Value::Bool(b) => Cow::Borrowed(if *b { "true" } else { "false" }),
+            _ => {
+                let mut text = String::with_capacity(32);
+                self.write_text(&mut text);
+                Cow::Owned(text)
             }
-        })
+        }
+    }
+
+    /// Appends [`Value::to_text`] to `out`, so that an export writes every
+    /// value through one buffer instead of a string of its own.
+    pub fn write_text(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        // Writing to a `String` cannot fail.
+        let _ = match self {
+            Value::Decimal(s) | Value::Text(s) | Value::Other(s) => {
+                out.push_str(s);
+                Ok(())
+            }
+            Value::Null => Ok(()),
+            Value::Bool(b) => {
+                out.push_str(if *b { "true" } else { "false" });
+                Ok(())
+            }
+            Value::Int(i) => write!(out, "{i}"),
+            Value::UInt(u) => write!(out, "{u}"),
+            Value::Uuid(u) => write!(out, "{u}"),
+            Value::Float(_) | Value::Bytes(_) | Value::Json(_) | Value::Array(_) => match self.to_json() {
+                serde_json::Value::String(s) => {
+                    out.push_str(&s);
+                    Ok(())
+                }
+                other => write!(out, "{other}"),
+            },
+            Value::Date(_) | Value::Time(_) | Value::Timestamp(_) | Value::Timestamptz(_) => {
+                self.date_time().map_or(Ok(()), |t| write!(out, "{t}"))
+            }
+        };
     }
 
     /// Dates and times in their ISO 8601 form, written when displayed.
@@ -427,6 +453,37 @@ mod tests {
         assert_eq!(Value::from_json_param(&json!(1.5)), Value::Float(1.5));
         assert_eq!(Value::from_json_param(&json!("x")), Value::Text("x".into()));
         assert_eq!(Value::from_json_param(&json!({"a": 1})), Value::Json(json!({"a": 1})));
+    }
+
+    #[test]
+    fn text_forms_are_the_same_through_one_buffer() {
+        let date = NaiveDate::from_ymd_opt(2024, 5, 1).unwrap();
+        let time = NaiveTime::from_hms_milli_opt(13, 45, 0, 123).unwrap();
+        let cases = [
+            (Value::Null, ""),
+            (Value::Bool(false), "false"),
+            (Value::Int(i64::MIN), "-9223372036854775808"),
+            (Value::UInt(u64::MAX), "18446744073709551615"),
+            (Value::Float(1.5), "1.5"),
+            (Value::Float(f64::NAN), "NaN"),
+            (Value::Decimal("12.50".into()), "12.50"),
+            (Value::Text("a,\"b\"".into()), "a,\"b\""),
+            (Value::Bytes(vec![0, 1, 2, 255]), "AAEC/w=="),
+            (Value::Date(date), "2024-05-01"),
+            (Value::Time(time), "13:45:00.123"),
+            (Value::Timestamptz(date.and_time(time).and_utc()), "2024-05-01T13:45:00.123Z"),
+            (Value::Uuid(uuid::Uuid::nil()), "00000000-0000-0000-0000-000000000000"),
+            (Value::Json(json!({"a": [1, 2]})), r#"{"a":[1,2]}"#),
+            (Value::Array(vec![Value::Int(1), Value::Null]), "[1,null]"),
+            (Value::Other("1 day".into()), "1 day"),
+        ];
+        let mut buffer = String::from("left over");
+        for (value, expected) in cases {
+            assert_eq!(value.text(), expected, "{value:?}");
+            buffer.clear();
+            value.write_text(&mut buffer);
+            assert_eq!(buffer, expected, "{value:?}");
+        }
     }
 
     #[test]

@@ -184,9 +184,12 @@ pub async fn stream_ndjson(
 pub async fn stream_csv(out: &mut impl Write, stream: RowStream, max_rows: u64) -> anyhow::Result<Written> {
     let mut writer = csv::Writer::from_writer(out);
     writer.write_record(stream.columns().iter().map(|c| c.name.as_str()))?;
+    let mut text = String::new();
     let written = for_each_row(stream, max_rows, |row| {
         for value in row {
-            writer.write_field(value.text().as_bytes())?;
+            text.clear();
+            value.write_text(&mut text);
+            writer.write_field(text.as_bytes())?;
         }
         writer.write_record(None::<&[u8]>)?;
         Ok(())
