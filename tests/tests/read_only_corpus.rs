@@ -281,6 +281,19 @@ async fn postgres_pipelined_read_only_transaction_holds() {
     assert!(err.message.contains("must be set before any query"), "{err}");
     let err = run("INSERT INTO kept VALUES (1)").await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::ReadOnly, "{err}");
+    // Sessions go back to the pool reset, and still check for a vanished
+    // client (PostgreSQL 14 and later).
+    for _ in 0..3 {
+        let rows = collect_limited(pool.query(&Query::new("SELECT current_setting('server_version_num')::int >= 140000, current_setting('client_connection_check_interval')")).await.unwrap(), 10).await.unwrap();
+        if rows.rows[0][0] == dbfleet_core::Value::Bool(true) {
+            assert_eq!(rows.rows[0][1].to_text(), "1s");
+        }
+    }
+    // A statement that ends the transaction ends the call with it: the next
+    // one opens its own.
+    run("COMMIT").await.unwrap();
+    let err = run("INSERT INTO kept VALUES (1)").await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::ReadOnly, "{err}");
     // `SET TRANSACTION READ WRITE` ahead of a write, as one prepared
     // statement cannot hold two; the session then answers as before.
     let err = run("SET TRANSACTION READ WRITE; INSERT INTO kept VALUES (2)").await.unwrap_err();

@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use dbfleet_core::driver_api::{
-    Column, DatabaseInfo, DbError, EnvironmentConfig, ErrorKind, ExecOutcome, Pool, PoolStats, Query,
-    RoutineInfo, Row, RowStream, ServerInfo, TableFilter, TableInfo, TableRef, TableSchema, async_trait,
+    Column, DatabaseInfo, DbError, EnvironmentConfig, ExecOutcome, Pool, PoolStats, Query, RoutineInfo, Row,
+    RowStream, ServerInfo, TableFilter, TableInfo, TableRef, TableSchema, async_trait,
 };
 use dbfleet_sqlx_support::{CallConnection, Canceller, Prepared, run_to_end};
 use futures::StreamExt;
@@ -47,18 +47,36 @@ const BEGIN: &str = "SELECT pg_backend_pid()";
 /// [`BEGIN_READ_ONLY`].
 const READ_ONLY_TRANSACTION: &[&str] = &["BEGIN READ ONLY", "SELECT WHERE false"];
 
-/// SQLSTATEs of a session the server ended: an administrator's, crash or
-/// start-up shutdown.
-const SESSION_ENDED: [&str; 3] = ["57P01", "57P02", "57P03"];
+/// Has the server check every second, while a statement runs, whether the
+/// client is still there, so that a statement whose result dbfleet abandoned
+/// (a cancelled call, a row limit) stops at once instead of running until its
+/// statement timeout: PostgreSQL 14 and later (the version test is the
+/// server's own: sqlx does not parse version strings such as "15.2 (Debian
+/// 15.2-1)"); older servers keep running it. Its one column is NULL when the
+/// server does not check. A macro, as both statements that run it are
+/// literals put together with `concat!`.
+macro_rules! watch_for_disconnects {
+    () => {
+        "SELECT set_config('client_connection_check_interval', '1000', false) \
+         WHERE current_setting('server_version_num')::int >= 140000"
+    };
+}
+
+/// Sets up a new session ([`set_up_session`]).
+const SET_UP_SESSION: &str = concat!("SELECT pg_backend_pid(), (", watch_for_disconnects!(), ")");
 
 /// Run on every connection given back to the pool, so that nothing a
 /// statement did to its session outlives its call: an open transaction
-/// (rolled back), settings (back to those of the connection string),
-/// session-level advisory locks, listeners, cursors, temporary tables and
-/// sequence state. `DISCARD ALL` would also drop the prepared statements
-/// sqlx keeps per connection, so its other parts are listed one by one.
-const RESET: &str = "ROLLBACK; CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; UNLISTEN *; \
-                     SELECT pg_advisory_unlock_all(); DISCARD TEMP; DISCARD SEQUENCES";
+/// (rolled back), settings (back to those of the connection string, then
+/// the disconnect check again, which `RESET ALL` turns off), session-level
+/// advisory locks, listeners, cursors, temporary tables and sequence state.
+/// `DISCARD ALL` would also drop the prepared statements sqlx keeps per
+/// connection, so its other parts are listed one by one.
+const RESET: &str = concat!(
+    "ROLLBACK; CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; UNLISTEN *; ",
+    "SELECT pg_advisory_unlock_all(); DISCARD TEMP; DISCARD SEQUENCES; ",
+    watch_for_disconnects!()
+);
 
 /// Opens the pool and one connection, so that a wrong host, database or
 /// credential fails at start-up.
@@ -75,8 +93,7 @@ pub async fn connect(env: &EnvironmentConfig) -> Result<Arc<dyn Pool>, DbError> 
         .after_connect(move |conn, _| {
             let announced = announced.clone();
             Box::pin(async move {
-                watch_for_disconnects(conn).await?;
-                check_announced_pid(conn, &announced).await;
+                set_up_session(conn, &announced).await;
                 Ok(())
             })
         })
@@ -96,27 +113,25 @@ pub async fn connect(env: &EnvironmentConfig) -> Result<Arc<dyn Pool>, DbError> 
     Ok(Arc::new(PostgresPool { pool, read_only: env.read_only, pids_announced }))
 }
 
-/// Has the server check every second, while a statement runs, whether the
-/// client is still there, so that a statement whose result dbfleet abandoned
-/// (a cancelled call, a row limit) stops at once instead of running until its
-/// statement timeout. PostgreSQL 14 and later; older servers (and servers
-/// that only speak PostgreSQL's protocol) keep running it.
-async fn watch_for_disconnects(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
-    // The version test is the server's own: sqlx does not parse version
-    // strings such as "15.2 (Debian 15.2-1)".
-    let set = "SELECT set_config('client_connection_check_interval', '1000', false) \
-               WHERE current_setting('server_version_num')::int >= 140000";
-    if let Err(err) = conn.execute(set).await {
-        tracing::debug!(error = %err, "the server does not check for disconnected clients");
-    }
-    Ok(())
-}
-
-/// Clears `announced` unless the server's own process id for the session
-/// is the one it announced; a server that cannot say counts as a pooler.
-async fn check_announced_pid(conn: &mut PgConnection, announced: &AtomicBool) {
-    let own: Result<i32, _> = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&mut *conn).await;
-    if own.ok().and_then(|pid| u32::try_from(pid).ok()) != Some(conn.backend_process_id()) {
+/// Sets up a new session in one round trip: the disconnect check (see
+/// [`watch_for_disconnects!`]), and a look at the session's process id, which
+/// clears `announced` unless it is the one the server announced. A server
+/// that cannot say (one that only speaks PostgreSQL's protocol) counts as a
+/// pooler.
+async fn set_up_session(conn: &mut PgConnection, announced: &AtomicBool) {
+    let own = match sqlx::query_as::<_, (i32, Option<String>)>(SET_UP_SESSION).fetch_one(&mut *conn).await {
+        Ok((pid, checking)) => {
+            if checking.is_none() {
+                tracing::debug!("the server does not check for disconnected clients");
+            }
+            u32::try_from(pid).ok()
+        }
+        Err(err) => {
+            tracing::debug!(error = %err, "the session could not be set up: no disconnect checks, no pipelining");
+            None
+        }
+    };
+    if own != Some(conn.backend_process_id()) {
         tracing::debug!(
             "the session's process id is not the one announced: a connection pooler is in between"
         );
@@ -184,7 +199,9 @@ impl PostgresPool {
     /// one. It ran, if at all, in a read-only transaction that ended with the
     /// session.
     fn run_again(&self, attempt: &mut u32, err: &DbError) -> bool {
-        let again = self.pipelined() && *attempt <= self.pool.options().get_max_connections() && is_lost(err);
+        let again = self.pipelined()
+            && *attempt <= self.pool.options().get_max_connections()
+            && dbfleet_sqlx_support::is_lost_connection(err);
         if again {
             tracing::debug!(error = %err, "running a read-only statement again on another connection");
             *attempt += 1;
@@ -227,11 +244,6 @@ impl PostgresPool {
         let done = run_to_end(call, q.sql.clone(), args, from_sqlx).await?;
         Ok(ExecOutcome::new(done.rows_affected()))
     }
-}
-
-/// A connection the server closed, as its driver error shows it.
-fn is_lost(err: &DbError) -> bool {
-    err.kind == ErrorKind::Connection || err.code.as_deref().is_some_and(|code| SESSION_ENDED.contains(&code))
 }
 
 /// The statement's result columns, and its parameters bound with the types

@@ -69,17 +69,23 @@ pub async fn acquire_live<DB: Database, T>(
     }
 }
 
-/// A connection the server closed, or ended with an error that closes it:
-/// PostgreSQL's administrator, crash or start-up shutdowns, and MySQL's
-/// killed connection.
+/// The codes of an error that ends a session: PostgreSQL's administrator,
+/// crash or start-up shutdowns, and MySQL's killed connection.
+const SESSION_ENDED: [&str; 4] = ["57P01", "57P02", "57P03", "70100"];
+
+/// A connection the server closed, or ended with an error that closes it.
 fn is_lost(err: &sqlx::Error) -> bool {
     match err {
         sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::Tls(_) => true,
-        sqlx::Error::Database(db) => {
-            db.code().is_some_and(|code| matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "70100"))
-        }
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| SESSION_ENDED.contains(&code.as_ref())),
         _ => false,
     }
+}
+
+/// [`is_lost`], as a driver's error shows it once mapped: a connection
+/// failure, or the code of an error that ends a session.
+pub fn is_lost_connection(err: &DbError) -> bool {
+    err.kind == ErrorKind::Connection || err.code.as_deref().is_some_and(|code| SESSION_ENDED.contains(&code))
 }
 
 /// Fails at once, with the system's error, when nothing listens at
