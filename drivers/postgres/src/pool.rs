@@ -178,11 +178,15 @@ impl PostgresPool {
         Ok((call, false))
     }
 
-    /// `q` prepared on a new call; on a pipelined call, its read-only
+    /// `q` prepared on the call; on a pipelined call, its read-only
     /// transaction goes out with it, first, and the statement does not run
     /// if the transaction fails (patched sqlx, `vendor/README.md`).
-    async fn prepare(&self, q: &Query) -> Result<Prepared<Postgres, Vec<(String, PgTypeInfo)>>, DbError> {
-        let (call, pipelined) = self.open_call().await?;
+    async fn prepare(
+        &self,
+        call: CallConnection<Postgres>,
+        pipelined: bool,
+        q: &Query,
+    ) -> Result<Prepared<Postgres, Vec<(String, PgTypeInfo)>>, DbError> {
         let mut prepared = dbfleet_sqlx_support::prepare(call, async |conn| describe(conn, q).await).await?;
         if pipelined {
             prepared.call.get().run_before_next_statement(READ_ONLY_TRANSACTION);
@@ -190,17 +194,16 @@ impl PostgresPool {
         Ok(prepared)
     }
 
-    /// Whether a call that failed with `err` is run again: only while calls
-    /// are pipelined (once cleared, the flag stays so). A pipelined
-    /// call has no round trip before its statement, so the statement's own
-    /// failure is the first sign of a connection the server closed while it
-    /// sat in the pool (a restart, a killed session, a proxy's cut): it is
+    /// Whether a pipelined call whose statement failed with `err` is run
+    /// again. It had no round trip before its statement, so the statement's
+    /// own failure is the first sign of a connection the server closed while
+    /// it sat in the pool (a restart, a killed session, a proxy's cut): it is
     /// then run on another connection, every idle one in turn and then a new
     /// one. It ran, if at all, in a read-only transaction that ended with the
-    /// session.
+    /// session. A connection that cannot be had at all is not tried again:
+    /// that failure is the caller's at once.
     fn run_again(&self, attempt: &mut u32, err: &DbError) -> bool {
-        let again = self.pipelined()
-            && *attempt <= self.pool.options().get_max_connections()
+        let again = *attempt <= self.pool.options().get_max_connections()
             && dbfleet_sqlx_support::is_lost_connection(err);
         if again {
             tracing::debug!(error = %err, "running a read-only statement again on another connection");
@@ -209,8 +212,13 @@ impl PostgresPool {
         again
     }
 
-    async fn query_on_new_call(&self, q: &Query) -> Result<RowStream, DbError> {
-        let Prepared { call, columns, args } = self.prepare(q).await?;
+    async fn query_on(
+        &self,
+        call: CallConnection<Postgres>,
+        pipelined: bool,
+        q: &Query,
+    ) -> Result<RowStream, DbError> {
+        let Prepared { call, columns, args } = self.prepare(call, pipelined, q).await?;
         if columns.is_empty() {
             run_to_end(call, q.sql.clone(), args, from_sqlx).await?;
             return Ok(RowStream::empty(Vec::new()));
@@ -239,8 +247,13 @@ impl PostgresPool {
         }
     }
 
-    async fn execute_on_new_call(&self, q: &Query) -> Result<ExecOutcome, DbError> {
-        let Prepared { call, args, .. } = self.prepare(q).await?;
+    async fn execute_on(
+        &self,
+        call: CallConnection<Postgres>,
+        pipelined: bool,
+        q: &Query,
+    ) -> Result<ExecOutcome, DbError> {
+        let Prepared { call, args, .. } = self.prepare(call, pipelined, q).await?;
         let done = run_to_end(call, q.sql.clone(), args, from_sqlx).await?;
         Ok(ExecOutcome::new(done.rows_affected()))
     }
@@ -302,8 +315,9 @@ impl Pool for PostgresPool {
     async fn query(&self, q: &Query) -> Result<RowStream, DbError> {
         let mut attempt = 1;
         loop {
-            match self.query_on_new_call(q).await {
-                Err(err) if self.run_again(&mut attempt, &err) => {}
+            let (call, pipelined) = self.open_call().await?;
+            match self.query_on(call, pipelined, q).await {
+                Err(err) if pipelined && self.run_again(&mut attempt, &err) => {}
                 outcome => return outcome,
             }
         }
@@ -312,8 +326,9 @@ impl Pool for PostgresPool {
     async fn execute(&self, q: &Query) -> Result<ExecOutcome, DbError> {
         let mut attempt = 1;
         loop {
-            match self.execute_on_new_call(q).await {
-                Err(err) if self.run_again(&mut attempt, &err) => {}
+            let (call, pipelined) = self.open_call().await?;
+            match self.execute_on(call, pipelined, q).await {
+                Err(err) if pipelined && self.run_again(&mut attempt, &err) => {}
                 outcome => return outcome,
             }
         }
