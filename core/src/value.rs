@@ -10,39 +10,12 @@
 use std::borrow::Cow;
 
 use base64::Engine as _;
-use chrono::format::{DelayedFormat, Fixed, Item, Numeric, Pad};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use serde::{Serialize, Serializer};
 
-/// ISO 8601 forms (`%Y-%m-%d`, `%H:%M:%S%.f`, joined by `T`, with `Z` for
-/// UTC), parsed once here rather than from a format string for every value
-/// of a result.
-const YEAR_MONTH_DAY: [Item<'static>; 5] = [
-    Item::Numeric(Numeric::Year, Pad::Zero),
-    Item::Literal("-"),
-    Item::Numeric(Numeric::Month, Pad::Zero),
-    Item::Literal("-"),
-    Item::Numeric(Numeric::Day, Pad::Zero),
-];
-const HOUR_MINUTE_SECOND: [Item<'static>; 6] = [
-    Item::Numeric(Numeric::Hour, Pad::Zero),
-    Item::Literal(":"),
-    Item::Numeric(Numeric::Minute, Pad::Zero),
-    Item::Literal(":"),
-    Item::Numeric(Numeric::Second, Pad::Zero),
-    Item::Fixed(Fixed::Nanosecond),
-];
-const DATE_TIME: [Item<'static>; 12] = {
-    let [y, d1, m, d2, d] = YEAR_MONTH_DAY;
-    let [h, c1, mi, c2, s, f] = HOUR_MINUTE_SECOND;
-    [y, d1, m, d2, d, Item::Literal("T"), h, c1, mi, c2, s, f]
-};
-const DATE_TIME_UTC: [Item<'static>; 13] = {
-    let [y, d1, m, d2, d, t, h, c1, mi, c2, s, f] = DATE_TIME;
-    [y, d1, m, d2, d, t, h, c1, mi, c2, s, f, Item::Literal("Z")]
-};
+mod iso_text;
 
-type Formatted = DelayedFormat<std::slice::Iter<'static, Item<'static>>>;
+use iso_text::IsoText;
 
 /// The engine-independent type of a column or value.
 #[derive(
@@ -232,8 +205,14 @@ impl Value {
                 out.push_str(if *b { "true" } else { "false" });
                 Ok(())
             }
-            Value::Int(i) => write!(out, "{i}"),
-            Value::UInt(u) => write!(out, "{u}"),
+            Value::Int(i) => {
+                out.push_str(itoa::Buffer::new().format(*i));
+                Ok(())
+            }
+            Value::UInt(u) => {
+                out.push_str(itoa::Buffer::new().format(*u));
+                Ok(())
+            }
             Value::Uuid(u) => write!(out, "{u}"),
             Value::Float(_) | Value::Bytes(_) | Value::Json(_) | Value::Array(_) => match self.to_json() {
                 serde_json::Value::String(s) => {
@@ -243,18 +222,21 @@ impl Value {
                 other => write!(out, "{other}"),
             },
             Value::Date(_) | Value::Time(_) | Value::Timestamp(_) | Value::Timestamptz(_) => {
-                self.date_time().map_or(Ok(()), |t| write!(out, "{t}"))
+                if let Some(text) = self.date_time() {
+                    out.push_str(text.as_str());
+                }
+                Ok(())
             }
         };
     }
 
-    /// Dates and times in their ISO 8601 form, written when displayed.
-    fn date_time(&self) -> Option<Formatted> {
+    /// Dates and times in their ISO 8601 form.
+    fn date_time(&self) -> Option<IsoText> {
         Some(match self {
-            Value::Date(d) => d.format_with_items(YEAR_MONTH_DAY.iter()),
-            Value::Time(t) => t.format_with_items(HOUR_MINUTE_SECOND.iter()),
-            Value::Timestamp(ts) => ts.format_with_items(DATE_TIME.iter()),
-            Value::Timestamptz(ts) => ts.naive_utc().format_with_items(DATE_TIME_UTC.iter()),
+            Value::Date(d) => iso_text::date(*d),
+            Value::Time(t) => iso_text::time(*t),
+            Value::Timestamp(ts) => iso_text::date_time(*ts, false),
+            Value::Timestamptz(ts) => iso_text::date_time(ts.naive_utc(), true),
             _ => return None,
         })
     }
@@ -333,7 +315,7 @@ impl Serialize for Value {
             Value::Json(j) => j.serialize(serializer),
             Value::Array(items) => serializer.collect_seq(items),
             other => match other.date_time() {
-                Some(formatted) => serializer.collect_str(&formatted),
+                Some(text) => serializer.serialize_str(text.as_str()),
                 None => other.to_json().serialize(serializer),
             },
         }

@@ -172,9 +172,14 @@ pub async fn stream_ndjson(
     max_rows: u64,
 ) -> anyhow::Result<Written> {
     let names = unique_names(stream.columns().iter().map(|c| c.name.as_str()));
+    // Each line is encoded into one buffer and written whole: serde_json
+    // writing to `out` itself makes a call through `io::Write` per token.
+    let mut line = Vec::new();
     for_each_row(stream, max_rows, |row| {
-        serde_json::to_writer(&mut *out, &RowObject { names: &names, values: row })?;
-        writeln!(out)?;
+        line.clear();
+        serde_json::to_writer(&mut line, &RowObject { names: &names, values: row })?;
+        line.push(b'\n');
+        out.write_all(&line)?;
         Ok(())
     })
     .await

@@ -84,10 +84,28 @@ async fn postgres_arrays_enums_intervals_and_networks() {
     let admin = format!("[environments.pg]\ndriver = \"postgres\"\nurl = \"{url}\"\nread_only = false\n");
     let (_dir, rw) = start(&admin, &[]).await;
     query(&rw, "pg", &format!("CREATE TYPE {name} AS ENUM ('happy', 'sad')")).await;
-    let result = query(&rw, "pg", &format!("SELECT 'sad'::{name} AS m")).await;
-    let outcome = (result.columns[0].logical_type, row_json(&result)[0].clone());
-    query(&rw, "pg", &format!("DROP TYPE {name}")).await;
-    assert_eq!(outcome, (LogicalType::Text, json!("sad")));
+    // Domains read as their base type, over scalars, arrays and enums alike.
+    query(&rw, "pg", &format!("CREATE DOMAIN {name}_cents AS int8 CHECK (VALUE >= 0)")).await;
+    query(&rw, "pg", &format!("CREATE DOMAIN {name}_days AS date[]")).await;
+    query(&rw, "pg", &format!("CREATE DOMAIN {name}_only AS {name}")).await;
+    let result = query(
+        &rw,
+        "pg",
+        &format!(
+            "SELECT 'sad'::{name} AS m, ARRAY['happy'::{name}] AS ms, 1250::{name}_cents AS c, \
+             ARRAY[date '2026-12-04']::{name}_days AS d, 'happy'::{name}_only AS o"
+        ),
+    )
+    .await;
+    let logical: Vec<LogicalType> = result.columns.iter().map(|c| c.logical_type).collect();
+    let values = row_json(&result);
+    query(&rw, "pg", &format!("DROP TYPE {name} CASCADE")).await;
+    query(&rw, "pg", &format!("DROP DOMAIN {name}_cents, {name}_days")).await;
+    assert_eq!(
+        logical,
+        [LogicalType::Text, LogicalType::Array, LogicalType::Int, LogicalType::Array, LogicalType::Text]
+    );
+    assert_eq!(values, [json!("sad"), json!(["happy"]), json!(1250), json!(["2026-12-04"]), json!("happy")]);
 }
 
 /// Decimals are read from the binary wire format by hand: every value, at

@@ -19,7 +19,7 @@ use sqlx::{
 use crate::catalog;
 use crate::errors::from_sqlx;
 use crate::settings::connect_options;
-use crate::types::{bind, decode, logical_type};
+use crate::types::{Decoder, bind, decode, logical_type};
 
 /// Rows per chunk when the consumer sets no tighter limit.
 const CHUNK_ROWS: usize = 500;
@@ -229,7 +229,13 @@ impl PostgresPool {
                 Column::new(name.clone(), info.name().to_ascii_lowercase(), logical_type(info))
             })
             .collect();
-        let types: Vec<PgTypeInfo> = columns.into_iter().map(|(_, info)| info).collect();
+        let types: Vec<(PgTypeInfo, Decoder)> = columns
+            .into_iter()
+            .map(|(_, info)| {
+                let decoder = Decoder::for_type(&info);
+                (info, decoder)
+            })
+            .collect();
         let chunk_rows = q.chunk_size(CHUNK_ROWS);
         let mut chunks = Box::pin(dbfleet_sqlx_support::chunks(
             call,
@@ -306,8 +312,10 @@ fn cancel_backend(pool: PgPool, pid: i32) -> BoxFuture<'static, ()> {
     })
 }
 
-fn decode_row(row: &PgRow, types: &[PgTypeInfo]) -> Result<Row, DbError> {
-    dbfleet_core::driver_api::decode_row(types.iter().enumerate(), |(i, info)| decode(row, i, info))
+fn decode_row(row: &PgRow, types: &[(PgTypeInfo, Decoder)]) -> Result<Row, DbError> {
+    dbfleet_core::driver_api::decode_row(types.iter().enumerate(), |(i, (info, decoder))| {
+        decode(row, i, info, *decoder)
+    })
 }
 
 #[async_trait]

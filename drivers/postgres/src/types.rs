@@ -42,49 +42,119 @@ pub fn logical_type_of_name(name: &str) -> LogicalType {
     }
 }
 
-/// Decodes column `i` of a row. A value whose type has no mapping comes back
-/// as its wire payload when that is text (enums, xml, most extension types),
-/// else as hex: never an error.
-pub fn decode(row: &PgRow, i: usize, info: &PgTypeInfo) -> Result<Value, DbError> {
+/// How a column's values are decoded: chosen once per result from the
+/// column's type, rather than by comparing its type name for every value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decoder {
+    Bool,
+    Int2,
+    Int4,
+    Int8,
+    Oid,
+    Float4,
+    Float8,
+    Numeric,
+    Text,
+    Bytes,
+    Date,
+    Time,
+    Timestamp,
+    Timestamptz,
+    Uuid,
+    Json,
+    Interval,
+    Inet,
+    Cidr,
+    Array,
+    /// No mapping: the wire payload, as text when it is text.
+    Payload,
+}
+
+impl Decoder {
+    pub fn for_type(info: &PgTypeInfo) -> Decoder {
+        match info.kind() {
+            PgTypeKind::Domain(base) => return Decoder::for_type(base),
+            PgTypeKind::Array(_) => return Decoder::Array,
+            PgTypeKind::Enum(_) => return Decoder::Text,
+            _ => {}
+        }
+        match info.name() {
+            "BOOL" => Decoder::Bool,
+            "INT2" => Decoder::Int2,
+            "INT4" => Decoder::Int4,
+            "INT8" => Decoder::Int8,
+            "OID" => Decoder::Oid,
+            "FLOAT4" => Decoder::Float4,
+            "FLOAT8" => Decoder::Float8,
+            "NUMERIC" => Decoder::Numeric,
+            "TEXT" | "VARCHAR" | "CHAR" | "NAME" | "BPCHAR" => Decoder::Text,
+            "BYTEA" => Decoder::Bytes,
+            "DATE" => Decoder::Date,
+            "TIME" => Decoder::Time,
+            "TIMESTAMP" => Decoder::Timestamp,
+            "TIMESTAMPTZ" => Decoder::Timestamptz,
+            "UUID" => Decoder::Uuid,
+            "JSON" | "JSONB" => Decoder::Json,
+            "INTERVAL" => Decoder::Interval,
+            "INET" => Decoder::Inet,
+            "CIDR" => Decoder::Cidr,
+            _ => Decoder::Payload,
+        }
+    }
+}
+
+/// Decodes column `i` of a row, of type `info`, with the column's
+/// [`Decoder`]. A value whose type has no mapping comes back as its wire
+/// payload when that is text (xml, most extension types), else as hex:
+/// never an error.
+pub fn decode(row: &PgRow, i: usize, info: &PgTypeInfo, decoder: Decoder) -> Result<Value, DbError> {
     let raw = row.try_get_raw(i).map_err(crate::errors::from_sqlx)?;
     if raw.is_null() {
         return Ok(Value::Null);
     }
-    if let PgTypeKind::Domain(base) = info.kind() {
-        return decode_as(raw, base);
-    }
-    decode_as(raw, info)
+    decode_as(raw, info, decoder)
 }
 
-fn decode_as(raw: PgValueRef<'_>, info: &PgTypeInfo) -> Result<Value, DbError> {
+fn decode_as(raw: PgValueRef<'_>, info: &PgTypeInfo, decoder: Decoder) -> Result<Value, DbError> {
     fn get<'r, T: Decode<'r, sqlx::Postgres>>(raw: PgValueRef<'r>) -> Result<T, DbError> {
         T::decode(raw).map_err(|e| DbError::query(format!("cannot decode a value: {e}")))
     }
-    if let PgTypeKind::Array(element) = info.kind() {
-        return decode_array(raw, element);
-    }
-    Ok(match info.name() {
-        "BOOL" => Value::Bool(get(raw)?),
-        "INT2" => Value::Int(get::<i16>(raw)?.into()),
-        "INT4" => Value::Int(get::<i32>(raw)?.into()),
-        "INT8" => Value::Int(get(raw)?),
-        "OID" => Value::Int(get::<sqlx::postgres::types::Oid>(raw)?.0.into()),
-        "FLOAT4" => Value::Float(get::<f32>(raw)?.into()),
-        "FLOAT8" => Value::Float(get(raw)?),
-        "NUMERIC" => numeric(raw)?,
-        "TEXT" | "VARCHAR" | "CHAR" | "NAME" | "BPCHAR" => Value::Text(get(raw)?),
-        "BYTEA" => Value::Bytes(get(raw)?),
-        "DATE" => Value::Date(get::<NaiveDate>(raw)?),
-        "TIME" => Value::Time(get::<NaiveTime>(raw)?),
-        "TIMESTAMP" => Value::Timestamp(get::<NaiveDateTime>(raw)?),
-        "TIMESTAMPTZ" => Value::Timestamptz(get::<DateTime<Utc>>(raw)?),
-        "UUID" => Value::Uuid(get(raw)?),
-        "JSON" | "JSONB" => Value::Json(get(raw)?),
-        "INTERVAL" => Value::Other(interval_text(&get::<PgInterval>(raw)?)),
-        "INET" | "CIDR" => Value::Text(network_text(get::<IpNetwork>(raw)?, info.name() == "INET")),
-        _ if matches!(info.kind(), PgTypeKind::Enum(_)) => Value::Text(get(raw)?),
-        _ => payload_text(raw.as_bytes().map_err(|e| DbError::query(e.to_string()))?),
+    Ok(match decoder {
+        Decoder::Bool => Value::Bool(get(raw)?),
+        Decoder::Int2 => Value::Int(get::<i16>(raw)?.into()),
+        Decoder::Int4 => Value::Int(get::<i32>(raw)?.into()),
+        Decoder::Int8 => Value::Int(get(raw)?),
+        Decoder::Oid => Value::Int(get::<sqlx::postgres::types::Oid>(raw)?.0.into()),
+        Decoder::Float4 => Value::Float(get::<f32>(raw)?.into()),
+        Decoder::Float8 => Value::Float(get(raw)?),
+        Decoder::Numeric => numeric(raw)?,
+        Decoder::Text => Value::Text(get(raw)?),
+        Decoder::Bytes => Value::Bytes(get(raw)?),
+        Decoder::Date => Value::Date(get::<NaiveDate>(raw)?),
+        Decoder::Time => Value::Time(get::<NaiveTime>(raw)?),
+        Decoder::Timestamp => Value::Timestamp(get::<NaiveDateTime>(raw)?),
+        Decoder::Timestamptz => Value::Timestamptz(get::<DateTime<Utc>>(raw)?),
+        Decoder::Uuid => Value::Uuid(get(raw)?),
+        Decoder::Json => Value::Json(get(raw)?),
+        Decoder::Interval => Value::Other(interval_text(&get::<PgInterval>(raw)?)),
+        Decoder::Inet | Decoder::Cidr => {
+            Value::Text(network_text(get::<IpNetwork>(raw)?, decoder == Decoder::Inet))
+        }
+        Decoder::Array => match element_type(info) {
+            Some(element) => decode_array(raw, element)?,
+            None => payload_text(raw.as_bytes().map_err(|e| DbError::query(e.to_string()))?),
+        },
+        Decoder::Payload => payload_text(raw.as_bytes().map_err(|e| DbError::query(e.to_string()))?),
     })
+}
+
+/// The element type of an array type, seen through domains.
+fn element_type(info: &PgTypeInfo) -> Option<&PgTypeInfo> {
+    match info.kind() {
+        PgTypeKind::Domain(base) => element_type(base),
+        PgTypeKind::Array(element) => Some(element),
+        _ => None,
+    }
 }
 
 fn decode_array(raw: PgValueRef<'_>, element: &PgTypeInfo) -> Result<Value, DbError> {
