@@ -3,6 +3,8 @@
 use dbfleet_core::driver_api::{DbError, ErrorKind};
 use rusqlite::ffi;
 
+use crate::connections::PoolError;
+
 /// Keeps SQLite's message and extended result code.
 pub fn from_sqlite(err: rusqlite::Error) -> DbError {
     match &err {
@@ -41,12 +43,12 @@ fn read_only_or_query(message: Option<&str>) -> ErrorKind {
     }
 }
 
-pub fn pool_error(err: deadpool_sqlite::PoolError) -> DbError {
+pub fn pool_error(err: PoolError) -> DbError {
     match err {
-        deadpool_sqlite::PoolError::Timeout(_) => {
+        PoolError::Timeout(_) => {
             DbError::new(ErrorKind::Timeout, "no SQLite connection free within connect_timeout_secs")
         }
-        deadpool_sqlite::PoolError::Backend(err) => from_sqlite(err),
+        PoolError::Backend(err) => from_sqlite(err),
         other => DbError::connection(other.to_string()),
     }
 }

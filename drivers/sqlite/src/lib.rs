@@ -2,6 +2,7 @@
 //! install. Registers itself as `sqlite` (alias `sqlite3`).
 
 mod catalog;
+mod connections;
 mod diff;
 mod errors;
 mod explain;

@@ -8,17 +8,17 @@ use dbfleet_core::driver_api::{
     DatabaseInfo, DbError, EnvironmentConfig, ExecOutcome, Pool, PoolStats, Query, RoutineInfo, RowStream,
     ServerInfo, TableFilter, TableInfo, TableRef, TableSchema, async_trait,
 };
-use deadpool_sqlite::{Hook, HookError, Runtime};
-use rusqlite::limits::Limit;
+use deadpool::Runtime;
 use rusqlite::{Connection, OpenFlags, params_from_iter};
 
+use crate::connections::{Manager, Pool as Connections};
 use crate::errors::{from_sqlite, pool_error};
 use crate::interrupt::{CancelOnDrop, interruptible};
 use crate::settings::{Location, Mode, SqliteSettings};
 use crate::{catalog, rows};
 
 pub struct SqlitePool {
-    pool: deadpool_sqlite::Pool,
+    pool: Connections,
 }
 
 /// Opens the pool: creates and seeds the file first when asked to, then
@@ -46,17 +46,13 @@ pub async fn connect(env: &EnvironmentConfig, settings: SqliteSettings) -> Resul
         Location::Memory => 1,
         Location::File(_) => env.pool.max_connections as usize,
     };
-    let busy_timeout = settings.busy_timeout;
-    let pool = deadpool_sqlite::Config::new(uri(&settings.location, read_only))
-        .builder(Runtime::Tokio1)
-        .map_err(|err| DbError::internal(err.to_string()))?
+    let manager =
+        Manager { uri: uri(&settings.location, read_only), read_only, busy_timeout: settings.busy_timeout };
+    let pool = Connections::builder(manager)
+        .runtime(Runtime::Tokio1)
         .max_size(max_size)
         .wait_timeout(Some(env.pool.connect_timeout))
         .create_timeout(Some(env.pool.connect_timeout))
-        .post_create(Hook::sync_fn(move |conn, _| {
-            let conn = conn.lock().map_err(|_| HookError::message("connection mutex poisoned"))?;
-            configure(&conn, read_only, busy_timeout).map_err(HookError::Backend)
-        }))
         .build()
         .map_err(|err| DbError::internal(err.to_string()))?;
     let pool = SqlitePool { pool };
@@ -84,19 +80,6 @@ fn uri(location: &Location, read_only: bool) -> PathBuf {
             PathBuf::from(format!("file:{escaped}?mode={mode}"))
         }
     }
-}
-
-/// Per-connection settings. A read-only environment is refused by SQLite
-/// itself too: `query_only` stops writes and a zero ATTACH limit stops
-/// attaching other files.
-fn configure(conn: &Connection, read_only: bool, busy_timeout: std::time::Duration) -> rusqlite::Result<()> {
-    conn.busy_timeout(busy_timeout)?;
-    crate::diff::register(conn)?;
-    if read_only {
-        conn.pragma_update(None, "query_only", true)?;
-        conn.set_limit(Limit::SQLITE_LIMIT_ATTACHED, 0)?;
-    }
-    Ok(())
 }
 
 /// Creates the database beside its final name and moves it into place only

@@ -16,6 +16,7 @@ use dbfleet_core::driver_api::{
 use rusqlite::{Connection, Rows, params_from_iter};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::connections::Pool;
 use crate::errors::{from_sqlite, pool_error};
 use crate::interrupt::{CancelOnDrop, interruptible};
 use crate::types::{logical_type, to_param, to_value};
@@ -29,7 +30,7 @@ struct Head {
     done: bool,
 }
 
-pub async fn open(pool: &deadpool_sqlite::Pool, query: &Query) -> Result<RowStream, DbError> {
+pub async fn open(pool: &Pool, query: &Query) -> Result<RowStream, DbError> {
     let params = params_of(query)?;
     let conn = pool.get().await.map_err(pool_error)?;
     let sql = query.sql.clone();
@@ -39,16 +40,20 @@ pub async fn open(pool: &deadpool_sqlite::Pool, query: &Query) -> Result<RowStre
     let (head_tx, head_rx) = oneshot::channel();
     let (pull_tx, pull_rx) = std_mpsc::channel::<()>();
     let (chunk_tx, chunk_rx) = mpsc::channel(1);
-    tokio::spawn(async move {
-        // The pooled connection stays checked out until the worker is done.
-        let outcome = conn
-            .interact(move |c| {
-                interruptible(c, &cancel, |c| {
-                    produce(c, &sql, params, chunk_rows, head_tx, pull_rx, chunk_tx);
-                    Ok(())
-                })
-            })
-            .await;
+    // The blocking thread holds the pooled connection until the stream is
+    // done with it. It is started here rather than through deadpool's
+    // `interact`, which would need a task of its own to await it: each hop
+    // between threads is a wake-up, and for a small result those cost more
+    // than SQLite's own work (BENCHMARKS.md, "Fewer wake-ups").
+    tokio::task::spawn_blocking(move || {
+        let Ok(c) = conn.lock() else {
+            let _ = head_tx.send(Err(DbError::internal("the SQLite connection is unusable after a panic")));
+            return;
+        };
+        let outcome = interruptible(&c, &cancel, |c| {
+            produce(c, &sql, params, chunk_rows, head_tx, pull_rx, chunk_tx);
+            Ok(())
+        });
         if let Err(err) = outcome {
             tracing::error!(error = %err, "SQLite worker failed");
         }
