@@ -317,6 +317,59 @@ async fn postgres_pipelined_read_only_transaction_holds() {
     scratch.drop().await;
 }
 
+/// A read-only environment's session goes back to the pool with a lighter
+/// reset than a writable one's: a rollback and the release of advisory
+/// locks. Straight to the pool, past the classifier, on a pool of one
+/// session: whatever a statement did to that session is gone by its next
+/// call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_read_only_sessions_come_back_as_they_were() {
+    let Some(scratch) = Scratch::create(Engine::Postgres).await else { return };
+    let fleet = scratch.fleet(&scratch.url, "max_connections = 1").await;
+    let pool = fleet.environment(Some("db")).unwrap().pool().unwrap();
+    let value = async |sql: &str| {
+        let rows = collect_limited(pool.query(&Query::new(sql)).await.unwrap(), 10).await.unwrap();
+        rows.rows[0][0].to_text()
+    };
+    let session = value("SELECT pg_backend_pid()").await;
+    let checks = [
+        "current_setting('search_path')",
+        "current_setting('statement_timeout')",
+        "current_setting('work_mem')",
+        "current_setting('default_transaction_read_only')",
+        "current_setting('client_connection_check_interval', true)",
+        "(SELECT count(*) FROM pg_listening_channels())",
+        "(SELECT count(*) FROM pg_cursors)",
+        "(SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid())",
+    ];
+    let state = async || {
+        let mut state = Vec::new();
+        for check in checks {
+            state.push(value(&format!("SELECT {check}")).await);
+        }
+        state
+    };
+    let before = state().await;
+    for sql in [
+        "SET search_path = nowhere",
+        "SET statement_timeout = 0",
+        "SELECT set_config('work_mem', '77MB', false)",
+        "SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE",
+        "SET client_connection_check_interval = 0",
+        "LISTEN dbfleet_probe",
+        "DECLARE held CURSOR WITH HOLD FOR SELECT 1",
+        "SELECT pg_advisory_lock(7)",
+    ] {
+        // Whether PostgreSQL takes each in a read-only transaction or not,
+        // nothing of it may be left.
+        let _ = pool.execute(&Query::new(sql)).await;
+        assert_eq!(state().await, before, "after {sql}");
+    }
+    assert_eq!(value("SELECT pg_backend_pid()").await, session, "one session all along");
+    fleet.shutdown().await;
+    scratch.drop().await;
+}
+
 /// Behind a connection pooler (PgBouncer, session mode), which announces
 /// process ids of its own, the guard holds as well, and a statement given up
 /// on is cancelled on the session that runs it: the pooler is found when a

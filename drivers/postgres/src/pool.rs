@@ -78,6 +78,16 @@ const RESET: &str = concat!(
     watch_for_disconnects!()
 );
 
+/// What the reset comes to on a read-only environment, where every user
+/// statement runs alone (one statement of the extended protocol, which
+/// cannot hold two) inside a read-only transaction that this rolls back.
+/// The rollback undoes what such a statement can do to its session, but
+/// for session-level advisory locks: settings, the session's role, cursors
+/// and listeners are transactional, and a read-only transaction can create
+/// no temporary table and advance no sequence. It costs the server a small
+/// part of [`RESET`] (BENCHMARKS.md, "A lighter reset").
+const READ_ONLY_RESET: &str = "ROLLBACK; SELECT pg_advisory_unlock_all()";
+
 /// Opens the pool and one connection, so that a wrong host, database or
 /// credential fails at start-up.
 pub async fn connect(env: &EnvironmentConfig) -> Result<Arc<dyn Pool>, DbError> {
@@ -87,6 +97,7 @@ pub async fn connect(env: &EnvironmentConfig) -> Result<Arc<dyn Pool>, DbError> 
             .await
             .map_err(from_sqlx)?;
     }
+    let reset = if env.read_only { READ_ONLY_RESET } else { RESET };
     let pids_announced = Arc::new(AtomicBool::new(true));
     let announced = pids_announced.clone();
     let pool = dbfleet_sqlx_support::pool_options::<Postgres>()
@@ -97,9 +108,9 @@ pub async fn connect(env: &EnvironmentConfig) -> Result<Arc<dyn Pool>, DbError> 
                 Ok(())
             })
         })
-        .after_release(|conn, _| {
+        .after_release(move |conn, _| {
             Box::pin(async move {
-                sqlx::raw_sql(RESET).execute(conn).await?;
+                sqlx::raw_sql(reset).execute(conn).await?;
                 Ok(true)
             })
         })
