@@ -333,6 +333,7 @@ async fn postgres_read_only_sessions_come_back_as_they_were() {
     };
     let session = value("SELECT pg_backend_pid()").await;
     let checks = [
+        "current_user",
         "current_setting('search_path')",
         "current_setting('statement_timeout')",
         "current_setting('work_mem')",
@@ -351,6 +352,7 @@ async fn postgres_read_only_sessions_come_back_as_they_were() {
     };
     let before = state().await;
     for sql in [
+        "SET ROLE pg_read_all_settings",
         "SET search_path = nowhere",
         "SET statement_timeout = 0",
         "SELECT set_config('work_mem', '77MB', false)",
