@@ -140,6 +140,72 @@ async fn postgres_decimals_read_as_postgresql_prints_them() {
     assert_eq!(row_json(&arrays)[0], json!(["1.50", "-0.001", "NaN"]));
 }
 
+/// Dates, times and scalars are read from their binary form by hand
+/// (`decode_binary`): each must be the value the server's own arithmetic
+/// gives, on both sides of 2000-01-01 (where the count starts), at the ends
+/// of chrono's and PostgreSQL's ranges, and for every width of integer.
+#[tokio::test]
+async fn postgres_binary_values_match_the_servers_own_arithmetic() {
+    let Some(url) = postgres_url() else { return };
+    let (_dir, fleet) = start_postgres(&url).await;
+    let result = query(
+        &fleet,
+        "pg",
+        "SELECT t, t AT TIME ZONE 'UTC', (t AT TIME ZONE 'UTC')::date, \
+                floor(extract(epoch FROM t) * 1000000)::int8, (t AT TIME ZONE 'UTC')::date - date '1970-01-01' \
+         FROM (SELECT timestamptz '2000-01-01 00:00:00+00' + (g * 7919123.457123 - 3.9e9) * interval '1 second' AS t \
+               FROM generate_series(1, 900) AS g \
+               UNION ALL VALUES (timestamptz '2000-01-01 00:00:00+00'), (timestamptz '1999-12-31 23:59:59.999999+00'), \
+                 (timestamptz '1970-01-01 00:00:00+00'), (timestamptz '0001-01-01 00:00:00+00'), \
+                 (timestamptz '1600-02-29 12:00:00.5+00'), (timestamptz '9999-12-31 23:59:59.999999+00'), \
+                 (timestamptz '99999-12-31 23:59:59+00')) AS s",
+    )
+    .await;
+    assert_eq!(result.rows.len(), 907);
+    for row in &result.rows {
+        let Value::Int(micros) = row[3] else { panic!("{row:?}") };
+        let Value::Int(days) = row[4] else { panic!("{row:?}") };
+        let expected = chrono::DateTime::from_timestamp_micros(micros).unwrap();
+        assert_eq!(row[0], Value::Timestamptz(expected), "{micros}");
+        assert_eq!(row[1], Value::Timestamp(expected.naive_utc()), "{micros}");
+        let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+        assert_eq!(row[2], Value::Date(epoch + chrono::Duration::days(days)), "{days}");
+    }
+    let scalars = query(
+        &fleet,
+        "pg",
+        "SELECT (-32768)::int2, 32767::int2, (-2147483648)::int4, 9223372036854775807::int8, \
+                (-9223372036854775808)::int8, 1.5::float4, (-2.25e300)::float8, true, false, 'é€😀'::text, \
+                'x'::varchar, 'a '::char(3), '00112233-4455-6677-8899-aabbccddeeff'::uuid, 'infinity'::float8",
+    )
+    .await;
+    assert_eq!(
+        scalars.rows[0],
+        vec![
+            Value::Int(-32768),
+            Value::Int(32767),
+            Value::Int(-2147483648),
+            Value::Int(i64::MAX),
+            Value::Int(i64::MIN),
+            Value::Float(1.5),
+            Value::Float(-2.25e300),
+            Value::Bool(true),
+            Value::Bool(false),
+            Value::Text("é€😀".into()),
+            Value::Text("x".into()),
+            Value::Text("a  ".into()),
+            Value::Uuid("00112233-4455-6677-8899-aabbccddeeff".parse().unwrap()),
+            Value::Float(f64::INFINITY),
+        ]
+    );
+    let infinite = fleet
+        .environment(Some("pg"))
+        .unwrap()
+        .query(&QueryRequest { sql: "SELECT 'infinity'::timestamptz".into(), ..Default::default() })
+        .await;
+    assert!(infinite.is_err(), "an infinite timestamp has no value in the model: {infinite:?}");
+}
+
 #[tokio::test]
 async fn postgres_parameters_take_the_inferred_types() {
     let Some(url) = postgres_url() else { return };

@@ -13,14 +13,13 @@ use futures::future::BoxFuture;
 use sqlx::mysql::{MySqlArguments, MySqlConnection, MySqlRow, MySqlTypeInfo};
 use sqlx::pool::PoolConnection;
 use sqlx::{
-    AssertSqlSafe, Column as _, Connection, Either, Executor, MySql, Row as _, SqlSafeStr, Statement,
-    TypeInfo,
+    AssertSqlSafe, Column as _, Connection, Either, Executor, MySql, SqlSafeStr, Statement, TypeInfo,
 };
 
 use crate::catalog;
 use crate::errors::from_sqlx;
 use crate::settings::connect_options;
-use crate::types::{bind, decode, logical_type};
+use crate::types::{Decoders, bind, logical_type};
 
 /// Rows per chunk when the consumer sets no tighter limit.
 const CHUNK_ROWS: usize = 500;
@@ -185,14 +184,6 @@ async fn describe(
     }
 }
 
-/// Decodes by the row's own column types: MariaDB describes a placeholder
-/// column (`SELECT ?`) as NULL when preparing, and as the real type once run.
-fn decode_row(row: &MySqlRow) -> Result<Row, DbError> {
-    dbfleet_core::driver_api::decode_row(row.columns().iter().enumerate(), |(i, column)| {
-        decode(row, i, column.type_info())
-    })
-}
-
 /// Columns whose type was unknown when the statement was prepared take the
 /// type of their first non-null value.
 fn refine_header(header: &mut [Column], first: &[Row]) {
@@ -225,7 +216,10 @@ impl Pool for MySqlPool {
             q.sql.clone(),
             args,
             chunk_rows,
-            |row: &MySqlRow| decode_row(row),
+            {
+                let mut decoders = Decoders::default();
+                move |row: &MySqlRow| decoders.decode_row(row)
+            },
             from_sqlx,
         );
         let mut chunks = Box::pin(chunks);

@@ -7,10 +7,10 @@
 //! reads the catalog, reports them as json and uuid).
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
-use dbfleet_core::driver_api::{DbError, LogicalType, Value};
+use dbfleet_core::driver_api::{DbError, LogicalType, Row, Value};
 use sqlx::mysql::types::MySqlTime;
 use sqlx::mysql::{MySqlArguments, MySqlRow, MySqlTypeInfo, MySqlValueRef};
-use sqlx::{Arguments, Decode, Row, TypeInfo, ValueRef};
+use sqlx::{Arguments, Column as _, Decode, Row as _, TypeInfo, ValueRef};
 
 /// The logical type of a result column, by the type name sqlx reports
 /// (`BIGINT UNSIGNED`, `BOOLEAN` for TINYINT(1), `VARBINARY`, …).
@@ -60,53 +60,146 @@ pub fn logical_type_of_column(column_type: &str) -> LogicalType {
     }
 }
 
-fn get<'r, T: Decode<'r, sqlx::MySql>>(raw: MySqlValueRef<'r>) -> Result<T, DbError> {
-    T::decode(raw).map_err(|e| DbError::query(format!("cannot decode a value: {e}")))
+/// How a column's values are decoded, chosen from the type sqlx reports
+/// rather than by comparing type names for every value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Decoder {
+    Bool,
+    Int,
+    UInt,
+    Year,
+    Float,
+    Double,
+    Decimal,
+    Text,
+    /// Bytes, or text under a `_bin` collation ([`is_text`]): the
+    /// collation is not part of the type's name, so it is looked at for
+    /// every value.
+    Binary,
+    Date,
+    Time,
+    DateTime,
+    Timestamp,
+    Json,
+    Null,
+    /// No mapping: the value's text, or hex.
+    Other,
+}
+
+impl Decoder {
+    fn for_name(name: &str) -> Decoder {
+        match name {
+            "BOOLEAN" => Decoder::Bool,
+            "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" => Decoder::Int,
+            "TINYINT UNSIGNED" | "SMALLINT UNSIGNED" | "MEDIUMINT UNSIGNED" | "INT UNSIGNED"
+            | "BIGINT UNSIGNED" | "BIT" => Decoder::UInt,
+            "YEAR" => Decoder::Year,
+            "FLOAT" => Decoder::Float,
+            "DOUBLE" => Decoder::Double,
+            "DECIMAL" => Decoder::Decimal,
+            "CHAR" | "VARCHAR" | "TINYTEXT" | "TEXT" | "MEDIUMTEXT" | "LONGTEXT" | "ENUM" | "SET" => {
+                Decoder::Text
+            }
+            "BINARY" | "VARBINARY" | "TINYBLOB" | "BLOB" | "MEDIUMBLOB" | "LONGBLOB" => Decoder::Binary,
+            "DATE" => Decoder::Date,
+            "TIME" => Decoder::Time,
+            "DATETIME" => Decoder::DateTime,
+            "TIMESTAMP" => Decoder::Timestamp,
+            "JSON" => Decoder::Json,
+            "NULL" => Decoder::Null,
+            _ => Decoder::Other,
+        }
+    }
+}
+
+/// The decoders of a result's columns, kept from row to row.
+///
+/// A statement can return several result sets (a `CALL`), each with its own
+/// columns, and a row carries its own; so each value's type name is still
+/// asked for (a `match` on the type, returning a constant), and the decoder
+/// chosen again only when that constant is not the one it was chosen for.
+/// The names are `&'static str` constants, so comparing their addresses is
+/// enough: a different address at worst chooses the same decoder again.
+#[derive(Default)]
+pub struct Decoders {
+    /// Per column: the address of the type name the decoder was chosen for.
+    chosen: Vec<(usize, Decoder)>,
+}
+
+impl Decoders {
+    fn for_column(&mut self, i: usize, info: &MySqlTypeInfo) -> Decoder {
+        let name = info.name();
+        if self.chosen.len() <= i {
+            self.chosen.resize(i + 1, (0, Decoder::Other));
+        }
+        let (address, decoder) = &mut self.chosen[i];
+        if *address != name.as_ptr().addr() {
+            *address = name.as_ptr().addr();
+            *decoder = Decoder::for_name(name);
+        }
+        *decoder
+    }
+
+    /// Decodes a row by the row's own column types: MariaDB describes a
+    /// placeholder column (`SELECT ?`) as NULL when preparing, and as the
+    /// real type once run.
+    pub fn decode_row(&mut self, row: &MySqlRow) -> Result<Row, DbError> {
+        dbfleet_core::driver_api::decode_row(row.columns().iter().enumerate(), |(i, column)| {
+            let info = column.type_info();
+            decode(row, i, info, self.for_column(i, info))
+        })
+        .map_err(|err| *err)
+    }
+}
+
+/// A decoding failure, boxed: values are returned through a `Result` whose
+/// size is that of its larger side.
+type Decoded<T> = Result<T, Box<DbError>>;
+
+fn get<'r, T: Decode<'r, sqlx::MySql>>(raw: MySqlValueRef<'r>) -> Decoded<T> {
+    T::decode(raw).map_err(|e| Box::new(DbError::query(format!("cannot decode a value: {e}"))))
 }
 
 /// Decodes column `i` of a row; a value that does not fit its type's mapping
 /// comes back in its text form, never as an error.
-pub fn decode(row: &MySqlRow, i: usize, info: &MySqlTypeInfo) -> Result<Value, DbError> {
-    let raw = row.try_get_raw(i).map_err(crate::errors::from_sqlx)?;
+fn decode(row: &MySqlRow, i: usize, info: &MySqlTypeInfo, decoder: Decoder) -> Decoded<Value> {
+    let raw = row.try_get_raw(i).map_err(|err| Box::new(crate::errors::from_sqlx(err)))?;
     if raw.is_null() {
         return Ok(Value::Null);
     }
-    let name = if is_text(info) { "TEXT" } else { info.name() };
-    Ok(match name {
-        "BOOLEAN" => match get::<i8>(raw)? {
+    Ok(match decoder {
+        Decoder::Bool => match get::<i8>(raw)? {
             v @ (0 | 1) => Value::Bool(v == 1),
             other => Value::Int(other.into()),
         },
-        "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" => Value::Int(get(raw)?),
-        "TINYINT UNSIGNED" | "SMALLINT UNSIGNED" | "MEDIUMINT UNSIGNED" | "INT UNSIGNED"
-        | "BIGINT UNSIGNED" | "BIT" => {
+        Decoder::Int => Value::Int(get(raw)?),
+        Decoder::UInt => {
             let value: u64 = get(raw)?;
             i64::try_from(value).map_or(Value::UInt(value), Value::Int)
         }
-        "YEAR" => Value::Int(get::<u16>(raw)?.into()),
-        "FLOAT" => Value::Float(get::<f32>(raw)?.into()),
-        "DOUBLE" => Value::Float(get(raw)?),
-        "DECIMAL" => Value::Decimal(get(raw)?),
-        "CHAR" | "VARCHAR" | "TINYTEXT" | "TEXT" | "MEDIUMTEXT" | "LONGTEXT" | "ENUM" | "SET" => {
-            Value::Text(get(raw)?)
-        }
-        "BINARY" | "VARBINARY" | "TINYBLOB" | "BLOB" | "MEDIUMBLOB" | "LONGBLOB" => Value::Bytes(get(raw)?),
-        "DATE" => get::<NaiveDate>(raw.clone())
+        Decoder::Year => Value::Int(get::<u16>(raw)?.into()),
+        Decoder::Float => Value::Float(get::<f32>(raw)?.into()),
+        Decoder::Double => Value::Float(get(raw)?),
+        Decoder::Decimal => Value::Decimal(get(raw)?),
+        Decoder::Text => Value::Text(get(raw)?),
+        Decoder::Binary if is_text(info) => Value::Text(get(raw)?),
+        Decoder::Binary => Value::Bytes(get(raw)?),
+        Decoder::Date => get::<NaiveDate>(raw.clone())
             .map(Value::Date)
             .unwrap_or_else(|_| Value::Other("0000-00-00".into())),
-        "TIME" => match get::<NaiveTime>(raw.clone()) {
+        Decoder::Time => match get::<NaiveTime>(raw.clone()) {
             Ok(time) => Value::Time(time),
             Err(_) => Value::Other(get::<MySqlTime>(raw)?.to_string()),
         },
-        "DATETIME" => get::<NaiveDateTime>(raw)
+        Decoder::DateTime => get::<NaiveDateTime>(raw)
             .map(Value::Timestamp)
             .unwrap_or_else(|_| Value::Other("0000-00-00 00:00:00".into())),
-        "TIMESTAMP" => get::<DateTime<Utc>>(raw)
+        Decoder::Timestamp => get::<DateTime<Utc>>(raw)
             .map(Value::Timestamptz)
             .unwrap_or_else(|_| Value::Other("0000-00-00 00:00:00".into())),
-        "JSON" => Value::Json(get(raw)?),
-        "NULL" => Value::Null,
-        _ => {
+        Decoder::Json => Value::Json(get(raw)?),
+        Decoder::Null => Value::Null,
+        Decoder::Other => {
             let bytes: Vec<u8> = get(raw)?;
             match String::from_utf8(bytes) {
                 Ok(text) => Value::Other(text),

@@ -327,6 +327,7 @@ fn decode_row(row: &PgRow, types: &[(PgTypeInfo, Decoder)]) -> Result<Row, DbErr
     dbfleet_core::driver_api::decode_row(types.iter().enumerate(), |(i, (info, decoder))| {
         decode(row, i, info, *decoder)
     })
+    .map_err(|err| *err)
 }
 
 #[async_trait]

@@ -107,7 +107,16 @@ impl Decoder {
 /// [`Decoder`]. A value whose type has no mapping comes back as its wire
 /// payload when that is text (xml, most extension types), else as hex:
 /// never an error.
-pub fn decode(row: &PgRow, i: usize, info: &PgTypeInfo, decoder: Decoder) -> Result<Value, DbError> {
+pub fn decode(row: &PgRow, i: usize, info: &PgTypeInfo, decoder: Decoder) -> Result<Value, Box<DbError>> {
+    match row.binary_value(i) {
+        Some(None) => return Ok(Value::Null),
+        Some(Some(bytes)) => {
+            if let Some(value) = decode_binary(bytes, decoder) {
+                return Ok(value);
+            }
+        }
+        None => {}
+    }
     let raw = row.try_get_raw(i).map_err(crate::errors::from_sqlx)?;
     if raw.is_null() {
         return Ok(Value::Null);
@@ -115,9 +124,9 @@ pub fn decode(row: &PgRow, i: usize, info: &PgTypeInfo, decoder: Decoder) -> Res
     decode_as(raw, info, decoder)
 }
 
-fn decode_as(raw: PgValueRef<'_>, info: &PgTypeInfo, decoder: Decoder) -> Result<Value, DbError> {
-    fn get<'r, T: Decode<'r, sqlx::Postgres>>(raw: PgValueRef<'r>) -> Result<T, DbError> {
-        T::decode(raw).map_err(|e| DbError::query(format!("cannot decode a value: {e}")))
+fn decode_as(raw: PgValueRef<'_>, info: &PgTypeInfo, decoder: Decoder) -> Result<Value, Box<DbError>> {
+    fn get<'r, T: Decode<'r, sqlx::Postgres>>(raw: PgValueRef<'r>) -> Result<T, Box<DbError>> {
+        T::decode(raw).map_err(|e| Box::new(DbError::query(format!("cannot decode a value: {e}"))))
     }
     Ok(match decoder {
         Decoder::Bool => Value::Bool(get(raw)?),
@@ -148,6 +157,51 @@ fn decode_as(raw: PgValueRef<'_>, info: &PgTypeInfo, decoder: Decoder) -> Result
     })
 }
 
+/// Microseconds from the Unix epoch to PostgreSQL's, 2000-01-01.
+const POSTGRES_EPOCH_MICROS: i64 = 946_684_800_000_000;
+/// Days from 0001-01-01 (chrono's day 1) to 2000-01-01.
+const POSTGRES_EPOCH_DAYS_FROM_CE: i32 = 730_120;
+
+/// The commonest types read straight from their binary form, as the
+/// server's `*send` functions write it (big-endian integers and floats,
+/// microseconds and days from 2000-01-01, UTF-8 text): sqlx's decoders
+/// would take a `PgValueRef`, which copies the column's type for every
+/// value, and for dates add a duration to a date built anew each time.
+/// `None` leaves the value to them: other types, infinities and dates
+/// outside chrono's range, malformed payloads.
+fn decode_binary(bytes: &[u8], decoder: Decoder) -> Option<Value> {
+    Some(match decoder {
+        Decoder::Bool => match bytes {
+            [flag] => Value::Bool(*flag != 0),
+            _ => return None,
+        },
+        Decoder::Int2 => Value::Int(i16::from_be_bytes(bytes.try_into().ok()?).into()),
+        Decoder::Int4 => Value::Int(i32::from_be_bytes(bytes.try_into().ok()?).into()),
+        Decoder::Int8 => Value::Int(i64::from_be_bytes(bytes.try_into().ok()?)),
+        Decoder::Float4 => Value::Float(f32::from_be_bytes(bytes.try_into().ok()?).into()),
+        Decoder::Float8 => Value::Float(f64::from_be_bytes(bytes.try_into().ok()?)),
+        Decoder::Numeric => decimal(numeric_text(bytes)?),
+        Decoder::Text => Value::Text(std::str::from_utf8(bytes).ok()?.to_owned()),
+        Decoder::Date => Value::Date(date_from_days(i32::from_be_bytes(bytes.try_into().ok()?))?),
+        Decoder::Timestamp => {
+            Value::Timestamp(instant(i64::from_be_bytes(bytes.try_into().ok()?))?.naive_utc())
+        }
+        Decoder::Timestamptz => Value::Timestamptz(instant(i64::from_be_bytes(bytes.try_into().ok()?))?),
+        Decoder::Uuid => Value::Uuid(uuid::Uuid::from_bytes(bytes.try_into().ok()?)),
+        _ => return None,
+    })
+}
+
+/// A date from its days since 2000-01-01.
+fn date_from_days(days: i32) -> Option<NaiveDate> {
+    NaiveDate::from_num_days_from_ce_opt(days.checked_add(POSTGRES_EPOCH_DAYS_FROM_CE)?)
+}
+
+/// An instant from its microseconds since 2000-01-01 00:00 UTC.
+fn instant(micros: i64) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp_micros(micros.checked_add(POSTGRES_EPOCH_MICROS)?)
+}
+
 /// The element type of an array type, seen through domains.
 fn element_type(info: &PgTypeInfo) -> Option<&PgTypeInfo> {
     match info.kind() {
@@ -157,7 +211,7 @@ fn element_type(info: &PgTypeInfo) -> Option<&PgTypeInfo> {
     }
 }
 
-fn decode_array(raw: PgValueRef<'_>, element: &PgTypeInfo) -> Result<Value, DbError> {
+fn decode_array(raw: PgValueRef<'_>, element: &PgTypeInfo) -> Result<Value, Box<DbError>> {
     fn items<T>(raw: PgValueRef<'_>, to_value: impl Fn(T) -> Value) -> Option<Value>
     where
         T: for<'a> Decode<'a, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
@@ -185,7 +239,7 @@ fn decode_array(raw: PgValueRef<'_>, element: &PgTypeInfo) -> Result<Value, DbEr
     };
     typed
         .or_else(|| array_by_hand(bytes))
-        .ok_or_else(|| DbError::query("malformed array value from the server"))
+        .ok_or_else(|| Box::new(DbError::query("malformed array value from the server")))
 }
 
 /// PostgreSQL's binary array layout, read here for what sqlx's `Vec<T>`
@@ -267,7 +321,7 @@ fn payload_text(payload: &[u8]) -> Value {
 
 /// An exact decimal at the scale PostgreSQL keeps (`12.50`, not `12.5`);
 /// NaN and infinities in PostgreSQL's text form.
-fn numeric(raw: PgValueRef<'_>) -> Result<Value, DbError> {
+fn numeric(raw: PgValueRef<'_>) -> Result<Value, Box<DbError>> {
     let bytes = raw.as_bytes().map_err(|e| DbError::query(e.to_string()))?;
     let text =
         numeric_text(bytes).ok_or_else(|| DbError::query("malformed numeric value from the server"))?;
@@ -442,6 +496,20 @@ fn float(value: &Value) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn binary_dates_and_instants_count_from_2000() {
+        let epoch = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap();
+        assert_eq!(date_from_days(0), Some(epoch));
+        assert_eq!(date_from_days(-1), NaiveDate::from_ymd_opt(1999, 12, 31));
+        assert_eq!(date_from_days(i32::MAX), None, "PostgreSQL's infinity");
+        assert_eq!(instant(0).map(|t| t.naive_utc()), epoch.and_hms_opt(0, 0, 0));
+        assert_eq!(
+            instant(-1).map(|t| t.naive_utc()),
+            NaiveDate::from_ymd_opt(1999, 12, 31).unwrap().and_hms_micro_opt(23, 59, 59, 999_999)
+        );
+        assert_eq!(instant(i64::MAX), None, "PostgreSQL's infinity");
+    }
 
     #[test]
     fn type_names_map_to_logical_types() {

@@ -24,14 +24,14 @@ pub fn chunks<DB, D>(
     sql: String,
     args: DB::Arguments,
     chunk_rows: usize,
-    decode: D,
+    mut decode: D,
     map_err: fn(sqlx::Error) -> DbError,
 ) -> impl Stream<Item = Result<Vec<Row>, DbError>> + Send + 'static
 where
     DB: Database,
     DB::Arguments: IntoArguments<DB> + Send + 'static,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    D: Fn(&DB::Row) -> Result<Row, DbError> + Send + 'static,
+    D: FnMut(&DB::Row) -> Result<Row, DbError> + Send + 'static,
 {
     async_stream::stream! {
         let mut call = call;

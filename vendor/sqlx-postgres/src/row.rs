@@ -15,6 +15,20 @@ pub struct PgRow {
     pub(crate) metadata: Arc<PgStatementMetadata>,
 }
 
+impl PgRow {
+    /// The bytes of value `index` as the server sent them in binary format
+    /// (`Some(None)` for NULL), or `None` when the row came in text format
+    /// (a simple query) or `index` is out of range. For decoding hot types
+    /// without building a `PgValueRef`, which clones the column's type for
+    /// every value (dbfleet patch).
+    pub fn binary_value(&self, index: usize) -> Option<Option<&[u8]>> {
+        if self.format != PgValueFormat::Binary || index >= self.data.values.len() {
+            return None;
+        }
+        Some(self.data.get(index))
+    }
+}
+
 impl Row for PgRow {
     type Database = Postgres;
 
