@@ -358,3 +358,57 @@ async fn mysql_wrong_password_is_an_auth_error_without_the_password() {
     assert!(!format!("{err} {err:?}").contains(wrong));
     assert!(open_status.last_error.is_none(), "{:?}", open_status.last_error);
 }
+
+/// DATE, DATETIME and TIMESTAMP values are read from the binary protocol by
+/// hand (`decode_binary`), in each of its lengths (a date alone, seconds,
+/// microseconds): each must be the value the server's own arithmetic gives.
+#[tokio::test]
+async fn mysql_binary_dates_match_the_servers_own_arithmetic() {
+    let Some(url) = mysql_url() else { return };
+    let database = format!("dbfleet_dates_{}", std::process::id());
+    let admin = format!("[environments.admin]\ndriver = \"mysql\"\nurl = \"{url}\"\nread_only = false\n");
+    let (_dir, admin) = start(&admin, &[]).await;
+    query(&admin, "admin", &format!("CREATE DATABASE {database}")).await;
+    let base = url.rsplit_once('/').map_or(url.as_str(), |(base, _)| base).to_owned();
+    let toml =
+        format!("[environments.my]\ndriver = \"mysql\"\nurl = \"{base}/{database}\"\nread_only = false\n");
+    let (_dir2, my) = start(&toml, &[]).await;
+    query(&my, "my", "CREATE TABLE d (dt DATETIME(6), ts TIMESTAMP(6) NULL)").await;
+    query(
+        &my,
+        "my",
+        "INSERT INTO d WITH RECURSIVE c(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM c WHERE g < 900) \
+         SELECT TIMESTAMP '2000-01-01 00:00:00' + INTERVAL ((g - 450) * 7919123457123) MICROSECOND, \
+                FROM_UNIXTIME(g * 2345678.123457) FROM c",
+    )
+    .await;
+    query(
+        &my,
+        "my",
+        "INSERT INTO d VALUES ('2024-05-01 00:00:00', '2024-05-01 00:00:00'), \
+         ('2024-05-01 10:11:12', '2024-05-01 10:11:12'), ('1000-01-01 00:00:00', '1970-01-01 00:00:01'), \
+         ('9999-12-31 23:59:59.999999', '2038-01-19 03:14:07.999999')",
+    )
+    .await;
+    let result = query(
+        &my,
+        "my",
+        "SELECT dt, DATE(dt), ts, TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', dt), \
+                DATEDIFF(dt, '1970-01-01'), TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', ts) FROM d",
+    )
+    .await;
+    assert_eq!(result.rows.len(), 904);
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+    for row in &result.rows {
+        let (Value::Int(micros), Value::Int(days), Value::Int(ts_micros)) = (&row[3], &row[4], &row[5])
+        else {
+            panic!("{row:?}")
+        };
+        let expected = chrono::DateTime::from_timestamp_micros(*micros).unwrap().naive_utc();
+        assert_eq!(row[0], Value::Timestamp(expected), "{micros}");
+        assert_eq!(row[1], Value::Date(epoch + chrono::Duration::days(*days)), "{days}");
+        assert_eq!(row[2], Value::Timestamptz(chrono::DateTime::from_timestamp_micros(*ts_micros).unwrap()));
+    }
+    my.shutdown().await;
+    query(&admin, "admin", &format!("DROP DATABASE {database}")).await;
+}

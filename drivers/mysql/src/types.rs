@@ -67,6 +67,8 @@ enum Decoder {
     Bool,
     Int,
     UInt,
+    /// BIT(n): up to eight bytes, most significant first.
+    Bit,
     Year,
     Float,
     Double,
@@ -92,7 +94,8 @@ impl Decoder {
             "BOOLEAN" => Decoder::Bool,
             "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" => Decoder::Int,
             "TINYINT UNSIGNED" | "SMALLINT UNSIGNED" | "MEDIUMINT UNSIGNED" | "INT UNSIGNED"
-            | "BIGINT UNSIGNED" | "BIT" => Decoder::UInt,
+            | "BIGINT UNSIGNED" => Decoder::UInt,
+            "BIT" => Decoder::Bit,
             "YEAR" => Decoder::Year,
             "FLOAT" => Decoder::Float,
             "DOUBLE" => Decoder::Double,
@@ -163,6 +166,15 @@ fn get<'r, T: Decode<'r, sqlx::MySql>>(raw: MySqlValueRef<'r>) -> Decoded<T> {
 /// Decodes column `i` of a row; a value that does not fit its type's mapping
 /// comes back in its text form, never as an error.
 fn decode(row: &MySqlRow, i: usize, info: &MySqlTypeInfo, decoder: Decoder) -> Decoded<Value> {
+    match row.binary_value(i) {
+        Some(None) => return Ok(Value::Null),
+        Some(Some(bytes)) => {
+            if let Some(value) = decode_binary(bytes, decoder) {
+                return Ok(value);
+            }
+        }
+        None => {}
+    }
     let raw = row.try_get_raw(i).map_err(|err| Box::new(crate::errors::from_sqlx(err)))?;
     if raw.is_null() {
         return Ok(Value::Null);
@@ -173,10 +185,7 @@ fn decode(row: &MySqlRow, i: usize, info: &MySqlTypeInfo, decoder: Decoder) -> D
             other => Value::Int(other.into()),
         },
         Decoder::Int => Value::Int(get(raw)?),
-        Decoder::UInt => {
-            let value: u64 = get(raw)?;
-            i64::try_from(value).map_or(Value::UInt(value), Value::Int)
-        }
+        Decoder::UInt | Decoder::Bit => unsigned(get(raw)?),
         Decoder::Year => Value::Int(get::<u16>(raw)?.into()),
         Decoder::Float => Value::Float(get::<f32>(raw)?.into()),
         Decoder::Double => Value::Float(get(raw)?),
@@ -207,6 +216,75 @@ fn decode(row: &MySqlRow, i: usize, info: &MySqlTypeInfo, decoder: Decoder) -> D
             }
         }
     })
+}
+
+/// The commonest types read straight from the binary protocol's bytes
+/// (little-endian integers and floats, text, decimals as text, dates and
+/// times as their fields): sqlx's decoders take a `MySqlValueRef`, which
+/// copies the column's type for every value. `None` leaves the value to
+/// them: other types, zero dates, and what does not have the expected
+/// length.
+fn decode_binary(bytes: &[u8], decoder: Decoder) -> Option<Value> {
+    Some(match decoder {
+        Decoder::Bool => match bytes {
+            [flag @ (0 | 1)] => Value::Bool(*flag == 1),
+            _ => return None,
+        },
+        Decoder::Int => Value::Int(match bytes.len() {
+            1 => i8::from_le_bytes(bytes.try_into().ok()?).into(),
+            2 => i16::from_le_bytes(bytes.try_into().ok()?).into(),
+            4 => i32::from_le_bytes(bytes.try_into().ok()?).into(),
+            8 => i64::from_le_bytes(bytes.try_into().ok()?),
+            _ => return None,
+        }),
+        Decoder::UInt => unsigned(match bytes.len() {
+            1 => bytes[0].into(),
+            2 => u16::from_le_bytes(bytes.try_into().ok()?).into(),
+            4 => u32::from_le_bytes(bytes.try_into().ok()?).into(),
+            8 => u64::from_le_bytes(bytes.try_into().ok()?),
+            _ => return None,
+        }),
+        Decoder::Year => Value::Int(u16::from_le_bytes(bytes.try_into().ok()?).into()),
+        Decoder::Float => Value::Float(f32::from_le_bytes(bytes.try_into().ok()?).into()),
+        Decoder::Double => Value::Float(f64::from_le_bytes(bytes.try_into().ok()?)),
+        Decoder::Decimal => Value::Decimal(std::str::from_utf8(bytes).ok()?.to_owned()),
+        Decoder::Text => Value::Text(std::str::from_utf8(bytes).ok()?.to_owned()),
+        Decoder::Date => Value::Date(binary_date(bytes)?.0),
+        Decoder::DateTime => Value::Timestamp(binary_date_time(bytes)?),
+        Decoder::Timestamp => Value::Timestamptz(binary_date_time(bytes)?.and_utc()),
+        _ => return None,
+    })
+}
+
+/// An unsigned integer, as an `Int` when it fits one.
+fn unsigned(value: u64) -> Value {
+    i64::try_from(value).map_or(Value::UInt(value), Value::Int)
+}
+
+/// A binary DATE, DATETIME or TIMESTAMP's date, and the bytes after it:
+/// a length (4, 7 or 11; 0 is the zero date), year (two bytes), month, day.
+fn binary_date(bytes: &[u8]) -> Option<(NaiveDate, &[u8])> {
+    let [length, y0, y1, month, day, rest @ ..] = bytes else { return None };
+    if usize::from(*length) != rest.len() + 4 {
+        return None;
+    }
+    let date =
+        NaiveDate::from_ymd_opt(u16::from_le_bytes([*y0, *y1]).into(), (*month).into(), (*day).into())?;
+    Some((date, rest))
+}
+
+/// A binary DATETIME or TIMESTAMP: its date, then hour, minute, second and
+/// microseconds (four bytes), each part left out when it and the ones after
+/// it are zero.
+fn binary_date_time(bytes: &[u8]) -> Option<NaiveDateTime> {
+    let (date, rest) = binary_date(bytes)?;
+    let (hour, minute, second, micros) = match rest {
+        [] => (0, 0, 0, 0),
+        [h, m, s] => (*h, *m, *s, 0),
+        [h, m, s, micros @ ..] => (*h, *m, *s, u32::from_le_bytes(micros.try_into().ok()?)),
+        _ => return None,
+    };
+    date.and_hms_micro_opt(hour.into(), minute.into(), second.into(), micros)
 }
 
 /// Binds a parameter by its own type: MySQL converts to the column's type.

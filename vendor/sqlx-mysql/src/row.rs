@@ -16,6 +16,21 @@ pub struct MySqlRow {
     pub(crate) column_names: Arc<HashMap<UStr, usize>>,
 }
 
+impl MySqlRow {
+    /// The bytes of value `index` as the server sent them in the binary
+    /// protocol (`Some(None)` for NULL; strings without their length, dates
+    /// and times with theirs), or `None` when the row came in text format
+    /// or `index` is out of range. For decoding hot types without building a
+    /// `MySqlValueRef`, which clones the column's type for every value
+    /// (dbfleet patch).
+    pub fn binary_value(&self, index: usize) -> Option<Option<&[u8]>> {
+        if !matches!(self.format, MySqlValueFormat::Binary) || index >= self.row.values.len() {
+            return None;
+        }
+        Some(self.row.get(index))
+    }
+}
+
 impl Row for MySqlRow {
     type Database = MySql;
 
