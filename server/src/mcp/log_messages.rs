@@ -48,9 +48,15 @@ where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
 {
     use tracing_subscriber::Layer;
-    Forward.with_filter(tracing_subscriber::filter::filter_fn(|metadata| {
-        metadata.target().starts_with("dbfleet") && *metadata.level() <= tracing::Level::INFO
-    }))
+    // The hint keeps the process-wide maximum level at info when nothing
+    // else asks for more, so that trace-level callsites (a tool call's span,
+    // each statement's) are skipped at once.
+    Forward.with_filter(
+        tracing_subscriber::filter::filter_fn(|metadata| {
+            metadata.target().starts_with("dbfleet") && *metadata.level() <= tracing::Level::INFO
+        })
+        .with_max_level_hint(tracing::Level::INFO),
+    )
 }
 
 struct Forward;
