@@ -121,23 +121,26 @@ impl Decoder {
 /// columns, and a row carries its own; so each value's type name is still
 /// asked for (a `match` on the type, returning a constant), and the decoder
 /// chosen again only when that constant is not the one it was chosen for.
-/// The names are `&'static str` constants, so comparing their addresses is
-/// enough: a different address at worst chooses the same decoder again.
+/// The names are `&'static str` constants, so their address and length say
+/// which one it is (the same address and length are the same bytes); a
+/// different address at worst chooses the same decoder again.
 #[derive(Default)]
 pub struct Decoders {
-    /// Per column: the address of the type name the decoder was chosen for.
-    chosen: Vec<(usize, Decoder)>,
+    /// Per column: the address and length of the type name the decoder was
+    /// chosen for.
+    chosen: Vec<((usize, usize), Decoder)>,
 }
 
 impl Decoders {
     fn for_column(&mut self, i: usize, info: &MySqlTypeInfo) -> Decoder {
         let name = info.name();
+        let key = (name.as_ptr().addr(), name.len());
         if self.chosen.len() <= i {
-            self.chosen.resize(i + 1, (0, Decoder::Other));
+            self.chosen.resize(i + 1, ((0, 0), Decoder::Other));
         }
-        let (address, decoder) = &mut self.chosen[i];
-        if *address != name.as_ptr().addr() {
-            *address = name.as_ptr().addr();
+        let (chosen_for, decoder) = &mut self.chosen[i];
+        if *chosen_for != key {
+            *chosen_for = key;
             *decoder = Decoder::for_name(name);
         }
         *decoder
