@@ -253,19 +253,42 @@ async fn a_missing_database_is_a_connection_error_naming_it() {
     }
 }
 
+/// A writable environment `my` (driver `driver`) on a MySQL/MariaDB
+/// database of its own, and `admin` on the server, which drops it again.
+struct ScratchMysql {
+    _dirs: (tempfile::TempDir, tempfile::TempDir),
+    admin: Arc<Fleet>,
+    my: Arc<Fleet>,
+    database: String,
+}
+
+impl ScratchMysql {
+    async fn create(url: &str, prefix: &str, driver: &str) -> ScratchMysql {
+        let database = format!("{prefix}_{}", std::process::id());
+        let admin = format!("[environments.admin]\ndriver = \"mysql\"\nurl = \"{url}\"\nread_only = false\n");
+        let (admin_dir, admin) = start(&admin, &[]).await;
+        query(&admin, "admin", &format!("CREATE DATABASE {database}")).await;
+        let base = url.rsplit_once('/').map_or(url, |(base, _)| base);
+        let toml = format!(
+            "[environments.my]\ndriver = \"{driver}\"\nurl = \"{base}/{database}\"\nread_only = false\n"
+        );
+        let (my_dir, my) = start(&toml, &[]).await;
+        ScratchMysql { _dirs: (admin_dir, my_dir), admin, my, database }
+    }
+
+    async fn drop_database(self) {
+        self.my.shutdown().await;
+        query(&self.admin, "admin", &format!("DROP DATABASE {}", self.database)).await;
+    }
+}
+
 #[tokio::test]
 async fn mysql_integers_year_enum_set_bit_and_time() {
     let Some(url) = mysql_url() else { return };
-    let database = format!("dbfleet_types_{}", std::process::id());
-    let admin = format!("[environments.admin]\ndriver = \"mysql\"\nurl = \"{url}\"\nread_only = false\n");
-    let (_dir, admin) = start(&admin, &[]).await;
-    query(&admin, "admin", &format!("CREATE DATABASE {database}")).await;
-    let base = url.rsplit_once('/').map_or(url.as_str(), |(base, _)| base).to_owned();
-    let toml =
-        format!("[environments.my]\ndriver = \"mariadb\"\nurl = \"{base}/{database}\"\nread_only = false\n");
-    let (_dir2, my) = start(&toml, &[]).await;
+    let scratch = ScratchMysql::create(&url, "dbfleet_types", "mariadb").await;
+    let my = &scratch.my;
     query(
-        &my,
+        my,
         "my",
         "CREATE TABLE t (ti TINYINT, tu TINYINT UNSIGNED, si SMALLINT, mi MEDIUMINT UNSIGNED, i INT, \
          iu INT UNSIGNED, bi BIGINT, bu BIGINT UNSIGNED, flag BOOL, y YEAR, e ENUM('red', 'green'), \
@@ -273,13 +296,13 @@ async fn mysql_integers_year_enum_set_bit_and_time() {
     )
     .await;
     query(
-        &my,
+        my,
         "my",
         "INSERT INTO t VALUES (-128, 255, -32768, 16777215, -2147483648, 4294967295, -9223372036854775808, \
          18446744073709551615, TRUE, 2024, 'green', 'a,c', b'101', '-838:59:59', 1.5, '2024-05-01 10:00:00')",
     )
     .await;
-    let result = query(&my, "my", "SELECT * FROM t").await;
+    let result = query(my, "my", "SELECT * FROM t").await;
     let values: Vec<Value> = result.rows[0].clone();
     assert_eq!(values[0], Value::Int(-128));
     assert_eq!(values[1], Value::Int(255));
@@ -324,8 +347,7 @@ async fn mysql_integers_year_enum_set_bit_and_time() {
     let array = QueryRequest { sql: "SELECT ?".into(), params: vec![Value::Array(vec![])], max_rows: None };
     let err = my.environment(Some("my")).unwrap().query(&array).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::InvalidArgument);
-    my.shutdown().await;
-    query(&admin, "admin", &format!("DROP DATABASE {database}")).await;
+    scratch.drop_database().await;
 }
 
 #[tokio::test]
@@ -365,17 +387,11 @@ async fn mysql_wrong_password_is_an_auth_error_without_the_password() {
 #[tokio::test]
 async fn mysql_binary_dates_match_the_servers_own_arithmetic() {
     let Some(url) = mysql_url() else { return };
-    let database = format!("dbfleet_dates_{}", std::process::id());
-    let admin = format!("[environments.admin]\ndriver = \"mysql\"\nurl = \"{url}\"\nread_only = false\n");
-    let (_dir, admin) = start(&admin, &[]).await;
-    query(&admin, "admin", &format!("CREATE DATABASE {database}")).await;
-    let base = url.rsplit_once('/').map_or(url.as_str(), |(base, _)| base).to_owned();
-    let toml =
-        format!("[environments.my]\ndriver = \"mysql\"\nurl = \"{base}/{database}\"\nread_only = false\n");
-    let (_dir2, my) = start(&toml, &[]).await;
-    query(&my, "my", "CREATE TABLE d (dt DATETIME(6), ts TIMESTAMP(6) NULL)").await;
+    let scratch = ScratchMysql::create(&url, "dbfleet_dates", "mysql").await;
+    let my = &scratch.my;
+    query(my, "my", "CREATE TABLE d (dt DATETIME(6), ts TIMESTAMP(6) NULL)").await;
     query(
-        &my,
+        my,
         "my",
         "INSERT INTO d WITH RECURSIVE c(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM c WHERE g < 900) \
          SELECT TIMESTAMP '2000-01-01 00:00:00' + INTERVAL ((g - 450) * 7919123457123) MICROSECOND, \
@@ -383,7 +399,7 @@ async fn mysql_binary_dates_match_the_servers_own_arithmetic() {
     )
     .await;
     query(
-        &my,
+        my,
         "my",
         "INSERT INTO d VALUES ('2024-05-01 00:00:00', '2024-05-01 00:00:00'), \
          ('2024-05-01 10:11:12', '2024-05-01 10:11:12'), ('1000-01-01 00:00:00', '1970-01-01 00:00:01'), \
@@ -391,7 +407,7 @@ async fn mysql_binary_dates_match_the_servers_own_arithmetic() {
     )
     .await;
     let result = query(
-        &my,
+        my,
         "my",
         "SELECT dt, DATE(dt), ts, TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', dt), \
                 DATEDIFF(dt, '1970-01-01'), TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', ts) FROM d",
@@ -409,6 +425,5 @@ async fn mysql_binary_dates_match_the_servers_own_arithmetic() {
         assert_eq!(row[1], Value::Date(epoch + chrono::Duration::days(*days)), "{days}");
         assert_eq!(row[2], Value::Timestamptz(chrono::DateTime::from_timestamp_micros(*ts_micros).unwrap()));
     }
-    my.shutdown().await;
-    query(&admin, "admin", &format!("DROP DATABASE {database}")).await;
+    scratch.drop_database().await;
 }

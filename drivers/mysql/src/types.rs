@@ -169,14 +169,12 @@ fn get<'r, T: Decode<'r, sqlx::MySql>>(raw: MySqlValueRef<'r>) -> Decoded<T> {
 /// Decodes column `i` of a row; a value that does not fit its type's mapping
 /// comes back in its text form, never as an error.
 fn decode(row: &MySqlRow, i: usize, info: &MySqlTypeInfo, decoder: Decoder) -> Decoded<Value> {
-    match row.binary_value(i) {
-        Some(None) => return Ok(Value::Null),
-        Some(Some(bytes)) => {
-            if let Some(value) = decode_binary(bytes, decoder) {
-                return Ok(value);
-            }
-        }
-        None => {}
+    // NULL, or a value read by hand; otherwise sqlx decodes it below.
+    if let Some(value) = row
+        .binary_value(i)
+        .and_then(|bytes| bytes.map_or(Some(Value::Null), |bytes| decode_binary(bytes, decoder)))
+    {
+        return Ok(value);
     }
     let raw = row.try_get_raw(i).map_err(|err| Box::new(crate::errors::from_sqlx(err)))?;
     if raw.is_null() {

@@ -108,14 +108,12 @@ impl Decoder {
 /// payload when that is text (xml, most extension types), else as hex:
 /// never an error.
 pub fn decode(row: &PgRow, i: usize, info: &PgTypeInfo, decoder: Decoder) -> Result<Value, Box<DbError>> {
-    match row.binary_value(i) {
-        Some(None) => return Ok(Value::Null),
-        Some(Some(bytes)) => {
-            if let Some(value) = decode_binary(bytes, decoder) {
-                return Ok(value);
-            }
-        }
-        None => {}
+    // NULL, or a value read by hand; otherwise sqlx decodes it below.
+    if let Some(value) = row
+        .binary_value(i)
+        .and_then(|bytes| bytes.map_or(Some(Value::Null), |bytes| decode_binary(bytes, decoder)))
+    {
+        return Ok(value);
     }
     let raw = row.try_get_raw(i).map_err(crate::errors::from_sqlx)?;
     if raw.is_null() {
