@@ -324,8 +324,24 @@ async fn postgres_pipelined_read_only_transaction_holds() {
 /// call.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_read_only_sessions_come_back_as_they_were() {
+    postgres_sessions_come_back_as_they_were("read_only = true").await;
+}
+
+/// The full reset of a writable environment's session, on the same
+/// statements and on what only a writable session can leave: temporary
+/// tables, sequence state, an open transaction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_writable_sessions_come_back_as_they_were() {
+    postgres_sessions_come_back_as_they_were("read_only = false").await;
+}
+
+/// The reset is prepared on the session at its first use, and taken as
+/// simple queries when a failed statement left the session's transaction
+/// aborted (which refuses to prepare): both are checked, the failing
+/// statements coming after statements that left state behind.
+async fn postgres_sessions_come_back_as_they_were(settings: &str) {
     let Some(scratch) = Scratch::create(Engine::Postgres).await else { return };
-    let fleet = scratch.fleet(&scratch.url, "max_connections = 1").await;
+    let fleet = scratch.fleet_with(&scratch.url, settings, "max_connections = 1").await;
     let pool = fleet.environment(Some("db")).unwrap().pool().unwrap();
     let value = async |sql: &str| {
         let rows = collect_limited(pool.query(&Query::new(sql)).await.unwrap(), 10).await.unwrap();
@@ -342,6 +358,8 @@ async fn postgres_read_only_sessions_come_back_as_they_were() {
         "(SELECT count(*) FROM pg_listening_channels())",
         "(SELECT count(*) FROM pg_cursors)",
         "(SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid())",
+        "(SELECT count(*) FROM pg_class WHERE relpersistence = 't')",
+        "pg_current_xact_id_if_assigned() IS NULL",
     ];
     let state = async || {
         let mut state = Vec::new();
@@ -361,13 +379,64 @@ async fn postgres_read_only_sessions_come_back_as_they_were() {
         "LISTEN dbfleet_probe",
         "DECLARE held CURSOR WITH HOLD FOR SELECT 1",
         "SELECT pg_advisory_lock(7)",
+        "SELECT pg_advisory_lock(8), 1 / 0",
+        "CREATE TEMP TABLE probe (id int)",
+        "CREATE TEMP SEQUENCE probe_ids",
+        "BEGIN",
+        "SELECT set_config('work_mem', '78MB', false), 1 / 0",
     ] {
-        // Whether PostgreSQL takes each in a read-only transaction or not,
-        // nothing of it may be left.
+        // Whether PostgreSQL takes each (in a read-only transaction or not)
+        // or refuses it, nothing of it may be left.
         let _ = pool.execute(&Query::new(sql)).await;
         assert_eq!(state().await, before, "after {sql}");
     }
     assert_eq!(value("SELECT pg_backend_pid()").await, session, "one session all along");
+
+    // A new session whose first statement fails: its error names it.
+    scratch.admin_run(&Engine::Postgres.kill_sql(&session)).await;
+    let err = pool.execute(&Query::new("SELECT (pg_backend_pid() || ' is the session')::int")).await;
+    let err = err.expect_err("not a number").to_string();
+    let failed =
+        err.split('"').nth(1).and_then(|quoted| quoted.split(' ').next()).unwrap_or_else(|| panic!("{err}"));
+    assert_ne!(failed, session, "a new session after the kill");
+    assert_eq!(value("SELECT pg_backend_pid()").await, failed, "the new session kept after its failure");
+    fleet.shutdown().await;
+    scratch.drop().await;
+}
+
+/// The read-only transaction's statements are prepared on each session: one
+/// that a statement deallocated (straight to the pool, past the classifier,
+/// which refuses `DEALLOCATE`) fails at most the next call, and the calls
+/// after it run read-only again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_read_only_transaction_outlives_its_statements_deallocated() {
+    let Some(scratch) = Scratch::create(Engine::Postgres).await else { return };
+    let fleet = scratch.fleet(&scratch.url, "max_connections = 1").await;
+    let pool = fleet.environment(Some("db")).unwrap().pool().unwrap();
+    let read_only = async || {
+        let rows = collect_limited(
+            pool.query(&Query::new("SELECT current_setting('transaction_read_only')")).await?,
+            1,
+        )
+        .await?;
+        Ok::<_, DbError>(rows.rows[0][0].to_text())
+    };
+    assert_eq!(read_only().await.unwrap(), "on");
+    let names = collect_limited(
+        pool.query(&Query::new(
+            "SELECT name FROM pg_prepared_statements WHERE statement = 'BEGIN READ ONLY'",
+        ))
+        .await
+        .unwrap(),
+        10,
+    )
+    .await
+    .unwrap();
+    assert_eq!(names.rows.len(), 1, "prepared once on the session: {:?}", names.rows);
+    pool.execute(&Query::new(format!("DEALLOCATE {}", names.rows[0][0].to_text()))).await.unwrap();
+    let _ = read_only().await;
+    assert_eq!(read_only().await.unwrap(), "on");
+    assert_eq!(read_only().await.unwrap(), "on");
     fleet.shutdown().await;
     scratch.drop().await;
 }
