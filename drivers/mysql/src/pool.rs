@@ -70,12 +70,16 @@ pub async fn connect(env: &EnvironmentConfig) -> Result<Arc<dyn Pool>, DbError> 
                 Ok(())
             })
         })
+        // The pool pings every connection given back to it, after this: the
+        // reset goes out with the ping and is answered in its round trip
+        // (patched sqlx, `vendor/README.md`). A reset that fails fails the
+        // ping, which closes the connection.
         .after_release(move |conn, _| {
             let reset = reset.clone();
             Box::pin(async move {
                 // A connection is released only after it connected, which set them.
                 let Some(settings) = reset.get() else { return Ok(false) };
-                sqlx::raw_sql(AssertSqlSafe(settings.reset.clone())).execute(conn).await?;
+                conn.queue_before_next_ping(&settings.reset)?;
                 Ok(true)
             })
         })

@@ -52,6 +52,19 @@ pub(crate) struct MySqlConnectionInner {
 }
 
 impl MySqlConnection {
+    /// Writes `sql`, a text query, without sending it: it goes out with the
+    /// next command sent, and its answer is read (an error failing that
+    /// read) before the next command's. The pool pings every connection
+    /// given back to it after `after_release`, and the ping goes out behind
+    /// what was written, so a reset written there is sent and answered in
+    /// the ping's round trip (dbfleet patch).
+    pub fn queue_before_next_ping(&mut self, sql: &str) -> Result<(), Error> {
+        self.inner.stream.sequence_id = 0;
+        self.inner.stream.write_packet(crate::protocol::text::Query(sql))?;
+        self.inner.stream.waiting.push_back(Waiting::Result);
+        Ok(())
+    }
+
     pub(crate) fn in_transaction(&self) -> bool {
         self.inner
             .status_flags
@@ -83,8 +96,12 @@ impl Connection for MySqlConnection {
     }
 
     async fn ping(&mut self) -> Result<(), Error> {
+        // dbfleet patch: the ping is written behind whatever was written
+        // before it and still unsent (`queue_before_next_ping`), and goes out
+        // with it; its answer comes after theirs.
+        self.inner.stream.sequence_id = 0;
+        self.inner.stream.write_packet(Ping)?;
         self.inner.stream.wait_until_ready().await?;
-        self.inner.stream.send_packet(Ping).await?;
         self.inner.stream.recv_ok().await?;
 
         Ok(())
