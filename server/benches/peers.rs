@@ -1,7 +1,8 @@
 //! dbfleet side by side with other MCP database servers, on the same tables
 //! of the local PostgreSQL, the local MariaDB and a SQLite file: DBHub and
 //! MCP Toolbox (installed from npm into `target/peers` at the versions below),
-//! and the floor, the same queries through sqlx with no MCP at all. Each
+//! and the floor, the same queries through sqlx with no MCP at all (and on
+//! PostgreSQL through asyncpg, from PyPI, as well). Each
 //! server runs over stdio; a call is timed from writing its `tools/call` line
 //! to reading the whole answer line, without parsing it; calls sent at once
 //! (64 slow ones, then 200 `SELECT 1`) are timed until the last answer. Run
@@ -26,6 +27,7 @@ const MARIADB_USER: &str = "dbfleet_peer_bench";
 const MARIADB_PASSWORD: &str = "peer-bench";
 const DBHUB: &str = "@bytebase/dbhub@0.21.2";
 const TOOLBOX: &str = "@toolbox-sdk/server-linux-x64@1.12.0";
+const ASYNCPG: &str = "asyncpg==0.32.0";
 
 const SELECT_ONE_CALLS: usize = 300;
 const SMALL_CALLS: usize = 20;
@@ -74,32 +76,40 @@ fn run(runtime: &tokio::runtime::Runtime, bench: &Bench, peers: Option<&Path>) {
         servers.push(dbhub(prefix, bench));
         servers.push(toolbox(prefix, bench));
     }
+    let mut floors = vec![("floor: the Rust driver, no MCP", runtime.block_on(floor(&bench.url)))];
+    if bench.engine == "PostgreSQL"
+        && let Some(floor) = asyncpg_floor(&bench.url)
+    {
+        floors.push(("floor: asyncpg, no MCP", floor));
+    }
     println!(
-        "| per call | {} | floor: the Rust driver, no MCP |",
-        servers.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(" | ")
+        "| per call | {} | {} |",
+        servers.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(" | "),
+        floors.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(" | ")
     );
-    println!("|---|{}---|", "---|".repeat(servers.len()));
-    let floor = runtime.block_on(floor(&bench.url));
+    println!("|---|{}", "---|".repeat(servers.len() + floors.len()));
     let measured: Vec<Measured> = servers.into_iter().map(|server| measure(server, bench.slow_sql)).collect();
-    let row = |label: &str, value: &dyn Fn(&Measured) -> String, floor: &str| {
+    let row = |label: &str, value: &dyn Fn(&Measured) -> String, floor: &dyn Fn(&Floor) -> String| {
         let values: Vec<String> = measured.iter().map(value).collect();
-        println!("| {label} | {} | {floor} |", values.join(" | "));
+        let floors: Vec<String> = floors.iter().map(|(_, f)| floor(f)).collect();
+        println!("| {label} | {} | {} |", values.join(" | "), floors.join(" | "));
     };
+    let none = |_: &Floor| "–".to_owned();
     let bytes_per_row =
         |m: &Measured| format!("{:.0} B", (m.large_bytes - m.empty_bytes) as f64 / LARGE_ROWS as f64);
-    row("cold start to `tools/list`", &|m| ms(m.cold_start), "–");
-    row("idle RSS", &|m| mib(m.idle_kib), "–");
-    row("`SELECT 1` p50", &|m| ms(m.select_one.0), &ms(floor.select_one.0));
-    row("`SELECT 1` p99", &|m| ms(m.select_one.1), &ms(floor.select_one.1));
-    row("10,000 rows, median", &|m| ms(m.small), &ms(floor.small));
-    row("200,000 rows, median", &|m| ms(m.large), &ms(floor.large));
-    row("200,000 rows, answer size", &|m| mib(m.large_bytes as u64 / 1024), "–");
-    row("answer bytes per row", &bytes_per_row, "–");
+    row("cold start to `tools/list`", &|m| ms(m.cold_start), &none);
+    row("idle RSS", &|m| mib(m.idle_kib), &none);
+    row("`SELECT 1` p50", &|m| ms(m.select_one.0), &|f| ms(f.select_one.0));
+    row("`SELECT 1` p99", &|m| ms(m.select_one.1), &|f| ms(f.select_one.1));
+    row("10,000 rows, median", &|m| ms(m.small), &|f| ms(f.small));
+    row("200,000 rows, median", &|m| ms(m.large), &|f| ms(f.large));
+    row("200,000 rows, answer size", &|m| mib(m.large_bytes as u64 / 1024), &none);
+    row("answer bytes per row", &bytes_per_row, &none);
     if let Some(sql) = bench.slow_sql {
-        row(&format!("64 × `{sql}` sent at once, all answered"), &|m| ms(m.slow), "–");
+        row(&format!("64 × `{sql}` sent at once, all answered"), &|m| ms(m.slow), &none);
     }
-    row("200 × `SELECT 1` sent at once, all answered", &|m| ms(m.burst), "–");
-    row("peak RSS", &|m| mib(m.peak_kib), "–");
+    row("200 × `SELECT 1` sent at once, all answered", &|m| ms(m.burst), &none);
+    row("peak RSS", &|m| mib(m.peak_kib), &none);
 }
 
 /// The two tables every server reads on PostgreSQL: id, text,
@@ -483,6 +493,55 @@ async fn floor(url: &str) -> Floor {
             }
         })
     }
+}
+
+/// The floor the issue that set the targets measured against: asyncpg,
+/// which decodes every value into a Python object, on one connection, over
+/// the same TLS setting as dbfleet (`sslmode` unset: prefer). Installed
+/// into a virtual environment in `target/peers` unless it is there; `None`
+/// (loudly) when that fails.
+fn asyncpg_floor(url: &str) -> Option<Floor> {
+    const SCRIPT: &str = r#"
+import asyncio, json, sys, time, asyncpg
+async def main():
+    conn = await asyncpg.connect(sys.argv[1])
+    out = []
+    for sql, count in json.loads(sys.argv[2]):
+        times = []
+        for _ in range(count):
+            started = time.perf_counter()
+            await conn.fetch(sql)
+            times.append(time.perf_counter() - started)
+        out.append(times)
+    print(json.dumps(out))
+asyncio.run(main())
+"#;
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/peers/python");
+    let python = venv.join("bin/python");
+    let installed = python.exists()
+        || Command::new("python3").arg("-m").arg("venv").arg(&venv).status().is_ok_and(|s| s.success())
+            && Command::new(&python)
+                .args(["-m", "pip", "install", "--quiet", ASYNCPG])
+                .status()
+                .is_ok_and(|s| s.success());
+    let output = installed
+        .then(|| {
+            let calls = serde_json::to_string(&floor_calls()).expect("the calls as JSON");
+            Command::new(&python).args(["-c", SCRIPT, url, &calls]).output().ok()
+        })
+        .flatten()
+        .filter(|output| output.status.success());
+    let Some(output) = output else {
+        eprintln!("\n*** asyncpg floor left out: a virtual environment with {ASYNCPG} could not run ***\n");
+        return None;
+    };
+    let seconds: Vec<Vec<f64>> = serde_json::from_slice(&output.stdout).expect("the times as JSON");
+    Some(Floor::from(
+        seconds
+            .into_iter()
+            .map(|times| times.into_iter().map(Duration::from_secs_f64).collect())
+            .collect::<Vec<_>>(),
+    ))
 }
 
 async fn floor_on<C>(mut conn: C) -> Floor
