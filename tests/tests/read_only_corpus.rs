@@ -406,8 +406,8 @@ async fn postgres_sessions_come_back_as_they_were(settings: &str) {
 
 /// The read-only transaction's statements are prepared on each session: one
 /// that a statement deallocated (straight to the pool, past the classifier,
-/// which refuses `DEALLOCATE`) fails at most the next call, and the calls
-/// after it run read-only again.
+/// which refuses `DEALLOCATE`) does not fail the next call, which runs
+/// read-only on another session.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_read_only_transaction_outlives_its_statements_deallocated() {
     let Some(scratch) = Scratch::create(Engine::Postgres).await else { return };
@@ -434,9 +434,28 @@ async fn postgres_read_only_transaction_outlives_its_statements_deallocated() {
     .unwrap();
     assert_eq!(names.rows.len(), 1, "prepared once on the session: {:?}", names.rows);
     pool.execute(&Query::new(format!("DEALLOCATE {}", names.rows[0][0].to_text()))).await.unwrap();
-    let _ = read_only().await;
     assert_eq!(read_only().await.unwrap(), "on");
     assert_eq!(read_only().await.unwrap(), "on");
+    fleet.shutdown().await;
+    scratch.drop().await;
+}
+
+/// A statement the session prepared reads a table that is altered before it
+/// runs again: the server refuses the prepared statement, whose result
+/// columns changed, before it runs, and the call is answered from another
+/// session with the new columns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_read_only_call_reads_a_table_altered_since_it_was_prepared() {
+    let Some(scratch) = Scratch::create(Engine::Postgres).await else { return };
+    let mut owner = sqlx::PgConnection::connect(&scratch.url).await.unwrap();
+    owner.execute("CREATE TABLE altered (id int); INSERT INTO altered VALUES (1)").await.unwrap();
+    let fleet = scratch.fleet(&scratch.url, "max_connections = 1").await;
+    let db = fleet.environment(Some("db")).unwrap();
+    assert_eq!(answers(&db, "SELECT * FROM altered").await.columns.len(), 1);
+    owner.execute("ALTER TABLE altered ADD COLUMN label text DEFAULT 'new'").await.unwrap();
+    let after = answers(&db, "SELECT * FROM altered").await;
+    assert_eq!(after.columns.len(), 2);
+    assert_eq!(after.rows[0][1].to_text(), "new");
     fleet.shutdown().await;
     scratch.drop().await;
 }

@@ -223,9 +223,20 @@ impl PostgresPool {
     /// one. It ran, if at all, in a read-only transaction that ended with the
     /// session. A connection that cannot be had at all is not tried again:
     /// that failure is the caller's at once.
+    ///
+    /// So is a statement that the session had prepared and cannot run as
+    /// prepared: a table it reads was altered since, so that its result
+    /// columns changed (0A000), or a statement deallocated it or one of the
+    /// read-only transaction's (26000). The server refused it before it ran,
+    /// and the failed call's connection is closed, not given back.
     fn run_again(&self, attempt: &mut u32, err: &DbError) -> bool {
+        let stale = match err.code.as_deref() {
+            Some("0A000") => err.message.contains("cached plan must not change result type"),
+            Some("26000") => true,
+            _ => false,
+        };
         let again = *attempt <= self.pool.options().get_max_connections()
-            && dbfleet_sqlx_support::is_lost_connection(err);
+            && (stale || dbfleet_sqlx_support::is_lost_connection(err));
         if again {
             tracing::debug!(error = %err, "running a read-only statement again on another connection");
             *attempt += 1;
