@@ -317,6 +317,47 @@ async fn postgres_pipelined_read_only_transaction_holds() {
     scratch.drop().await;
 }
 
+/// A read-only call on MariaDB sends its transaction in the statement's own
+/// write. Straight to the pool, past the classifier: the statement runs
+/// inside the read-only transaction, a write fails there, a statement that
+/// ends the transaction ends only its own call, and sessions the server
+/// ended while they sat in the pool are replaced without the caller seeing
+/// it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_pipelined_read_only_transaction_holds() {
+    let Some(scratch) = Scratch::create(Engine::Mariadb).await else { return };
+    let mut owner = sqlx::MySqlConnection::connect(&scratch.url).await.unwrap();
+    owner.execute("CREATE TABLE kept (id INT)").await.unwrap();
+    let fleet = scratch.fleet(&scratch.url, "max_connections = 2").await;
+    let pool = fleet.environment(Some("db")).unwrap().pool().unwrap();
+    let run = async |sql: &str| pool.execute(&Query::new(sql)).await;
+    let value = async |sql: &str| {
+        let rows = collect_limited(pool.query(&Query::new(sql)).await.unwrap(), 10).await.unwrap();
+        rows.rows[0][0].to_text()
+    };
+
+    for _ in 0..3 {
+        assert_eq!(value("SELECT @@in_transaction").await, "1", "inside the call's transaction");
+        let err = run("INSERT INTO kept VALUES (1)").await.unwrap_err();
+        assert_eq!(err.kind, ErrorKind::ReadOnly, "{err}");
+    }
+    run("COMMIT").await.unwrap();
+    let err = run("INSERT INTO kept VALUES (1)").await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::ReadOnly, "{err}");
+    for session in scratch.sessions().await {
+        scratch.admin_run(&Engine::Mariadb.kill_sql(&session)).await;
+    }
+    for _ in 0..4 {
+        assert_eq!(value("SELECT @@in_transaction").await, "1");
+    }
+    // The test's own session was ended too.
+    let mut owner = sqlx::MySqlConnection::connect(&scratch.url).await.unwrap();
+    let written: i64 = sqlx::query_scalar("SELECT count(*) FROM kept").fetch_one(&mut owner).await.unwrap();
+    assert_eq!(written, 0);
+    fleet.shutdown().await;
+    scratch.drop().await;
+}
+
 /// A read-only environment's session goes back to the pool with a lighter
 /// reset than a writable one's: a rollback and the release of advisory
 /// locks. Straight to the pool, past the classifier, on a pool of one

@@ -1,5 +1,6 @@
 //! The pool of one MySQL/MariaDB environment.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -7,7 +8,7 @@ use dbfleet_core::driver_api::{
     Column, DatabaseInfo, DbError, EnvironmentConfig, ExecOutcome, LogicalType, Pool, PoolStats, Query,
     RoutineInfo, Row, RowStream, ServerInfo, TableFilter, TableInfo, TableRef, TableSchema, async_trait,
 };
-use dbfleet_sqlx_support::{Prepared, run_to_end};
+use dbfleet_sqlx_support::{CallConnection, Canceller, Prepared, run_to_end};
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use sqlx::mysql::{MySqlArguments, MySqlConnection, MySqlRow, MySqlTypeInfo};
@@ -27,6 +28,11 @@ const CHUNK_ROWS: usize = 500;
 pub struct MySqlPool {
     pool: sqlx::Pool<MySql>,
     read_only: bool,
+    /// Every connection opened so far was told its session's own id in the
+    /// server's handshake (a proxy in between tells one of its own): a call
+    /// may then stop its statement by that id, and a read-only call sends
+    /// its statement at once ([`MySqlPool::prepare`]).
+    ids_announced: Arc<AtomicBool>,
 }
 
 /// Opens a call on a read-only environment: a read-only transaction (set
@@ -35,6 +41,13 @@ pub struct MySqlPool {
 /// to cancel the statement by.
 const BEGIN_READ_ONLY: &str = "START TRANSACTION READ ONLY; SELECT CONNECTION_ID()";
 const BEGIN: &str = "SELECT CONNECTION_ID()";
+
+/// The read-only transaction, sent in the statement's own write. The server
+/// runs the statement even if this fails (MySQL has no pipeline to abort),
+/// but the call then fails with its error, and the statement ran read-only
+/// all the same: the session's default is read-only on a read-only
+/// environment, set when it opens and again after every call.
+const READ_ONLY_TRANSACTION: &str = "START TRANSACTION READ ONLY";
 
 /// Opens the pool and one connection, so that a wrong host, database or
 /// credential fails at start-up.
@@ -50,6 +63,8 @@ pub async fn connect(env: &EnvironmentConfig) -> Result<Arc<dyn Pool>, DbError> 
     let session: Arc<OnceLock<SessionSettings>> = Arc::default();
     let (read_only, timeout) = (env.read_only, env.query_timeout);
     let reset = session.clone();
+    let ids_announced = Arc::new(AtomicBool::new(true));
+    let announced = ids_announced.clone();
     let pool = dbfleet_sqlx_support::pool_options::<MySql>()
         .max_connections(env.pool.max_connections)
         .min_connections(env.pool.min_connections)
@@ -57,6 +72,7 @@ pub async fn connect(env: &EnvironmentConfig) -> Result<Arc<dyn Pool>, DbError> 
         .idle_timeout(env.pool.idle_timeout)
         .after_connect(move |conn, _| {
             let session = session.clone();
+            let announced = announced.clone();
             Box::pin(async move {
                 let settings = match session.get() {
                     Some(settings) => settings,
@@ -66,7 +82,12 @@ pub async fn connect(env: &EnvironmentConfig) -> Result<Arc<dyn Pool>, DbError> 
                         session.get_or_init(|| session_settings(&version, read_only, timeout))
                     }
                 };
-                sqlx::raw_sql(AssertSqlSafe(settings.configure.clone())).execute(conn).await?;
+                sqlx::raw_sql(AssertSqlSafe(settings.configure.clone())).execute(&mut *conn).await?;
+                let id: u64 = sqlx::query_scalar("SELECT CONNECTION_ID()").fetch_one(&mut *conn).await?;
+                if id != u64::from(conn.connection_id()) {
+                    tracing::debug!("the session's id is not the one announced: a proxy is in between");
+                    announced.store(false, Ordering::Release);
+                }
                 Ok(())
             })
         })
@@ -86,7 +107,7 @@ pub async fn connect(env: &EnvironmentConfig) -> Result<Arc<dyn Pool>, DbError> 
         .connect_with(options)
         .await
         .map_err(from_sqlx)?;
-    Ok(Arc::new(MySqlPool { pool, read_only: env.read_only }))
+    Ok(Arc::new(MySqlPool { pool, read_only: env.read_only, ids_announced }))
 }
 
 /// What every session of the environment runs.
@@ -133,12 +154,120 @@ impl MySqlPool {
         Ok(dbfleet_sqlx_support::acquire_live(&self.pool, from_sqlx, |conn| Box::pin(conn.ping())).await?.0)
     }
 
-    /// A connection for one user statement, inside a read-only transaction on
-    /// a read-only environment, with its statement prepared.
-    async fn prepare(&self, q: &Query) -> Result<Prepared<MySql, Vec<(String, MySqlTypeInfo)>>, DbError> {
+    /// Whether a read-only call's statement goes out in the same write as
+    /// its transaction, with no round trip before it.
+    fn pipelined(&self) -> bool {
+        self.read_only && self.ids_announced.load(Ordering::Acquire)
+    }
+
+    /// A connection for one user statement.
+    ///
+    /// When [pipelined](Self::pipelined), the connection as the pool gives
+    /// it, and its id the one the server announced; the read-only
+    /// transaction goes ahead of the statement ([`Self::prepare`]).
+    /// Otherwise a round trip opens the call (inside a read-only transaction
+    /// on a read-only environment) and also finds connections the server
+    /// closed.
+    async fn open_call(&self) -> Result<(CallConnection<MySql>, bool), DbError> {
+        if self.pipelined() {
+            let conn = dbfleet_sqlx_support::acquire(&self.pool, from_sqlx).await?;
+            // A connection opened just now may have found a proxy.
+            if self.pipelined() {
+                let (pool, id) = (self.pool.clone(), u64::from(conn.connection_id()));
+                let cancel: Canceller = Box::new(move || kill_query(pool, id));
+                return Ok((CallConnection::new(conn, Some(cancel)), true));
+            }
+        }
         let begin = if self.read_only { BEGIN_READ_ONLY } else { BEGIN };
         let call = dbfleet_sqlx_support::begin_call(&self.pool, begin, kill_query, from_sqlx).await?;
-        dbfleet_sqlx_support::prepare(call, async |conn| describe(conn, q).await).await
+        Ok((call, false))
+    }
+
+    /// `q` prepared on the call; on a pipelined call, its read-only
+    /// transaction goes out with it, first (patched sqlx, `vendor/README.md`).
+    async fn prepare(
+        &self,
+        call: CallConnection<MySql>,
+        pipelined: bool,
+        q: &Query,
+    ) -> Result<Prepared<MySql, Vec<(String, MySqlTypeInfo)>>, DbError> {
+        let mut prepared = dbfleet_sqlx_support::prepare(call, async |conn| describe(conn, q).await).await?;
+        if pipelined {
+            prepared.call.get().run_before_next_statement(READ_ONLY_TRANSACTION);
+        }
+        Ok(prepared)
+    }
+
+    /// Whether a pipelined call whose statement failed with `err` is run
+    /// again. It had no round trip before its statement, so the statement's
+    /// own failure is the first sign of a connection the server closed while
+    /// it sat in the pool (a restart, a killed session, a proxy's cut): it is
+    /// then run on another connection, every idle one in turn and then a new
+    /// one. It ran, if at all, read-only, in a session that ended. A
+    /// connection that cannot be had at all is not tried again: that failure
+    /// is the caller's at once.
+    fn run_again(&self, attempt: &mut u32, err: &DbError) -> bool {
+        let again = *attempt <= self.pool.options().get_max_connections()
+            && dbfleet_sqlx_support::is_lost_connection(err);
+        if again {
+            tracing::debug!(error = %err, "running a read-only statement again on another connection");
+            *attempt += 1;
+        }
+        again
+    }
+
+    async fn query_on(
+        &self,
+        call: CallConnection<MySql>,
+        pipelined: bool,
+        q: &Query,
+    ) -> Result<RowStream, DbError> {
+        let Prepared { call, columns, args } = self.prepare(call, pipelined, q).await?;
+        if columns.is_empty() {
+            run_to_end(call, q.sql.clone(), args, from_sqlx).await?;
+            return Ok(RowStream::empty(Vec::new()));
+        }
+        let mut header: Vec<Column> = columns
+            .iter()
+            .map(|(name, info)| {
+                Column::new(name.clone(), info.name().to_ascii_lowercase(), logical_type(info))
+            })
+            .collect();
+        let chunk_rows = q.chunk_size(CHUNK_ROWS);
+        let chunks = dbfleet_sqlx_support::chunks(
+            call,
+            q.sql.clone(),
+            args,
+            chunk_rows,
+            {
+                let mut decoders = Decoders::default();
+                move |row: &MySqlRow| decoders.decode_row(row)
+            },
+            from_sqlx,
+        );
+        let mut chunks = Box::pin(chunks);
+        // The first answer is awaited here, so that a connection found lost
+        // is replaced before the caller has seen anything.
+        match chunks.next().await {
+            Some(Err(err)) => Err(err),
+            first => {
+                if let Some(Ok(rows)) = &first {
+                    refine_header(&mut header, rows);
+                }
+                Ok(RowStream::new(header, futures::stream::iter(first).chain(chunks)))
+            }
+        }
+    }
+
+    async fn execute_on(
+        &self,
+        call: CallConnection<MySql>,
+        pipelined: bool,
+        q: &Query,
+    ) -> Result<ExecOutcome, DbError> {
+        let Prepared { call, args, .. } = self.prepare(call, pipelined, q).await?;
+        let done = run_to_end(call, q.sql.clone(), args, from_sqlx).await?;
+        Ok(ExecOutcome::new(done.rows_affected()))
     }
 }
 
@@ -203,41 +332,25 @@ fn refine_header(header: &mut [Column], first: &[Row]) {
 #[async_trait]
 impl Pool for MySqlPool {
     async fn query(&self, q: &Query) -> Result<RowStream, DbError> {
-        let Prepared { call, columns, args } = self.prepare(q).await?;
-        if columns.is_empty() {
-            run_to_end(call, q.sql.clone(), args, from_sqlx).await?;
-            return Ok(RowStream::empty(Vec::new()));
+        let mut attempt = 1;
+        loop {
+            let (call, pipelined) = self.open_call().await?;
+            match self.query_on(call, pipelined, q).await {
+                Err(err) if pipelined && self.run_again(&mut attempt, &err) => {}
+                outcome => return outcome,
+            }
         }
-        let mut header: Vec<Column> = columns
-            .iter()
-            .map(|(name, info)| {
-                Column::new(name.clone(), info.name().to_ascii_lowercase(), logical_type(info))
-            })
-            .collect();
-        let chunk_rows = q.chunk_size(CHUNK_ROWS);
-        let chunks = dbfleet_sqlx_support::chunks(
-            call,
-            q.sql.clone(),
-            args,
-            chunk_rows,
-            {
-                let mut decoders = Decoders::default();
-                move |row: &MySqlRow| decoders.decode_row(row)
-            },
-            from_sqlx,
-        );
-        let mut chunks = Box::pin(chunks);
-        let first = chunks.next().await;
-        if let Some(Ok(rows)) = &first {
-            refine_header(&mut header, rows);
-        }
-        Ok(RowStream::new(header, futures::stream::iter(first).chain(chunks)))
     }
 
     async fn execute(&self, q: &Query) -> Result<ExecOutcome, DbError> {
-        let Prepared { call, args, .. } = self.prepare(q).await?;
-        let done = run_to_end(call, q.sql.clone(), args, from_sqlx).await?;
-        Ok(ExecOutcome::new(done.rows_affected()))
+        let mut attempt = 1;
+        loop {
+            let (call, pipelined) = self.open_call().await?;
+            match self.execute_on(call, pipelined, q).await {
+                Err(err) if pipelined && self.run_again(&mut attempt, &err) => {}
+                outcome => return outcome,
+            }
+        }
     }
 
     async fn list_databases(&self) -> Result<Vec<DatabaseInfo>, DbError> {

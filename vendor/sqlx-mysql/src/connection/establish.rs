@@ -30,6 +30,7 @@ impl MySqlConnection {
                 status_flags: Default::default(),
                 cache_statement: StatementCache::new(options.statement_cache_capacity),
                 log_settings: options.log_settings.clone(),
+                run_first: None,
             }),
         })
     }
@@ -62,6 +63,7 @@ impl<'a> DoHandshake<'a> {
         // https://mariadb.com/kb/en/connection/
 
         let handshake: Handshake = stream.recv_packet().await?.decode()?;
+        stream.connection_id = handshake.connection_id;
 
         let mut plugin = handshake.auth_plugin;
         // `mut`: an AuthSwitchRequest carries a fresh nonce, and the plugin's follow-up

@@ -99,6 +99,27 @@ impl MySqlConnection {
         Ok((id, metadata))
     }
 
+    /// Writes `first` (`run_before_next_statement`), unsent, ahead of the
+    /// next command (dbfleet patch).
+    fn write_first(&mut self, first: Option<&str>) -> Result<(), Error> {
+        if let Some(first) = first {
+            self.inner.stream.sequence_id = 0;
+            self.inner.stream.write_packet(Query(first))?;
+        }
+        Ok(())
+    }
+
+    /// Reads the answer to `first`, which comes before the next command's:
+    /// an error is returned, and the command's answer, still waited for, is
+    /// read and dropped before the connection's next command (dbfleet patch).
+    async fn recv_first(&mut self, first: Option<&str>) -> Result<(), Error> {
+        if first.is_some() {
+            let ok = self.inner.stream.recv_packet().await?.ok()?;
+            self.inner.status_flags = ok.status;
+        }
+        Ok(())
+    }
+
     #[allow(clippy::needless_lifetimes)]
     pub(crate) async fn run<'e, 'c: 'e, 'q: 'e>(
         &'c mut self,
@@ -120,6 +141,9 @@ impl MySqlConnection {
             // to re-use this memory freely between result sets
             let mut columns = Arc::new(Vec::new());
 
+            // dbfleet patch: see `run_before_next_statement`
+            let first = self.inner.run_first.take();
+
             let format = if let Some(arguments) = arguments {
                 if persistent && self.inner.cache_statement.is_enabled() {
                     let (id, metadata) = self
@@ -137,12 +161,14 @@ impl MySqlConnection {
                     }
 
                     // https://dev.mysql.com/doc/internals/en/com-stmt-execute.html
+                    self.write_first(first)?;
                     self.inner.stream
                         .send_packet(StatementExecute {
                             statement: id,
                             arguments: &arguments,
                         })
                         .await?;
+                    self.recv_first(first).await?;
 
                     MySqlValueFormat::Binary
                 } else {
@@ -161,18 +187,25 @@ impl MySqlConnection {
                     }
 
                     // https://dev.mysql.com/doc/internals/en/com-stmt-execute.html
+                    self.write_first(first)?;
                     self.inner.stream
                         .send_packet(StatementExecute {
                             statement: id,
                             arguments: &arguments,
                         })
                         .await?;
+                    self.recv_first(first).await?;
 
                     self.inner.stream.send_packet(StmtClose { statement: id }).await?;
 
                     MySqlValueFormat::Binary
                 }
             } else {
+                if let Some(first) = first {
+                    self.inner.stream.send_packet(Query(first)).await?;
+                    self.recv_first(Some(first)).await?;
+                }
+
                 // https://dev.mysql.com/doc/internals/en/com-query.html
                 self.inner.stream.send_packet(Query(sql)).await?;
 

@@ -49,9 +49,32 @@ pub(crate) struct MySqlConnectionInner {
     cache_statement: StatementCache<(u32, MySqlStatementMetadata)>,
 
     log_settings: LogSettings,
+
+    // a statement to send ahead of the next one (dbfleet patch, see
+    // `MySqlConnection::run_before_next_statement`)
+    pub(crate) run_first: Option<&'static str>,
 }
 
 impl MySqlConnection {
+    /// The connection id the server announced in its handshake. A proxy
+    /// between client and server may announce one of its own (dbfleet
+    /// patch).
+    pub fn connection_id(&self) -> u32 {
+        self.inner.stream.connection_id
+    }
+
+    /// Sends `sql`, a text query without rows (`START TRANSACTION READ
+    /// ONLY`, say), ahead of the next prepared statement's execution, in the
+    /// same write and without waiting for its answer, which is read before
+    /// the statement's: if it fails, its error is the statement's, and the
+    /// statement's own answer is read and dropped before the connection's
+    /// next command. Unlike PostgreSQL, the server still runs the statement
+    /// after the query failed. Before a statement without arguments, it runs
+    /// alone, awaited (dbfleet patch).
+    pub fn run_before_next_statement(&mut self, sql: &'static str) {
+        self.inner.run_first = Some(sql);
+    }
+
     /// Writes `sql`, a text query, without sending it: it goes out with the
     /// next command sent, and its answer is read (an error failing that
     /// read) before the next command's. The pool pings every connection

@@ -26,6 +26,8 @@ pub struct MySqlStream<S = Box<dyn Socket>> {
     pub(crate) sequence_id: u8,
     pub(crate) waiting: VecDeque<Waiting>,
     pub(crate) is_tls: bool,
+    // the connection id the server announced in its handshake (dbfleet patch)
+    pub(crate) connection_id: u32,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -66,6 +68,7 @@ impl<S: Socket> MySqlStream<S> {
             sequence_id: 0,
             socket: BufferedSocket::new(socket),
             is_tls: false,
+            connection_id: 0,
         }
     }
 
@@ -231,6 +234,7 @@ impl<S: Socket> MySqlStream<S> {
             sequence_id: self.sequence_id,
             waiting: self.waiting,
             is_tls: self.is_tls,
+            connection_id: self.connection_id,
         }
     }
 }

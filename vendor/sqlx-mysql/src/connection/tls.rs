@@ -12,6 +12,7 @@ struct MapStream {
     capabilities: Capabilities,
     sequence_id: u8,
     waiting: VecDeque<Waiting>,
+    connection_id: u32,
 }
 
 pub(super) async fn maybe_upgrade<S: Socket>(
@@ -96,6 +97,7 @@ pub(super) async fn maybe_upgrade<S: Socket>(
             capabilities: stream.capabilities,
             sequence_id: stream.sequence_id,
             waiting: stream.waiting,
+            connection_id: stream.connection_id,
         },
     )
     .await
@@ -112,6 +114,7 @@ impl WithSocket for MapStream {
             sequence_id: self.sequence_id,
             waiting: self.waiting,
             is_tls: true,
+            connection_id: self.connection_id,
         }
     }
 }
