@@ -198,24 +198,6 @@ impl MySqlPool {
         Ok(prepared)
     }
 
-    /// Whether a pipelined call whose statement failed with `err` is run
-    /// again. It had no round trip before its statement, so the statement's
-    /// own failure is the first sign of a connection the server closed while
-    /// it sat in the pool (a restart, a killed session, a proxy's cut): it is
-    /// then run on another connection, every idle one in turn and then a new
-    /// one. It ran, if at all, read-only, in a session that ended. A
-    /// connection that cannot be had at all is not tried again: that failure
-    /// is the caller's at once.
-    fn run_again(&self, attempt: &mut u32, err: &DbError) -> bool {
-        let again = *attempt <= self.pool.options().get_max_connections()
-            && dbfleet_sqlx_support::is_lost_connection(err);
-        if again {
-            tracing::debug!(error = %err, "running a read-only statement again on another connection");
-            *attempt += 1;
-        }
-        again
-    }
-
     async fn query_on(
         &self,
         call: CallConnection<MySql>,
@@ -332,25 +314,13 @@ fn refine_header(header: &mut [Column], first: &[Row]) {
 #[async_trait]
 impl Pool for MySqlPool {
     async fn query(&self, q: &Query) -> Result<RowStream, DbError> {
-        let mut attempt = 1;
-        loop {
-            let (call, pipelined) = self.open_call().await?;
-            match self.query_on(call, pipelined, q).await {
-                Err(err) if pipelined && self.run_again(&mut attempt, &err) => {}
-                outcome => return outcome,
-            }
-        }
+        let run = |call, pipelined| self.query_on(call, pipelined, q);
+        dbfleet_sqlx_support::run_call(&self.pool, || self.open_call(), run, |_| false).await
     }
 
     async fn execute(&self, q: &Query) -> Result<ExecOutcome, DbError> {
-        let mut attempt = 1;
-        loop {
-            let (call, pipelined) = self.open_call().await?;
-            match self.execute_on(call, pipelined, q).await {
-                Err(err) if pipelined && self.run_again(&mut attempt, &err) => {}
-                outcome => return outcome,
-            }
-        }
+        let run = |call, pipelined| self.execute_on(call, pipelined, q);
+        dbfleet_sqlx_support::run_call(&self.pool, || self.open_call(), run, |_| false).await
     }
 
     async fn list_databases(&self) -> Result<Vec<DatabaseInfo>, DbError> {

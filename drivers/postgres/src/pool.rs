@@ -215,35 +215,6 @@ impl PostgresPool {
         Ok(prepared)
     }
 
-    /// Whether a pipelined call whose statement failed with `err` is run
-    /// again. It had no round trip before its statement, so the statement's
-    /// own failure is the first sign of a connection the server closed while
-    /// it sat in the pool (a restart, a killed session, a proxy's cut): it is
-    /// then run on another connection, every idle one in turn and then a new
-    /// one. It ran, if at all, in a read-only transaction that ended with the
-    /// session. A connection that cannot be had at all is not tried again:
-    /// that failure is the caller's at once.
-    ///
-    /// So is a statement that the session had prepared and cannot run as
-    /// prepared: a table it reads was altered since, so that its result
-    /// columns changed (0A000), or a statement deallocated it or one of the
-    /// read-only transaction's (26000). The server refused it before it ran,
-    /// and the failed call's connection is closed, not given back.
-    fn run_again(&self, attempt: &mut u32, err: &DbError) -> bool {
-        let stale = match err.code.as_deref() {
-            Some("0A000") => err.message.contains("cached plan must not change result type"),
-            Some("26000") => true,
-            _ => false,
-        };
-        let again = *attempt <= self.pool.options().get_max_connections()
-            && (stale || dbfleet_sqlx_support::is_lost_connection(err));
-        if again {
-            tracing::debug!(error = %err, "running a read-only statement again on another connection");
-            *attempt += 1;
-        }
-        again
-    }
-
     async fn query_on(
         &self,
         call: CallConnection<Postgres>,
@@ -329,6 +300,19 @@ async fn describe(
     }
 }
 
+/// A statement that the session had prepared and cannot run as prepared: a
+/// table it reads was altered since, so that its result columns changed
+/// (0A000), or a statement deallocated it or one of the read-only
+/// transaction's (26000). The server refused it before it ran, and the
+/// failed call's connection is closed, not given back.
+fn refused_as_prepared(err: &DbError) -> bool {
+    match err.code.as_deref() {
+        Some("0A000") => err.message.contains("cached plan must not change result type"),
+        Some("26000") => true,
+        _ => false,
+    }
+}
+
 /// Cancels what the session `pid` runs, from another connection; the same
 /// login may cancel its own sessions.
 fn cancel_backend(pool: PgPool, pid: i32) -> BoxFuture<'static, ()> {
@@ -354,25 +338,13 @@ fn decode_row(row: &PgRow, types: &[(PgTypeInfo, Decoder)]) -> Result<Row, DbErr
 #[async_trait]
 impl Pool for PostgresPool {
     async fn query(&self, q: &Query) -> Result<RowStream, DbError> {
-        let mut attempt = 1;
-        loop {
-            let (call, pipelined) = self.open_call().await?;
-            match self.query_on(call, pipelined, q).await {
-                Err(err) if pipelined && self.run_again(&mut attempt, &err) => {}
-                outcome => return outcome,
-            }
-        }
+        let run = |call, pipelined| self.query_on(call, pipelined, q);
+        dbfleet_sqlx_support::run_call(&self.pool, || self.open_call(), run, refused_as_prepared).await
     }
 
     async fn execute(&self, q: &Query) -> Result<ExecOutcome, DbError> {
-        let mut attempt = 1;
-        loop {
-            let (call, pipelined) = self.open_call().await?;
-            match self.execute_on(call, pipelined, q).await {
-                Err(err) if pipelined && self.run_again(&mut attempt, &err) => {}
-                outcome => return outcome,
-            }
-        }
+        let run = |call, pipelined| self.execute_on(call, pipelined, q);
+        dbfleet_sqlx_support::run_call(&self.pool, || self.open_call(), run, refused_as_prepared).await
     }
 
     async fn list_databases(&self) -> Result<Vec<DatabaseInfo>, DbError> {

@@ -10,7 +10,7 @@ use futures::future::BoxFuture;
 use sqlx::pool::PoolConnection;
 use sqlx::{AssertSqlSafe, ColumnIndex, Database, Decode, Executor, IntoArguments, Row as _, Type};
 
-use crate::pool::acquire_live;
+use crate::pool::{acquire_live, is_lost_connection};
 
 /// Stops a statement on the server, from another connection.
 pub type Canceller = Box<dyn FnOnce() -> BoxFuture<'static, ()> + Send>;
@@ -103,6 +103,45 @@ where
     let id: Id = row.try_get(0).map_err(map_err)?;
     let pool = pool.clone();
     Ok(CallConnection::new(conn, Some(Box::new(move || cancel(pool, id)))))
+}
+
+/// Runs one statement's call: `open` takes a connection and says whether
+/// the call is pipelined (its read-only transaction goes out with the
+/// statement, no round trip before it), `run` runs the statement on it.
+///
+/// A pipelined call's own failure is the first sign of a connection the
+/// server closed while it sat in the pool (a restart, a killed session, a
+/// proxy's cut): it is then run on another connection, every idle one in
+/// turn and then a new one. It ran, if at all, read-only, in a session that
+/// ended. So is a call the engine refused before its statement ran, as
+/// `refused_unrun` tells. A connection that cannot be had at all is not
+/// tried again: that failure is the caller's at once.
+pub async fn run_call<DB, T, Open, Run>(
+    pool: &sqlx::Pool<DB>,
+    open: impl Fn() -> Open,
+    run: impl Fn(CallConnection<DB>, bool) -> Run,
+    refused_unrun: fn(&DbError) -> bool,
+) -> Result<T, DbError>
+where
+    DB: Database,
+    Open: Future<Output = Result<(CallConnection<DB>, bool), DbError>>,
+    Run: Future<Output = Result<T, DbError>>,
+{
+    let mut attempt = 1;
+    loop {
+        let (call, pipelined) = open().await?;
+        match run(call, pipelined).await {
+            Err(err)
+                if pipelined
+                    && attempt <= pool.options().get_max_connections()
+                    && (is_lost_connection(&err) || refused_unrun(&err)) =>
+            {
+                tracing::debug!(error = %err, "running a read-only statement again on another connection");
+                attempt += 1;
+            }
+            outcome => return outcome,
+        }
+    }
 }
 
 /// A statement prepared on a call's connection: what the driver learnt of

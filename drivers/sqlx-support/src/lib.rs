@@ -9,10 +9,7 @@ mod chunks;
 mod errors;
 mod pool;
 
-pub use call::{CallConnection, Canceller, Prepared, begin_call, prepare, run_to_end};
+pub use call::{CallConnection, Canceller, Prepared, begin_call, prepare, run_call, run_to_end};
 pub use chunks::{LARGE_ROW_BYTES, chunks};
 pub use errors::transport_error;
-pub use pool::{
-    acquire, acquire_live, fail_if_refused, is_lost_connection, pool_options, pool_stats,
-    without_statement_logs,
-};
+pub use pool::{acquire, acquire_live, fail_if_refused, pool_options, pool_stats, without_statement_logs};
