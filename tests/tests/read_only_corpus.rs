@@ -445,12 +445,12 @@ async fn postgres_sessions_come_back_as_they_were(settings: &str) {
     scratch.drop().await;
 }
 
-/// The read-only transaction's statements are prepared on each session: one
-/// that a statement deallocated (straight to the pool, past the classifier,
-/// which refuses `DEALLOCATE`) does not fail the next call, which runs
-/// read-only on another session.
+/// The statements a session prepared are gone (straight to the pool, past
+/// the classifier, which refuses `DEALLOCATE`): the next call, whose
+/// prepared statement the server no longer has, runs read-only on another
+/// session instead of failing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_read_only_transaction_outlives_its_statements_deallocated() {
+async fn postgres_read_only_call_outlives_its_statement_deallocated() {
     let Some(scratch) = Scratch::create(Engine::Postgres).await else { return };
     let fleet = scratch.fleet(&scratch.url, "max_connections = 1").await;
     let pool = fleet.environment(Some("db")).unwrap().pool().unwrap();
@@ -463,20 +463,46 @@ async fn postgres_read_only_transaction_outlives_its_statements_deallocated() {
         Ok::<_, DbError>(rows.rows[0][0].to_text())
     };
     assert_eq!(read_only().await.unwrap(), "on");
-    let names = collect_limited(
-        pool.query(&Query::new(
-            "SELECT name FROM pg_prepared_statements WHERE statement = 'BEGIN READ ONLY'",
-        ))
+    pool.execute(&Query::new("DEALLOCATE ALL")).await.unwrap();
+    assert_eq!(read_only().await.unwrap(), "on");
+    assert_eq!(read_only().await.unwrap(), "on");
+    fleet.shutdown().await;
+    scratch.drop().await;
+}
+
+/// Prepared statements outlive the transaction that prepared them, and a
+/// function may prepare one under any name: under the names sqlx gives its
+/// own, in place of every statement the session had prepared. The read-only
+/// transaction and the reset are not among them (each call parses them
+/// anew), so a function that then switches the session to read-write, and
+/// one that writes, are still stopped. Straight to the pool, past the
+/// classifier, on one session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_read_only_transaction_cannot_be_swapped_for_a_prepared_statement() {
+    let Some(scratch) = Scratch::create(Engine::Postgres).await else { return };
+    let mut owner = sqlx::PgConnection::connect(&scratch.url).await.unwrap();
+    for sql in POSTGRES_SETUP {
+        owner.execute(*sql).await.unwrap_or_else(|err| panic!("{sql}: {err}"));
+    }
+    owner
+        .execute(
+            "CREATE FUNCTION swap() RETURNS int LANGUAGE plpgsql AS $$ DECLARE n text; BEGIN \
+             FOR n IN SELECT name FROM pg_prepared_statements LOOP \
+             EXECUTE format('DEALLOCATE %I', n); EXECUTE format('PREPARE %I AS SELECT 1', n); \
+             END LOOP; RETURN 1; END $$",
+        )
         .await
-        .unwrap(),
-        10,
-    )
-    .await
-    .unwrap();
-    assert_eq!(names.rows.len(), 1, "prepared once on the session: {:?}", names.rows);
-    pool.execute(&Query::new(format!("DEALLOCATE {}", names.rows[0][0].to_text()))).await.unwrap();
-    assert_eq!(read_only().await.unwrap(), "on");
-    assert_eq!(read_only().await.unwrap(), "on");
+        .unwrap();
+    let fleet = scratch.fleet(&scratch.url, "max_connections = 1").await;
+    let pool = fleet.environment(Some("db")).unwrap().pool().unwrap();
+    let run = async |sql: &str| pool.execute(&Query::new(sql)).await;
+    for sql in ["SELECT swap()", "COMMIT", "SELECT swap()", "SELECT rw()", "SELECT swap()"] {
+        let _ = run(sql).await;
+    }
+    let err = run("SELECT purge()").await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::ReadOnly, "{err}");
+    let kept: i64 = sqlx::query_scalar("SELECT count(*) FROM t").fetch_one(&mut owner).await.unwrap();
+    assert_eq!(kept, 3);
     fleet.shutdown().await;
     scratch.drop().await;
 }

@@ -72,17 +72,11 @@ const SET_UP_SESSION: &str = concat!("SELECT pg_backend_pid(), (", watch_for_dis
 /// advisory locks, listeners, cursors, temporary tables and sequence state.
 /// `DISCARD ALL` would also drop the prepared statements sqlx keeps per
 /// connection, so its other parts are listed one by one.
-const RESET: &[&str] = &[
-    "ROLLBACK",
-    "CLOSE ALL",
-    "SET SESSION AUTHORIZATION DEFAULT",
-    "RESET ALL",
-    "UNLISTEN *",
-    "SELECT pg_catalog.pg_advisory_unlock_all()",
-    "DISCARD TEMP",
-    "DISCARD SEQUENCES",
-    watch_for_disconnects!(),
-];
+const RESET: &str = concat!(
+    "ROLLBACK; CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; UNLISTEN *; ",
+    "SELECT pg_advisory_unlock_all(); DISCARD TEMP; DISCARD SEQUENCES; ",
+    watch_for_disconnects!()
+);
 
 /// What the reset comes to on a read-only environment, where every user
 /// statement runs alone (one statement of the extended protocol, which
@@ -92,7 +86,7 @@ const RESET: &[&str] = &[
 /// and listeners are transactional, and a read-only transaction can create
 /// no temporary table and advance no sequence. It costs the server a small
 /// part of [`RESET`] (BENCHMARKS.md, "A lighter reset").
-const READ_ONLY_RESET: &[&str] = &["ROLLBACK", "SELECT pg_catalog.pg_advisory_unlock_all()"];
+const READ_ONLY_RESET: &str = "ROLLBACK; SELECT pg_advisory_unlock_all()";
 
 /// Opens the pool and one connection, so that a wrong host, database or
 /// credential fails at start-up.
@@ -115,14 +109,11 @@ pub async fn connect(env: &EnvironmentConfig) -> Result<Arc<dyn Pool>, DbError> 
             })
         })
         // The pool pings every connection given back to it, after this: the
-        // reset goes out and is answered in that round trip, its statements
-        // prepared once per connection (patched sqlx, `vendor/README.md`). A
-        // reset that fails fails the ping, which closes the connection.
+        // reset goes out and is answered in that round trip (patched sqlx,
+        // `vendor/README.md`). A reset that fails fails the ping, which
+        // closes the connection.
         .after_release(move |conn, _| {
-            Box::pin(async move {
-                conn.queue_before_next_ping(reset).await?;
-                Ok(true)
-            })
+            Box::pin(async move { conn.queue_before_next_ping(reset).map(|()| true) })
         })
         .max_connections(env.pool.max_connections)
         .min_connections(env.pool.min_connections)

@@ -4,7 +4,7 @@ use crate::io::{PortalId, StatementId};
 use crate::logger::QueryLogger;
 use crate::message::{
     self, BackendMessageFormat, Bind, Close, CommandComplete, DataRow, ParameterDescription, Parse,
-    ParseComplete, RowDescription, TransactionStatus,
+    ParseComplete, RowDescription,
 };
 use crate::statement::PgStatementMetadata;
 use crate::{
@@ -213,53 +213,13 @@ impl PgConnection {
         Ok(statement)
     }
 
-    /// Writes, without sending them, a Bind and an Execute of `statement`,
-    /// one without parameters, through the unnamed portal (dbfleet patch).
-    fn write_run_without_arguments(&mut self, statement: StatementId) -> Result<(), Error> {
-        self.inner.stream.write_msg(Bind {
-            portal: PortalId::UNNAMED,
-            statement,
-            formats: &[],
-            num_params: 0,
-            params: &[],
-            result_formats: &[],
-        })?;
-        self.inner.stream.write_msg(message::Execute {
-            portal: PortalId::UNNAMED,
-            limit: 0,
-        })
-    }
-
-    /// Writes `statements`, each without parameters, without sending them:
-    /// they go out with the next message sent, and their answer is read (an
-    /// error failing that read) before the next statement's. The pool pings
-    /// every connection given back to it after `after_release`, so a reset
-    /// written there is sent and answered in the ping's round trip. They are
-    /// prepared under a name once per connection, so that the server parses
-    /// and plans them once, unless the statement cache is too small to keep
-    /// them or the session is in a failed transaction, which refuses to
-    /// prepare most statements: they then go as simple queries (dbfleet
-    /// patch).
-    pub async fn queue_before_next_ping(&mut self, statements: &'static [&'static str]) -> Result<(), Error> {
-        // The last statement's answer, up to its ReadyForQuery, tells the
-        // session's transaction status.
-        self.wait_until_ready().await?;
-        let named = self.inner.cache_statement.capacity() > statements.len()
-            && !matches!(self.inner.transaction_status, TransactionStatus::Error);
-        if !named {
-            for sql in statements {
-                self.queue_simple_query(sql)?;
-            }
-            return Ok(());
-        }
-        let mut prepared = Vec::with_capacity(statements.len());
-        for sql in statements {
-            prepared.push(self.get_or_prepare(sql, &[], true, None, false).await?.0);
-        }
-        for statement in prepared {
-            self.write_run_without_arguments(statement)?;
-        }
-        Ok(())
+    /// Writes `sql`, a simple query, without sending it: it goes out with
+    /// the next message sent, and its answer is read (an error failing that
+    /// read) before the next statement's. The pool pings every connection
+    /// given back to it after `after_release`, so a reset written there is
+    /// sent and answered in the ping's round trip (dbfleet patch).
+    pub fn queue_before_next_ping(&mut self, sql: &'static str) -> Result<(), Error> {
+        self.queue_simple_query(sql)
     }
 
     async fn try_get_or_prepare<'e, 'c: 'e, 'q: 'e>(
@@ -285,22 +245,6 @@ impl PgConnection {
                 )
             })?;
 
-            // dbfleet patch: the statements of `run_before_next_statement`,
-            // prepared once per connection under a name, so that the server
-            // parses and plans them once, not at every call; first, so that
-            // preparing them cannot evict this statement before it runs. A
-            // cache too small to hold them and this statement, or this
-            // statement on the unnamed one, runs them one at a time below.
-            let first = self.inner.run_first.take();
-            let mut first_named = Vec::new();
-            if let Some(first) = first {
-                if persistent && self.inner.cache_statement.capacity() > first.len() {
-                    for query in first {
-                        first_named.push(self.get_or_prepare(query, &[], true, None, false).await?.0);
-                    }
-                }
-            }
-
             // prepare the statement if this our first time executing it
             // always return the statement ID here
             let (statement, metadata_) = self
@@ -315,16 +259,34 @@ impl PgConnection {
             // consume messages till `ReadyForQuery` before bind and execute
             self.wait_until_ready().await?;
 
-            // dbfleet patch: the statements of `run_before_next_statement`
-            // bound and run through the unnamed portal in this statement's
-            // pipeline, so that the server skips this statement if one fails.
-            if let Some(first) = first {
-                if first_named.is_empty() {
+            // dbfleet patch: the statements of `run_before_next_statement`,
+            // parsed, bound and run through the unnamed statement and portal
+            // in this statement's pipeline, so that the server skips this
+            // statement if one fails.
+            if let Some(first) = self.inner.run_first.take() {
+                if statement == StatementId::UNNAMED {
                     self.run_first_alone(first).await?;
+                } else {
+                    for query in first {
+                        self.inner.stream.write_msg(Parse {
+                            statement: StatementId::UNNAMED,
+                            query,
+                            param_types: &[],
+                        })?;
+                        self.inner.stream.write_msg(Bind {
+                            portal: PortalId::UNNAMED,
+                            statement: StatementId::UNNAMED,
+                            formats: &[],
+                            num_params: 0,
+                            params: &[],
+                            result_formats: &[],
+                        })?;
+                        self.inner.stream.write_msg(message::Execute {
+                            portal: PortalId::UNNAMED,
+                            limit: 0,
+                        })?;
+                    }
                 }
-            }
-            for statement in first_named {
-                self.write_run_without_arguments(statement)?;
             }
 
             // bind to attach the arguments to the statement and create a portal
