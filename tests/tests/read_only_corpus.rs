@@ -507,6 +507,47 @@ async fn postgres_read_only_transaction_cannot_be_swapped_for_a_prepared_stateme
     scratch.drop().await;
 }
 
+/// A function that runs SQL it builds may deallocate a statement sqlx
+/// prepared and prepare its own under the same name: a later call with the
+/// same SQL, another caller's, would get the function's answer. Through the
+/// classifier, which lets a function call through, on one session: the
+/// session is closed when its call ends, and the next call is answered from
+/// the table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_statements_swapped_by_a_function_do_not_answer_later_calls() {
+    let Some(scratch) = Scratch::create(Engine::Postgres).await else { return };
+    let mut owner = sqlx::PgConnection::connect(&scratch.url).await.unwrap();
+    owner
+        .execute("CREATE TABLE acct (id int, owner text); INSERT INTO acct VALUES (1, 'alice')")
+        .await
+        .unwrap();
+    owner
+        .execute(
+            "CREATE FUNCTION swap() RETURNS int LANGUAGE plpgsql AS $$ DECLARE n text; BEGIN \
+             FOR n IN SELECT name FROM pg_prepared_statements WHERE statement LIKE '%FROM acct%' LOOP \
+             EXECUTE format('DEALLOCATE %I', n); \
+             EXECUTE format('PREPARE %I AS SELECT 1 AS id, %L::text AS owner', n, 'mallory'); \
+             END LOOP; RETURN 1; END $$",
+        )
+        .await
+        .unwrap();
+    for read_only in [true, false] {
+        let fleet = scratch
+            .fleet_with(&scratch.url, &format!("read_only = {read_only}"), "max_connections = 1")
+            .await;
+        let db = fleet.environment(Some("db")).unwrap();
+        assert_eq!(answers(&db, "SELECT owner FROM acct").await.rows[0][0].to_text(), "alice");
+        assert_eq!(answers(&db, "SELECT swap()").await.rows[0][0].to_text(), "1");
+        assert_eq!(
+            answers(&db, "SELECT owner FROM acct").await.rows[0][0].to_text(),
+            "alice",
+            "read_only = {read_only}"
+        );
+        fleet.shutdown().await;
+    }
+    scratch.drop().await;
+}
+
 /// A statement the session prepared reads a table that is altered before it
 /// runs again: the server refuses the prepared statement, whose result
 /// columns changed, before it runs, and the call is answered from another

@@ -65,28 +65,47 @@ macro_rules! watch_for_disconnects {
 /// Sets up a new session ([`set_up_session`]).
 const SET_UP_SESSION: &str = concat!("SELECT pg_backend_pid(), (", watch_for_disconnects!(), ")");
 
+/// Fails the reset, which closes the session, when a statement prepared
+/// with SQL's `PREPARE` (not one sqlx prepared) outlived its call. dbfleet
+/// refuses `PREPARE` and `DEALLOCATE`, but a function may run them: it could
+/// deallocate one of sqlx's statements and prepare its own under the same
+/// name, which a later call on this session, another caller's perhaps,
+/// would run in its place. Prepared statements are not transactional: a
+/// rollback keeps them. A cast, not a constant, so that it fails only when
+/// such a statement exists.
+macro_rules! close_if_statements_were_swapped {
+    () => {
+        "SELECT (SELECT 'a statement prepared with SQL outlived its call'          FROM pg_catalog.pg_prepared_statements WHERE from_sql LIMIT 1)::int"
+    };
+}
+
 /// Run on every connection given back to the pool, so that nothing a
 /// statement did to its session outlives its call: an open transaction
 /// (rolled back), settings (back to those of the connection string, then
 /// the disconnect check again, which `RESET ALL` turns off), session-level
-/// advisory locks, listeners, cursors, temporary tables and sequence state.
+/// advisory locks, listeners, cursors, temporary tables and sequence state,
+/// and statements prepared with SQL (see [`close_if_statements_were_swapped!`]).
 /// `DISCARD ALL` would also drop the prepared statements sqlx keeps per
 /// connection, so its other parts are listed one by one.
 const RESET: &str = concat!(
     "ROLLBACK; CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; UNLISTEN *; ",
     "SELECT pg_advisory_unlock_all(); DISCARD TEMP; DISCARD SEQUENCES; ",
-    watch_for_disconnects!()
+    watch_for_disconnects!(),
+    "; ",
+    close_if_statements_were_swapped!()
 );
 
 /// What the reset comes to on a read-only environment, where every user
 /// statement runs alone (one statement of the extended protocol, which
 /// cannot hold two) inside a read-only transaction that this rolls back.
 /// The rollback undoes what such a statement can do to its session, but
-/// for session-level advisory locks: settings, the session's role, cursors
-/// and listeners are transactional, and a read-only transaction can create
-/// no temporary table and advance no sequence. It costs the server a small
-/// part of [`RESET`] (BENCHMARKS.md, "A lighter reset").
-const READ_ONLY_RESET: &str = "ROLLBACK; SELECT pg_advisory_unlock_all()";
+/// for session-level advisory locks and prepared statements: settings, the
+/// session's role, cursors and listeners are transactional, and a read-only
+/// transaction can create no temporary table and advance no sequence. It
+/// costs the server a small part of [`RESET`] (BENCHMARKS.md, "A lighter
+/// reset").
+const READ_ONLY_RESET: &str =
+    concat!("ROLLBACK; SELECT pg_advisory_unlock_all(); ", close_if_statements_were_swapped!());
 
 /// Opens the pool and one connection, so that a wrong host, database or
 /// credential fails at start-up.
