@@ -88,11 +88,11 @@ pub struct AuditRecord {
 
 /// Records a statement when a sink is installed; `dialect` is the
 /// environment's, to find its literals.
-pub(crate) fn statement(
+pub(crate) fn statement<R>(
     environment: &str,
     dialect: &dyn Dialect,
     sql: &str,
-    outcome: Result<&QueryResult, &DbError>,
+    outcome: Result<&QueryResult<R>, &DbError>,
     elapsed: Duration,
 ) {
     let counts = outcome.map(|result| {

@@ -42,6 +42,9 @@ pub use error::{DbError, ErrorKind};
 pub use fleet::{Environment, Fleet, StartOptions};
 pub use readonly::EngineRules;
 pub use registry::DriverRegistration;
-pub use result::{MultiResult, QueryRequest, QueryResult};
-pub use stream::{Bound, Bounds, ChunkBuilder, LimitedRows, RowStream, collect_bounded, collect_limited};
+pub use result::{JsonRows, MultiResult, QueryRequest, QueryResult, ResultRows};
+pub use stream::{
+    Bound, Bounds, ChunkBuilder, LimitedRows, RowSink, RowStream, collect_bounded, collect_bounded_into,
+    collect_limited,
+};
 pub use value::{Column, LogicalType, Row, Value, decode_row};

@@ -4,12 +4,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::ser::Error as _;
+use serde::{Serialize, Serializer};
 
 use crate::compare::{CompareOptions, Comparison, compare};
 use crate::error::DbError;
 use crate::readonly::classify;
-use crate::stream::Bound;
+use crate::stream::{Bound, RowSink};
 use crate::value::{Column, Row, Value};
 
 /// One statement to run on one environment.
@@ -21,12 +22,19 @@ pub struct QueryRequest {
     pub max_rows: Option<u64>,
 }
 
-/// The result of one statement on one environment.
+/// The result of one statement on one environment, its rows as decoded
+/// values, or as JSON written as they arrived ([`JsonRows`]).
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct QueryResult {
+#[serde(bound(serialize = "R: ResultRows"))]
+#[schemars(rename = "QueryResult")]
+pub struct QueryResult<R = Vec<Row>> {
     pub environment: String,
     pub columns: Vec<Column>,
-    pub rows: Vec<Row>,
+    #[serde(
+        skip_serializing_if = "ResultRows::written_apart",
+        serialize_with = "ResultRows::serialize_rows"
+    )]
+    pub rows: R,
     pub row_count: usize,
     pub truncated: bool,
     /// The bound that stopped the result, when one did.
@@ -45,6 +53,81 @@ pub struct QueryResult {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub more_result_sets: bool,
     pub execution_time_ms: f64,
+}
+
+/// What a [`QueryResult`] holds as its rows.
+pub trait ResultRows: RowSink {
+    /// The rows are left out of the result's serialization, to be put in
+    /// by [`JsonRows::around`].
+    fn written_apart(&self) -> bool;
+    fn serialize_rows<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error>;
+}
+
+impl ResultRows for Vec<Row> {
+    fn written_apart(&self) -> bool {
+        false
+    }
+
+    fn serialize_rows<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.serialize(serializer)
+    }
+}
+
+/// Rows written as JSON arrays as they arrive, so that a large result is
+/// held once, as the text of its answer, never as decoded values next to it.
+#[derive(Debug, Default)]
+pub struct JsonRows {
+    json: Vec<u8>,
+    count: usize,
+}
+
+impl RowSink for JsonRows {
+    fn push(&mut self, row: Row) -> Result<(), DbError> {
+        self.json.push(if self.count == 0 { b'[' } else { b',' });
+        serde_json::to_writer(&mut self.json, &row)
+            .map_err(|err| DbError::internal(format!("cannot encode a row: {err}")))?;
+        self.count += 1;
+        Ok(())
+    }
+
+    fn len(&self) -> usize {
+        self.count
+    }
+}
+
+impl ResultRows for JsonRows {
+    fn written_apart(&self) -> bool {
+        true
+    }
+
+    fn serialize_rows<S: Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        Err(S::Error::custom("rows written as JSON are put in by JsonRows::around"))
+    }
+}
+
+impl JsonRows {
+    /// The JSON text of `document` (an object that leaves these rows out)
+    /// with the rows as its last member, `rows`. The rows' text is not
+    /// copied: the document goes in front of it.
+    pub fn around(self, document: &impl Serialize) -> Result<String, DbError> {
+        let encoding = |err: serde_json::Error| DbError::internal(format!("cannot encode the result: {err}"));
+        let mut head = serde_json::to_vec(document).map_err(encoding)?;
+        if head.pop() != Some(b'}') {
+            return Err(DbError::internal("the rows' document is not a JSON object"));
+        }
+        if head.len() > 1 {
+            head.push(b',');
+        }
+        head.extend_from_slice(b"\"rows\":");
+        let mut json = self.json;
+        if self.count == 0 {
+            json.push(b'[');
+        }
+        json.push(b']');
+        json.push(b'}');
+        json.splice(0..0, head);
+        String::from_utf8(json).map_err(|err| DbError::internal(format!("a row is not UTF-8: {err}")))
+    }
 }
 
 /// The outcome of one statement on several environments.

@@ -172,11 +172,34 @@ pub struct Bounds {
     pub max_bytes: u64,
 }
 
-/// Rows collected from a stream under a row limit.
+/// Where a consumer's rows go as they are pulled: kept as values
+/// (`Vec<Row>`), or written out at once (as [`crate::result::JsonRows`] does)
+/// so that a large result is never held decoded.
+pub trait RowSink {
+    fn push(&mut self, row: Row) -> Result<(), DbError>;
+    /// How many rows were pushed.
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl RowSink for Vec<Row> {
+    fn push(&mut self, row: Row) -> Result<(), DbError> {
+        Vec::push(self, row);
+        Ok(())
+    }
+
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+}
+
+/// Rows collected from a stream under a row limit, into `R`.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct LimitedRows {
+pub struct LimitedRows<R = Vec<Row>> {
     pub columns: Vec<Column>,
-    pub rows: Vec<Row>,
+    pub rows: R,
     /// More rows existed beyond `max_rows`, or beyond the byte bound.
     pub truncated: bool,
     /// The bound that stopped the result, when one did.
@@ -190,6 +213,21 @@ pub struct LimitedRows {
     pub more_results: bool,
 }
 
+impl<R> LimitedRows<R> {
+    /// No result set: a statement that returns no rows.
+    pub fn none(rows: R) -> Self {
+        LimitedRows {
+            columns: Vec::new(),
+            rows,
+            truncated: false,
+            stopped_by: None,
+            values_cut: 0,
+            rows_pulled: 0,
+            more_results: false,
+        }
+    }
+}
+
 /// Pulls up to `max_rows + 1` rows (the extra one only tells whether the
 /// result was truncated), then drops the stream so the query ends.
 pub async fn collect_limited(stream: RowStream, max_rows: u64) -> Result<LimitedRows, DbError> {
@@ -200,10 +238,18 @@ pub async fn collect_limited(stream: RowStream, max_rows: u64) -> Result<Limited
 /// only tells whether the result was truncated), then drops the stream so
 /// the query ends. Rows past a bound are dropped as their chunk arrives, so
 /// memory follows the bounds and the chunk size.
-pub async fn collect_bounded(mut stream: RowStream, bounds: Bounds) -> Result<LimitedRows, DbError> {
+pub async fn collect_bounded(stream: RowStream, bounds: Bounds) -> Result<LimitedRows, DbError> {
+    collect_bounded_into(stream, bounds, Vec::new()).await
+}
+
+/// As [`collect_bounded`], each kept row pushed to `rows` as it arrives.
+pub async fn collect_bounded_into<R: RowSink>(
+    mut stream: RowStream,
+    bounds: Bounds,
+    mut rows: R,
+) -> Result<LimitedRows<R>, DbError> {
     let limit = usize::try_from(bounds.max_rows).unwrap_or(usize::MAX);
     let budget = usize::try_from(bounds.max_bytes).unwrap_or(usize::MAX);
-    let mut rows = Vec::new();
     let mut used = 0usize;
     let mut stopped_by = None;
     let mut values_cut = 0;
@@ -222,7 +268,7 @@ pub async fn collect_bounded(mut stream: RowStream, bounds: Bounds) -> Result<Li
                 values_cut = cut_to_fit(&mut row, budget);
             }
             used = used.saturating_add(size.min(budget));
-            rows.push(row);
+            rows.push(row)?;
         }
     }
     let rows_pulled = stream.rows_pulled();

@@ -15,7 +15,7 @@ use dbfleet_core::compare::Comparison;
 use dbfleet_core::explain::{PlanDifference, PlanSummary, compare_plans};
 use dbfleet_core::fleet::{EnvironmentStatus, Explained, PerEnvironment};
 use dbfleet_core::result::Summary;
-use dbfleet_core::{Bound, DbError, MultiResult, QueryResult, Row, TableSchema, Value};
+use dbfleet_core::{Bound, DbError, JsonRows, MultiResult, QueryResult, ResultRows, Row, TableSchema, Value};
 use schemars::JsonSchema;
 use serde::Serialize;
 
@@ -28,16 +28,18 @@ pub struct EnvironmentList {
 /// `execute_query`, `execute_query_env`, `dbfleet query -f json`: the
 /// result, with a hint when a bound cut it.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct QueryAnswer {
+#[serde(bound(serialize = "R: ResultRows"))]
+#[schemars(rename = "QueryAnswer")]
+pub struct QueryAnswer<R = Vec<Row>> {
     #[serde(flatten)]
-    pub result: QueryResult,
+    pub result: QueryResult<R>,
     /// What was left out of the result and how to get it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
 
-impl QueryAnswer {
-    pub fn new(result: QueryResult) -> Self {
+impl<R: ResultRows> QueryAnswer<R> {
+    pub fn new(result: QueryResult<R>) -> Self {
         let mut notes = Vec::new();
         match result.truncated_by {
             Some(Bound::MaxRows) => notes.push(format!(
@@ -69,7 +71,18 @@ impl QueryAnswer {
         let note = (!notes.is_empty()).then(|| notes.join(" "));
         QueryAnswer { result, note }
     }
+}
 
+impl QueryAnswer<JsonRows> {
+    /// The answer's JSON text, its rows last, written around the rows'
+    /// text without copying it.
+    pub fn into_text(mut self) -> Result<String, DbError> {
+        let rows = std::mem::take(&mut self.result.rows);
+        rows.around(&self)
+    }
+}
+
+impl QueryAnswer {
     /// The answer as a JSON tree, its rows moved into it rather than copied,
     /// so that a large result is not held twice while the tree is built.
     pub fn into_json(mut self) -> serde_json::Result<serde_json::Value> {
@@ -180,5 +193,54 @@ impl ExplainAnswer {
             .collect();
         let differences = compare_plans(&compared);
         ExplainAnswer::Several { results, errors, differences }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use dbfleet_core::{Column, LogicalType, RowSink};
+
+    use super::*;
+
+    fn result<R: RowSink>(mut rows: R, values: Vec<Row>, truncated_by: Option<Bound>) -> QueryResult<R> {
+        for row in values {
+            rows.push(row).unwrap();
+        }
+        QueryResult {
+            environment: "prod \"eu\"".into(),
+            columns: vec![
+                Column::new("id", "BIGINT", LogicalType::Int),
+                Column::new("v", "TEXT", LogicalType::Text),
+            ],
+            row_count: rows.len(),
+            rows,
+            truncated: truncated_by.is_some(),
+            truncated_by,
+            values_cut: 0,
+            max_rows: 2,
+            max_result_bytes: 1 << 20,
+            affected_rows: None,
+            more_result_sets: false,
+            execution_time_ms: 1.5,
+        }
+    }
+
+    fn rows() -> Vec<Row> {
+        vec![
+            vec![Value::Int(1), Value::Text("a \"quoted\" \\ line\n".into())],
+            vec![Value::Int(1 << 60), Value::Json(serde_json::json!({"rows": [1, null]}))],
+            vec![Value::Null, Value::Decimal("12.50".into())],
+        ]
+    }
+
+    #[test]
+    fn rows_written_as_they_arrive_give_the_same_answer_as_values() {
+        for (values, bound) in [(rows(), Some(Bound::MaxRows)), (rows(), None), (Vec::new(), None)] {
+            let tree = QueryAnswer::new(result(Vec::new(), values.clone(), bound)).into_json().unwrap();
+            let text = QueryAnswer::new(result(JsonRows::default(), values, bound)).into_text().unwrap();
+            let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(parsed, tree, "{text}");
+            assert!(text.ends_with("]]}") || text.ends_with("[]}"), "rows come last: {text}");
+        }
     }
 }

@@ -20,9 +20,9 @@ use crate::driver::{DatabaseDriver, Pool, Query};
 use crate::error::{DbError, ErrorKind};
 use crate::readonly::{Classifier, ClassifyError};
 use crate::redact;
-use crate::result::{QueryRequest, QueryResult, duration_ms};
+use crate::result::{QueryRequest, QueryResult, ResultRows, duration_ms};
 use crate::ssh::Tunnel;
-use crate::stream::{Bounds, RowStream, collect_bounded};
+use crate::stream::{Bounds, LimitedRows, RowStream, collect_bounded_into};
 use crate::value::Value;
 
 /// What a time limit bounds, and so which setting sets it.
@@ -299,11 +299,20 @@ impl Environment {
 
     /// Runs one statement: read-only check, row limit, timeout.
     pub async fn query(&self, request: &QueryRequest) -> Result<QueryResult, DbError> {
+        self.query_into(request, Vec::new()).await
+    }
+
+    /// As [`Environment::query`], each row pushed to `rows` as it arrives.
+    pub async fn query_into<R: ResultRows + Send>(
+        &self,
+        request: &QueryRequest,
+        rows: R,
+    ) -> Result<QueryResult<R>, DbError> {
         let started = Instant::now();
         let span = telemetry::statement_span(self.name(), &self.config.driver, || {
             audit::mask_literals(&request.sql, &*self.driver.sql_dialect())
         });
-        let outcome = self.run_query(request).instrument(span.clone()).await;
+        let outcome = self.run_query(request, rows).instrument(span.clone()).await;
         telemetry::end_statement_span(&span, outcome.as_ref().map(|r| r.row_count));
         let elapsed = started.elapsed();
         telemetry::statement(self.name(), outcome.as_ref().map(|r| r.row_count), elapsed);
@@ -319,7 +328,11 @@ impl Environment {
         outcome
     }
 
-    async fn run_query(&self, request: &QueryRequest) -> Result<QueryResult, DbError> {
+    async fn run_query<R: ResultRows + Send>(
+        &self,
+        request: &QueryRequest,
+        rows: R,
+    ) -> Result<QueryResult<R>, DbError> {
         let max_rows = self.effective_max_rows(request.max_rows)?;
         let returns_rows = self.check_statement(&request.sql)?;
         let pool = self.ready_pool().await?;
@@ -330,14 +343,13 @@ impl Environment {
             .guarded(Limit::Query, async {
                 if returns_rows {
                     let stream = pool.query(&query.with_fetch_limit(max_rows.saturating_add(1))).await?;
-                    Ok((Some(collect_bounded(stream, bounds).await?), None))
+                    Ok((collect_bounded_into(stream, bounds, rows).await?, None))
                 } else {
                     let outcome = pool.execute(&query).await?;
-                    Ok((None, Some(outcome.affected_rows)))
+                    Ok((LimitedRows::none(rows), Some(outcome.affected_rows)))
                 }
             })
             .await?;
-        let limited = limited.unwrap_or_default();
         Ok(QueryResult {
             environment: self.name().to_owned(),
             row_count: limited.rows.len(),

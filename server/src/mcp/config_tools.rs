@@ -138,15 +138,7 @@ async fn call(
     };
     let max_rows = routing.max_rows;
     match targets {
-        Targets::One(name) => tools.respond_rows(
-            async {
-                let request = tool.request(&name, &values, max_rows)?;
-                let env = fleet.environment(Some(&name))?;
-                env.query(&request).await.map(QueryAnswer::new)
-            }
-            .await,
-            QueryAnswer::into_json,
-        ),
+        Targets::One(name) => tools.answer_query(Some(&name), tool.request(&name, &values, max_rows)).await,
         Targets::Several(names) => {
             let request_for = |env: &dbfleet_core::Environment| tool.request(env.name(), &values, max_rows);
             let outcome = reporting_progress(context, |on_answer| {

@@ -56,14 +56,39 @@ fn take_mark(item: &mut TxJsonRpcMessage<RoleServer>) -> bool {
     marked
 }
 
-/// The text of a tool result made of one text block.
-fn only_text(item: &TxJsonRpcMessage<RoleServer>) -> Option<&str> {
+/// The text of a tool result made of one text block, [`TEXT_PLACEHOLDER`]
+/// left in its place.
+fn take_only_text(item: &mut TxJsonRpcMessage<RoleServer>) -> Option<String> {
     let JsonRpcMessage::Response(response) = item else { return None };
-    let ServerResult::CallToolResult(result) = &response.result else { return None };
-    match result.content.as_slice() {
-        [block] => block.as_text().map(|text| text.text.as_str()),
+    let ServerResult::CallToolResult(result) = &mut response.result else { return None };
+    match result.content.as_mut_slice() {
+        [ContentBlock::Text(text)] => Some(std::mem::replace(&mut text.text, TEXT_PLACEHOLDER.to_owned())),
         _ => None,
     }
+}
+
+/// Stands for a text written apart (see `write_with_structured`); no text
+/// a tool writes starts with a NUL.
+const TEXT_PLACEHOLDER: &str = "\0io.dbfleet/text\0";
+
+/// The text is escaped into the message this many bytes at a time.
+const ESCAPED_PIECE_BYTES: usize = 64 * 1024;
+
+/// `text` in pieces of about `bytes` bytes, cut between characters.
+fn pieces(text: &str, bytes: usize) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut end = bytes.min(rest.len());
+        while !rest.is_char_boundary(end) {
+            end += 1;
+        }
+        let (piece, tail) = rest.split_at(end);
+        rest = tail;
+        Some(piece)
+    })
 }
 
 /// rmcp polls `receive` inside a `select!` and may drop it half-way, so
@@ -138,26 +163,41 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> LineTransport<R, W> {
         writer.flush().await
     }
 
-    /// Writes the message `item` with `structuredContent` from the text of
-    /// its only content block.
+    /// Writes the message `item`, whose only content block's text was taken
+    /// out as `text`, with that text twice: escaped as the block's text, and
+    /// as it is as `structuredContent`.
     ///
     /// Hand-spliced because rmcp can only serialize `structuredContent` from
-    /// a tree: the message is serialized without it, and since the result
-    /// is the response's last field, its last two bytes (`}}`) close the
-    /// result and the response. The text is taken from `item` by the
-    /// caller, as it was a valid JSON document when the tool wrote it.
+    /// a tree: the message is serialized with [`TEXT_PLACEHOLDER`] for its
+    /// text and without structured content; since the result is the
+    /// response's last field, its last two bytes (`}}`) close the result and
+    /// the response. The text is escaped a piece at a time, so a large answer
+    /// is held once, not next to an escaped copy; it was a valid JSON
+    /// document when the tool wrote it.
     async fn write_with_structured(
         writer: &Mutex<W>,
         item: &TxJsonRpcMessage<RoleServer>,
         text: &str,
     ) -> std::io::Result<()> {
-        let mut bytes = Vec::with_capacity(text.len() + text.len() / 8 + 256);
-        serde_json::to_writer(&mut bytes, item).map_err(std::io::Error::other)?;
-        let Some(head) = bytes.strip_suffix(b"}}") else {
+        let frame = serde_json::to_vec(item).map_err(std::io::Error::other)?;
+        let placeholder = serde_json::to_vec(TEXT_PLACEHOLDER).map_err(std::io::Error::other)?;
+        let spliced = frame.strip_suffix(b"}}").and_then(|head| {
+            // The last one: the id, written before the content, is the client's.
+            let at = head.windows(placeholder.len()).rposition(|w| w == placeholder.as_slice())?;
+            Some((&head[..at + 1], &head[at + placeholder.len() - 1..]))
+        });
+        let Some((before, after)) = spliced else {
             return Err(std::io::Error::other("a tool result did not end as a JSON-RPC response does"));
         };
         let mut writer = writer.lock().await;
-        writer.write_all(head).await?;
+        writer.write_all(before).await?;
+        let mut escaped = Vec::with_capacity(ESCAPED_PIECE_BYTES + ESCAPED_PIECE_BYTES / 4);
+        for piece in pieces(text, ESCAPED_PIECE_BYTES) {
+            escaped.clear();
+            serde_json::to_writer(&mut escaped, piece).map_err(std::io::Error::other)?;
+            writer.write_all(&escaped[1..escaped.len() - 1]).await?;
+        }
+        writer.write_all(after).await?;
         writer.write_all(b",\"structuredContent\":").await?;
         writer.write_all(text.as_bytes()).await?;
         writer.write_all(b"}}\n").await?;
@@ -209,9 +249,9 @@ where
         let writer = self.writer.clone();
         async move {
             if take_mark(&mut item)
-                && let Some(text) = only_text(&item)
+                && let Some(text) = take_only_text(&mut item)
             {
-                return Self::write_with_structured(&writer, &item, text).await;
+                return Self::write_with_structured(&writer, &item, &text).await;
             }
             let bytes = serde_json::to_vec(&item).map_err(std::io::Error::other)?;
             Self::write_line(&writer, bytes).await
@@ -274,9 +314,11 @@ mod tests {
             id,
             result: ServerResult::CallToolResult(result),
         });
-        transport.send(message).await.unwrap();
         let mut line = String::new();
-        BufReader::new(theirs).read_line(&mut line).await.unwrap();
+        let mut reader = BufReader::new(theirs);
+        let (sent, read) = tokio::join!(transport.send(message), reader.read_line(&mut line));
+        sent.unwrap();
+        read.unwrap();
         assert!(line.ends_with("}\n"), "{line}");
         serde_json::from_str(&line).unwrap()
     }
@@ -294,6 +336,30 @@ mod tests {
         );
         assert_eq!(result["isError"], false);
         assert!(result.get("_meta").is_none(), "the mark is taken off: {message}");
+    }
+
+    #[tokio::test]
+    async fn a_text_longer_than_a_piece_is_escaped_whole() {
+        // Quotes, backslashes, control characters and characters of two to
+        // four bytes fall on every side of the pieces' ends.
+        let cells: Vec<String> = (0..40_000).map(|i| format!("é\"{i}\\\n€😀\u{1}")).collect();
+        let document = json!({"rows": [cells], "row_count": 1});
+        let text = document.to_string();
+        assert!(text.len() > 4 * ESCAPED_PIECE_BYTES, "{}", text.len());
+        let message = written(text_as_structured(text.clone())).await;
+        assert_eq!(message["result"]["content"][0]["text"].as_str(), Some(text.as_str()));
+        assert_eq!(message["result"]["structuredContent"], document);
+    }
+
+    #[test]
+    fn pieces_end_between_characters_and_cover_the_text() {
+        let text = "aé€😀".repeat(1000);
+        for size in [1, 2, 3, 5, 64] {
+            let pieces: Vec<&str> = pieces(&text, size).collect();
+            assert_eq!(pieces.concat(), text);
+            assert!(pieces.iter().all(|p| !p.is_empty() && p.len() < size + 4), "{size}");
+        }
+        assert_eq!(pieces("", 8).count(), 0);
     }
 
     #[tokio::test]

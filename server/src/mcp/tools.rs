@@ -14,7 +14,7 @@ use dbfleet_core::fleet::{
     SearchResult,
 };
 use dbfleet_core::{
-    DatabaseInfo, DbError, MultiResult, QueryRequest, TableFilter, TableInfo, TableRef, Value,
+    DatabaseInfo, DbError, JsonRows, MultiResult, QueryRequest, TableFilter, TableInfo, TableRef, Value,
 };
 use futures::FutureExt;
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -398,9 +398,32 @@ impl DbfleetTools {
         }
     }
 
-    async fn query(&self, environment: Option<&str>, request: QueryRequest) -> Result<QueryAnswer, DbError> {
-        let env = self.fleet.environment(environment)?;
-        env.query(&request).await.map(QueryAnswer::new)
+    /// `request`'s answer on `environment` (the default one when `None`),
+    /// or its failure. When the transport writes structured content from the
+    /// text, rows are written into the text as they arrive, never held as
+    /// values or as a tree.
+    pub(super) async fn answer_query(
+        &self,
+        environment: Option<&str>,
+        request: Result<QueryRequest, DbError>,
+    ) -> CallToolResult {
+        let env = match request.and_then(|request| Ok((self.fleet.environment(environment)?, request))) {
+            Ok(found) => found,
+            Err(err) => return failure(err),
+        };
+        let (env, request) = env;
+        match self.answers {
+            AnswerForm::Text => {
+                let answer = env.query_into(&request, JsonRows::default()).await.map(QueryAnswer::new);
+                match answer.and_then(QueryAnswer::into_text) {
+                    Ok(text) => super::stdio::text_as_structured(text),
+                    Err(err) => failure(err),
+                }
+            }
+            AnswerForm::Tree => {
+                respond_with(env.query(&request).await.map(QueryAnswer::new), QueryAnswer::into_json)
+            }
+        }
     }
 
     /// Runs `work` on the named environment, or on every enabled one.
@@ -458,16 +481,13 @@ impl DbfleetTools {
         )
     )]
     async fn execute_query(&self, Parameters(args): Parameters<Lenient<QueryArgs>>) -> CallToolResult {
-        self.respond_rows(
-            async {
-                let args = args.decoded()?;
-                let request =
-                    QueryRequest { sql: args.sql, params: params(args.parameters), max_rows: args.max_rows };
-                self.query(args.environment.as_deref(), request).await
-            }
-            .await,
-            QueryAnswer::into_json,
-        )
+        let args = match args.decoded() {
+            Ok(args) => args,
+            Err(err) => return failure(err),
+        };
+        let request =
+            QueryRequest { sql: args.sql, params: params(args.parameters), max_rows: args.max_rows };
+        self.answer_query(args.environment.as_deref(), Ok(request)).await
     }
 
     #[tool(
@@ -482,16 +502,13 @@ impl DbfleetTools {
         )
     )]
     async fn execute_query_env(&self, Parameters(args): Parameters<Lenient<QueryEnvArgs>>) -> CallToolResult {
-        self.respond_rows(
-            async {
-                let args = args.decoded()?;
-                let request =
-                    QueryRequest { sql: args.sql, params: params(args.parameters), max_rows: args.max_rows };
-                self.query(Some(&args.environment), request).await
-            }
-            .await,
-            QueryAnswer::into_json,
-        )
+        let args = match args.decoded() {
+            Ok(args) => args,
+            Err(err) => return failure(err),
+        };
+        let request =
+            QueryRequest { sql: args.sql, params: params(args.parameters), max_rows: args.max_rows };
+        self.answer_query(Some(&args.environment), Ok(request)).await
     }
 
     #[tool(
