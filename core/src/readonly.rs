@@ -272,7 +272,7 @@ fn returns_rows(statement: &Statement) -> bool {
         Statement::Delete(delete) => delete.returning.is_some(),
         // A procedure may return result sets; one that returns none reads as
         // an empty result.
-        Statement::Execute { .. } => true,
+        Statement::Execute { .. } | Statement::Call(_) => true,
         other => is_read_only_kind(other),
     }
 }
@@ -542,6 +542,8 @@ mod tests {
         assert!(!classify("CREATE TABLE x (a INT)", &pg).unwrap().returns_rows);
         let exec = classify("EXEC sp_who", &MsSqlDialect {}).unwrap();
         assert!(exec.returns_rows && !exec.read_only, "a procedure may return rows, and may write");
+        let call = classify("CALL report(1)", &MySqlDialect {}).unwrap();
+        assert!(call.returns_rows && !call.read_only, "a procedure may return rows, and may write");
     }
 
     #[test]

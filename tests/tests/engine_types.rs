@@ -9,6 +9,7 @@ use dbfleet_core::QueryRequest;
 use dbfleet_core::fleet::{Fleet, StartOptions};
 use dbfleet_core::{ErrorKind, LogicalType, Value};
 use dbfleet_tests::config_in;
+use dbfleet_tests::scratch::{Engine, Scratch};
 use dbfleet_tests::services::{mysql_url, postgres_url};
 use serde_json::json;
 
@@ -426,4 +427,64 @@ async fn mysql_binary_dates_match_the_servers_own_arithmetic() {
         assert_eq!(row[2], Value::Timestamptz(chrono::DateTime::from_timestamp_micros(*ts_micros).unwrap()));
     }
     scratch.drop_database().await;
+}
+
+/// A procedure's rows come back from `CALL`: MySQL/MariaDB prepare a `CALL`
+/// with no result columns, and PostgreSQL answers one with its `INOUT`
+/// parameters. A procedure that returns nothing reads as an empty result,
+/// having run; of several result sets, the first is kept and the others
+/// are said to exist.
+#[tokio::test]
+async fn procedures_answer_with_their_rows() {
+    for engine in [Engine::Mariadb, Engine::Postgres] {
+        let Some(scratch) = Scratch::create(engine).await else { continue };
+        let fleet = scratch.fleet_with(&scratch.url, "read_only = false", "").await;
+        let setup: &[&str] = match engine {
+            Engine::Mariadb => &[
+                "CREATE TABLE t (n INT)",
+                "INSERT INTO t VALUES (1), (2), (3)",
+                "CREATE PROCEDURE listing(IN lo INT) SELECT n, CONCAT('n', n) AS label FROM t WHERE n >= lo ORDER BY n",
+                "CREATE PROCEDURE bump() UPDATE t SET n = n + 10",
+                "CREATE PROCEDURE two() BEGIN SELECT 1 AS a; SELECT 2 AS b; END",
+            ],
+            Engine::Postgres => &[
+                "CREATE TABLE t (n INT)",
+                "INSERT INTO t VALUES (1), (2), (3)",
+                "CREATE PROCEDURE doubled(INOUT x int) LANGUAGE plpgsql AS $$ BEGIN x := x * 2; END $$",
+                "CREATE PROCEDURE bump() LANGUAGE sql AS $$ UPDATE t SET n = n + 10 $$",
+            ],
+        };
+        for sql in setup {
+            query(&fleet, "db", sql).await;
+        }
+        if engine == Engine::Mariadb {
+            let request =
+                QueryRequest { sql: "CALL listing(?)".into(), params: vec![Value::Int(2)], max_rows: None };
+            let listed = fleet.environment(Some("db")).unwrap().query(&request).await.unwrap();
+            let names: Vec<&str> = listed.columns.iter().map(|c| c.name.as_str()).collect();
+            assert_eq!(names, ["n", "label"]);
+            let rows: Vec<Vec<String>> =
+                listed.rows.iter().map(|row| row.iter().map(Value::to_text).collect()).collect();
+            assert_eq!(rows, [["2", "n2"], ["3", "n3"]]);
+            assert!(!listed.more_result_sets);
+            let two = query(&fleet, "db", "CALL two()").await;
+            assert_eq!((two.columns[0].name.as_str(), two.rows.len()), ("a", 1));
+            assert!(two.more_result_sets, "the second SELECT is said to exist");
+            assert_eq!(
+                query(&fleet, "db", "SELECT 5").await.rows[0][0].to_text(),
+                "5",
+                "the session is usable"
+            );
+        } else {
+            let doubled = query(&fleet, "db", "CALL doubled(21)").await;
+            assert_eq!(doubled.columns[0].name, "x");
+            assert_eq!(doubled.rows, [[Value::Int(42)]]);
+        }
+        let bumped = query(&fleet, "db", "CALL bump()").await;
+        assert!(bumped.rows.is_empty() && bumped.columns.is_empty(), "{bumped:?}");
+        let sum = query(&fleet, "db", "SELECT SUM(n) FROM t").await;
+        assert_eq!(sum.rows[0][0].to_text(), "36", "the procedure ran");
+        fleet.shutdown().await;
+        scratch.drop().await;
+    }
 }

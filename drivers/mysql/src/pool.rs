@@ -14,7 +14,8 @@ use futures::future::BoxFuture;
 use sqlx::mysql::{MySqlArguments, MySqlConnection, MySqlRow, MySqlTypeInfo};
 use sqlx::pool::PoolConnection;
 use sqlx::{
-    AssertSqlSafe, Column as _, Connection, Either, Executor, MySql, SqlSafeStr, Statement, TypeInfo,
+    AssertSqlSafe, Column as _, Connection, Either, Executor, MySql, Row as _, SqlSafeStr, Statement,
+    TypeInfo,
 };
 
 use crate::catalog;
@@ -205,26 +206,30 @@ impl MySqlPool {
         q: &Query,
     ) -> Result<RowStream, DbError> {
         let Prepared { call, columns, args } = self.prepare(call, pipelined, q).await?;
-        if columns.is_empty() {
-            run_to_end(call, q.sql.clone(), args, from_sqlx).await?;
-            return Ok(RowStream::empty(Vec::new()));
-        }
-        let mut header: Vec<Column> = columns
-            .iter()
-            .map(|(name, info)| {
-                Column::new(name.clone(), info.name().to_ascii_lowercase(), logical_type(info))
-            })
-            .collect();
-        let chunk_rows = q.chunk_size(CHUNK_ROWS);
+        let mut header: Vec<Column> = columns.iter().map(|(name, info)| column(name, info)).collect();
+        // A `CALL` reports no columns when prepared: its result sets' columns
+        // are known only from their rows.
+        let found_columns: Arc<OnceLock<Vec<Column>>> = Arc::default();
+        let decode = {
+            let mut decoders = Decoders::default();
+            let found_columns = header.is_empty().then(|| Arc::clone(&found_columns));
+            move |row: &MySqlRow| {
+                if let Some(found) = &found_columns {
+                    found.get_or_init(|| {
+                        row.columns().iter().map(|c| column(c.name(), c.type_info())).collect()
+                    });
+                }
+                decoders.decode_row(row)
+            }
+        };
+        let more_results = Arc::default();
         let chunks = dbfleet_sqlx_support::chunks(
             call,
             q.sql.clone(),
             args,
-            chunk_rows,
-            {
-                let mut decoders = Decoders::default();
-                move |row: &MySqlRow| decoders.decode_row(row)
-            },
+            q.chunk_size(CHUNK_ROWS),
+            decode,
+            Some(Arc::clone(&more_results)),
             from_sqlx,
         );
         let mut chunks = Box::pin(chunks);
@@ -233,10 +238,14 @@ impl MySqlPool {
         match chunks.next().await {
             Some(Err(err)) => Err(err),
             first => {
+                if header.is_empty() {
+                    header = found_columns.get().cloned().unwrap_or_default();
+                }
                 if let Some(Ok(rows)) = &first {
                     refine_header(&mut header, rows);
                 }
-                Ok(RowStream::new(header, futures::stream::iter(first).chain(chunks)))
+                let chunks = futures::stream::iter(first).chain(chunks);
+                Ok(RowStream::new(header, chunks).with_more_results_flag(more_results))
             }
         }
     }
@@ -297,6 +306,10 @@ async fn describe(
         }
         Ok((columns, args))
     }
+}
+
+fn column(name: &str, info: &MySqlTypeInfo) -> Column {
+    Column::new(name, info.name().to_ascii_lowercase(), logical_type(info))
 }
 
 /// Columns whose type was unknown when the statement was prepared take the

@@ -256,6 +256,7 @@ impl PostgresPool {
             args,
             chunk_rows,
             move |row: &PgRow| decode_row(row, &types),
+            None,
             from_sqlx,
         ));
         // The first answer is awaited here, so that a connection found lost

@@ -1,9 +1,11 @@
 //! A result streamed in chunks over a call's connection.
 
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use dbfleet_core::driver_api::{ChunkBuilder, DbError, Row};
 use futures::{Stream, StreamExt};
+use sqlx::Either;
 use sqlx::{AssertSqlSafe, Database, Executor, IntoArguments};
 
 use crate::call::CallConnection;
@@ -14,8 +16,13 @@ use crate::call::CallConnection;
 /// 300 MB for as long as it lives.
 pub const LARGE_ROW_BYTES: usize = 16 << 20;
 
-/// Runs `sql` on the call's connection and yields its rows in chunks of `chunk_rows` (or
-/// fewer, wide rows). The
+/// Runs `sql` on the call's connection and yields its rows in chunks of
+/// `chunk_rows` (or fewer, wide rows). With `more_results`, only the first
+/// result set's: when another follows (a MySQL procedure's second
+/// `SELECT`), the stream ends there, sets the flag and closes the connection
+/// rather than read the rest. Without it, every row the statement returns
+/// (PostgreSQL: the results of statements pipelined ahead of it end before
+/// its rows). The
 /// generator runs only when the consumer polls it, so rows are decoded no
 /// faster than they are pulled. User SQL is the product here: it runs as
 /// given, with values bound as parameters (hence `AssertSqlSafe`).
@@ -25,6 +32,7 @@ pub fn chunks<DB, D>(
     args: DB::Arguments,
     chunk_rows: usize,
     mut decode: D,
+    more_results: Option<Arc<AtomicBool>>,
     map_err: fn(sqlx::Error) -> DbError,
 ) -> impl Stream<Item = Result<Vec<Row>, DbError>> + Send + 'static
 where
@@ -37,12 +45,30 @@ where
         let mut call = call;
         let waiting = call.waiting.clone();
         let mut chunk = ChunkBuilder::new(chunk_rows);
+        let mut first_set_ended = false;
+        let mut unread_results = false;
         {
-            let mut rows = sqlx::query_with(AssertSqlSafe(sql), args).fetch(&mut **call.get());
+            let query = sqlx::query_with(AssertSqlSafe(sql), args);
+            let mut results = (&mut **call.get()).fetch_many(query);
             loop {
                 waiting.store(true, Ordering::Release);
-                let Some(row) = rows.next().await else { break };
+                let Some(next) = results.next().await else { break };
                 waiting.store(false, Ordering::Release);
+                let row = match next {
+                    Ok(Either::Left(_)) => {
+                        first_set_ended = more_results.is_some();
+                        continue;
+                    }
+                    Ok(Either::Right(_)) if first_set_ended => {
+                        if let Some(more) = &more_results {
+                            more.store(true, Ordering::Release);
+                        }
+                        unread_results = true;
+                        break;
+                    }
+                    Ok(Either::Right(row)) => Ok(row),
+                    Err(err) => Err(err),
+                };
                 match row.map_err(map_err).and_then(|row| decode(&row)) {
                     Ok(values) => {
                         if let Some(full) = chunk.push(values) {
@@ -56,7 +82,7 @@ where
                 }
             }
         }
-        if chunk.widest_row() > LARGE_ROW_BYTES {
+        if chunk.widest_row() > LARGE_ROW_BYTES || unread_results {
             call.close();
         } else {
             call.finish();
