@@ -189,7 +189,11 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> LineTransport<R, W> {
         let Some((before, after)) = spliced else {
             return Err(std::io::Error::other("a tool result did not end as a JSON-RPC response does"));
         };
-        let mut writer = writer.lock().await;
+        let mut guard = writer.lock().await;
+        // One write for a small answer: every write can wake the client
+        // before its line is whole.
+        let buffer = (frame.len() + 2 * text.len()).min(ESCAPED_PIECE_BYTES * 2);
+        let mut writer = tokio::io::BufWriter::with_capacity(buffer, &mut *guard);
         writer.write_all(before).await?;
         let mut escaped = Vec::with_capacity(ESCAPED_PIECE_BYTES + ESCAPED_PIECE_BYTES / 4);
         for piece in pieces(text, ESCAPED_PIECE_BYTES) {
