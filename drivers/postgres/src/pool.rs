@@ -75,7 +75,8 @@ const SET_UP_SESSION: &str = concat!("SELECT pg_backend_pid(), (", watch_for_dis
 /// such a statement exists.
 macro_rules! close_if_statements_were_swapped {
     () => {
-        "SELECT (SELECT 'a statement prepared with SQL outlived its call'          FROM pg_catalog.pg_prepared_statements WHERE from_sql LIMIT 1)::int"
+        "SELECT (SELECT 'a statement prepared with SQL outlived its call' \
+         FROM pg_catalog.pg_prepared_statements WHERE from_sql LIMIT 1)::int"
     };
 }
 

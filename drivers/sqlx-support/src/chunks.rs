@@ -5,8 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use dbfleet_core::driver_api::{ChunkBuilder, DbError, Row};
 use futures::{Stream, StreamExt};
-use sqlx::Either;
-use sqlx::{AssertSqlSafe, Database, Executor, IntoArguments};
+use sqlx::{AssertSqlSafe, Database, Either, Executor, IntoArguments};
 
 use crate::call::CallConnection;
 
