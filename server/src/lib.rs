@@ -58,14 +58,7 @@ pub fn run() -> ExitCode {
     #[cfg(not(feature = "otel"))]
     logging::init(cli.log_level.as_deref(), None);
     give_large_allocations_back();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let code = runtime.block_on(commands::dispatch(cli));
+    let code = commands::run(cli);
     #[cfg(feature = "otel")]
     if let Some(traces) = traces {
         traces.shutdown();
