@@ -71,12 +71,16 @@ const SET_UP_SESSION: &str = concat!("SELECT pg_backend_pid(), (", watch_for_dis
 /// deallocate one of sqlx's statements and prepare its own under the same
 /// name, which a later call on this session, another caller's perhaps,
 /// would run in its place. Prepared statements are not transactional: a
-/// rollback keeps them. A cast, not a constant, so that it fails only when
-/// such a statement exists.
+/// rollback keeps them. The cast of a text that names the statement, not
+/// of a constant, which the planner would fold and fail on at every call.
+/// The function, not the view `pg_prepared_statements` over it, and no
+/// subquery: rewriting the view and planning the subquery at every call
+/// was about half of the check's cost (BENCHMARKS.md, "One thread for one
+/// client").
 macro_rules! close_if_statements_were_swapped {
     () => {
-        "SELECT (SELECT 'a statement prepared with SQL outlived its call' \
-         FROM pg_catalog.pg_prepared_statements WHERE from_sql LIMIT 1)::int"
+        "SELECT ('a statement prepared with SQL outlived its call: ' || name)::int \
+         FROM pg_catalog.pg_prepared_statement() WHERE from_sql"
     };
 }
 
