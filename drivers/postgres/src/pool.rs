@@ -216,7 +216,10 @@ impl PostgresPool {
 
     /// `q` prepared on the call; on a pipelined call, its read-only
     /// transaction goes out with it, first, and the statement does not run
-    /// if the transaction fails (patched sqlx, `vendor/README.md`).
+    /// if the transaction fails; and the reset goes out behind it, so that
+    /// the server rolls the transaction back as soon as the statement ends,
+    /// and the pool's ping on release only reads the reset's answer, which
+    /// is there by then (patched sqlx, `vendor/README.md`).
     async fn prepare(
         &self,
         call: CallConnection<Postgres>,
@@ -225,7 +228,9 @@ impl PostgresPool {
     ) -> Result<Prepared<Postgres, Vec<(String, PgTypeInfo)>>, DbError> {
         let mut prepared = dbfleet_sqlx_support::prepare(call, async |conn| describe(conn, q).await).await?;
         if pipelined {
-            prepared.call.get().run_before_next_statement(READ_ONLY_TRANSACTION);
+            let conn = prepared.call.get();
+            conn.run_before_next_statement(READ_ONLY_TRANSACTION);
+            conn.run_after_next_statement(READ_ONLY_RESET);
         }
         Ok(prepared)
     }

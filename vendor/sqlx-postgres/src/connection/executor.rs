@@ -217,8 +217,15 @@ impl PgConnection {
     /// the next message sent, and its answer is read (an error failing that
     /// read) before the next statement's. The pool pings every connection
     /// given back to it after `after_release`, so a reset written there is
-    /// sent and answered in the ping's round trip (dbfleet patch).
+    /// sent and answered in the ping's round trip. Nothing is written when
+    /// `sql` already went out behind the last statement
+    /// (`run_after_next_statement`), whose answer the ping then reads
+    /// (dbfleet patch).
     pub fn queue_before_next_ping(&mut self, sql: &'static str) -> Result<(), Error> {
+        self.inner.run_after = None;
+        if self.inner.sent_after.take() == Some(sql) {
+            return Ok(());
+        }
         self.queue_simple_query(sql)
     }
 
@@ -326,6 +333,12 @@ impl PgConnection {
             // is still serial but it would reduce round-trips. Some kind of builder pattern that is
             // termed batching might suit this.
             self.write_sync();
+
+            // dbfleet patch: see `run_after_next_statement`
+            if let Some(sql) = self.inner.run_after.take() {
+                self.queue_simple_query(sql)?;
+                self.inner.sent_after = Some(sql);
+            }
 
             // prepared statements are binary
             PgValueFormat::Binary

@@ -74,6 +74,11 @@ pub struct PgConnectionInner {
     // `PgConnection::run_before_next_statement`)
     pub(crate) run_first: Option<&'static [&'static str]>,
 
+    // a simple query to send behind the next statement, and the one that
+    // went out so (dbfleet patch, see `PgConnection::run_after_next_statement`)
+    pub(crate) run_after: Option<&'static str>,
+    pub(crate) sent_after: Option<&'static str>,
+
     // current transaction status
     transaction_status: TransactionStatus,
     pub(crate) transaction_depth: usize,
@@ -109,6 +114,17 @@ impl PgConnection {
     /// awaited (dbfleet patch).
     pub fn run_before_next_statement(&mut self, statements: &'static [&'static str]) {
         self.inner.run_first = Some(statements);
+    }
+
+    /// Sends the simple query `sql` (a reset, say) behind the next statement
+    /// run with arguments, after its Sync and in the same write, so that the
+    /// server runs it as soon as that statement ends, without a round trip
+    /// of its own. Its answer is read, and its error returned, by whatever
+    /// next waits for the connection: the ping of the pool that takes the
+    /// connection back. `queue_before_next_ping` with the same query then
+    /// writes nothing (dbfleet patch).
+    pub fn run_after_next_statement(&mut self, sql: &'static str) {
+        self.inner.run_after = Some(sql);
     }
 
     /// Runs the statements given to `run_before_next_statement` one at a time.
@@ -238,7 +254,11 @@ impl Connection for PgConnection {
         // self.execute("/* SQLx ping */").map_ok(|_| ()).boxed()
 
         // The simplest call-and-response that's possible.
-        self.write_sync();
+        // dbfleet patch: when answers are still due (a query queued or sent
+        // behind the last statement), reading them is the call and response.
+        if self.inner.pending_ready_for_query_count == 0 {
+            self.write_sync();
+        }
         self.wait_until_ready().await
     }
 
