@@ -34,6 +34,8 @@ pub struct MySqlPool {
     /// may then stop its statement by that id, and a read-only call sends
     /// its statement at once ([`MySqlPool::prepare`]).
     ids_announced: Arc<AtomicBool>,
+    /// What every session runs, known once the first connection opened.
+    session: Arc<OnceLock<SessionSettings>>,
 }
 
 /// Opens a call on a read-only environment: a read-only transaction (set
@@ -64,6 +66,7 @@ pub async fn connect(env: &EnvironmentConfig) -> Result<Arc<dyn Pool>, DbError> 
     let session: Arc<OnceLock<SessionSettings>> = Arc::default();
     let (read_only, timeout) = (env.read_only, env.query_timeout);
     let reset = session.clone();
+    let settings = session.clone();
     let ids_announced = Arc::new(AtomicBool::new(true));
     let announced = ids_announced.clone();
     let pool = dbfleet_sqlx_support::pool_options::<MySql>()
@@ -108,7 +111,7 @@ pub async fn connect(env: &EnvironmentConfig) -> Result<Arc<dyn Pool>, DbError> 
         .connect_with(options)
         .await
         .map_err(from_sqlx)?;
-    Ok(Arc::new(MySqlPool { pool, read_only: env.read_only, ids_announced }))
+    Ok(Arc::new(MySqlPool { pool, read_only: env.read_only, ids_announced, session: settings }))
 }
 
 /// What every session of the environment runs.
@@ -185,7 +188,10 @@ impl MySqlPool {
     }
 
     /// `q` prepared on the call; on a pipelined call, its read-only
-    /// transaction goes out with it, first (patched sqlx, `vendor/README.md`).
+    /// transaction goes out with it, first, and the reset behind it, so that
+    /// the server rolls back as soon as the statement ends and the pool's
+    /// ping on release only reads the reset's answer (patched sqlx,
+    /// `vendor/README.md`).
     async fn prepare(
         &self,
         call: CallConnection<MySql>,
@@ -194,7 +200,11 @@ impl MySqlPool {
     ) -> Result<Prepared<MySql, Vec<(String, MySqlTypeInfo)>>, DbError> {
         let mut prepared = dbfleet_sqlx_support::prepare(call, async |conn| describe(conn, q).await).await?;
         if pipelined {
-            prepared.call.get().run_before_next_statement(READ_ONLY_TRANSACTION);
+            let conn = prepared.call.get();
+            conn.run_before_next_statement(READ_ONLY_TRANSACTION);
+            if let Some(settings) = self.session.get() {
+                conn.run_after_next_statement(&settings.reset);
+            }
         }
         Ok(prepared)
     }

@@ -31,6 +31,8 @@ impl MySqlConnection {
                 cache_statement: StatementCache::new(options.statement_cache_capacity),
                 log_settings: options.log_settings.clone(),
                 run_first: None,
+                run_after: None,
+                sent_after: None,
             }),
         })
     }

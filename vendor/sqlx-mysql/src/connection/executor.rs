@@ -109,6 +109,19 @@ impl MySqlConnection {
         Ok(())
     }
 
+    /// Writes the query of `run_after_next_statement`, unsent, behind the
+    /// command just written; its answer is waited for after that command's
+    /// (dbfleet patch).
+    fn write_after(&mut self) -> Result<(), Error> {
+        if let Some(after) = self.inner.run_after.take() {
+            self.inner.stream.sequence_id = 0;
+            self.inner.stream.write_packet(Query(&after))?;
+            self.inner.stream.waiting.push_back(Waiting::Result);
+            self.inner.sent_after = Some(after);
+        }
+        Ok(())
+    }
+
     /// Reads the answer to `first`, which comes before the next command's:
     /// an error is returned, and the command's answer, still waited for, is
     /// read and dropped before the connection's next command (dbfleet patch).
@@ -162,12 +175,15 @@ impl MySqlConnection {
 
                     // https://dev.mysql.com/doc/internals/en/com-stmt-execute.html
                     self.write_first(first)?;
-                    self.inner.stream
-                        .send_packet(StatementExecute {
-                            statement: id,
-                            arguments: &arguments,
-                        })
-                        .await?;
+                    // dbfleet patch: `send_packet`, with the query of
+                    // `run_after_next_statement` written behind
+                    self.inner.stream.sequence_id = 0;
+                    self.inner.stream.write_packet(StatementExecute {
+                        statement: id,
+                        arguments: &arguments,
+                    })?;
+                    self.write_after()?;
+                    self.inner.stream.flush().await?;
                     self.recv_first(first).await?;
 
                     MySqlValueFormat::Binary

@@ -53,6 +53,11 @@ pub(crate) struct MySqlConnectionInner {
     // a statement to send ahead of the next one (dbfleet patch, see
     // `MySqlConnection::run_before_next_statement`)
     pub(crate) run_first: Option<&'static str>,
+
+    // a text query to send behind the next statement, and the one that went
+    // out so (dbfleet patch, see `MySqlConnection::run_after_next_statement`)
+    pub(crate) run_after: Option<String>,
+    pub(crate) sent_after: Option<String>,
 }
 
 impl MySqlConnection {
@@ -75,13 +80,30 @@ impl MySqlConnection {
         self.inner.run_first = Some(sql);
     }
 
+    /// Sends the text query `sql` (a reset, say) behind the next prepared
+    /// statement's execution, in the same write, so that the server runs it
+    /// as soon as that statement ends, without a round trip of its own. Its
+    /// answer is read, and its error returned, by whatever next waits for
+    /// the connection: the ping of the pool that takes the connection back.
+    /// `queue_before_next_ping` with the same query then writes nothing
+    /// (dbfleet patch).
+    pub fn run_after_next_statement(&mut self, sql: &str) {
+        self.inner.run_after = Some(sql.to_owned());
+    }
+
     /// Writes `sql`, a text query, without sending it: it goes out with the
     /// next command sent, and its answer is read (an error failing that
     /// read) before the next command's. The pool pings every connection
     /// given back to it after `after_release`, and the ping goes out behind
     /// what was written, so a reset written there is sent and answered in
-    /// the ping's round trip (dbfleet patch).
+    /// the ping's round trip. Nothing is written when `sql` already went out
+    /// behind the last statement (`run_after_next_statement`), whose answer
+    /// the ping then reads (dbfleet patch).
     pub fn queue_before_next_ping(&mut self, sql: &str) -> Result<(), Error> {
+        self.inner.run_after = None;
+        if self.inner.sent_after.take().as_deref() == Some(sql) {
+            return Ok(());
+        }
         self.inner.stream.sequence_id = 0;
         self.inner.stream.write_packet(crate::protocol::text::Query(sql))?;
         self.inner.stream.waiting.push_back(Waiting::Result);
@@ -119,9 +141,12 @@ impl Connection for MySqlConnection {
     }
 
     async fn ping(&mut self) -> Result<(), Error> {
-        // dbfleet patch: the ping is written behind whatever was written
-        // before it and still unsent (`queue_before_next_ping`), and goes out
-        // with it; its answer comes after theirs.
+        // dbfleet patch: when answers are still due (a query queued or sent
+        // behind the last statement), reading them is the call and response;
+        // otherwise the ping goes out.
+        if !self.inner.stream.waiting.is_empty() {
+            return self.inner.stream.wait_until_ready().await;
+        }
         self.inner.stream.sequence_id = 0;
         self.inner.stream.write_packet(Ping)?;
         self.inner.stream.wait_until_ready().await?;
